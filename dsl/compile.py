@@ -1,0 +1,431 @@
+"""Stage 3 of the expression language: typed syntax tree → a Python closure ``env -> value``.
+
+Nothing is ever handed to ``eval``/``exec``: every node becomes a small closure, built once per
+policy. Evaluation is three-valued: an ``Unknown`` (a fact the case does not give) propagates
+through every operation except where the logic already decides (``false and unknown`` is false).
+A ``None`` is a null event (a date that has not happened): arithmetic on it gives null,
+comparisons with it are false, and earliest/latest/min/max/sum skip it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Protocol
+
+from dateutil.relativedelta import relativedelta
+
+from dsl import nodes as n
+from dsl.typecheck import Types
+from dsl.values import Duration, Unknown, merge_unknowns
+
+Env = dict[str, Any]
+Fn = Callable[[Env], Any]
+U = Unknown
+
+
+class Context(Protocol):
+    """What compiled expressions need from the jurisdiction: its calendar and its sections."""
+
+    @property
+    def time_zone(self) -> dt.tzinfo: ...
+
+    def is_business_day(self, day: dt.date) -> bool: ...
+
+    def in_force(self, citation: str) -> bool: ...
+
+
+@lru_cache(maxsize=65536)
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus whole months, clamped to the month's end (Feb 29 + 12 months = Feb 28).
+
+    >>> add_months(dt.date(2024, 2, 29), 12)
+    datetime.date(2025, 2, 28)
+    """
+    result: dt.date = day + relativedelta(months=months)
+    return result
+
+
+def shift(value: Any, d: Duration, ctx: Context, sign: int = 1) -> Any:
+    """``value`` (a date or datetime) moved by the duration ``d``, forward or back."""
+    amount = d.amount * sign
+    if d.unit == "days":
+        return value + dt.timedelta(days=amount)
+    if d.unit == "weeks":
+        return value + dt.timedelta(weeks=amount)
+    if d.unit in ("months", "years"):
+        months = amount * (12 if d.unit == "years" else 1)
+        if isinstance(value, dt.datetime):
+            return value + relativedelta(months=months)
+        return add_months(value, months)
+    return add_business_days(value, amount, ctx)
+
+
+def add_business_days(day: dt.date, count: int, ctx: Context) -> dt.date:
+    """Count ``count`` business days forward (or back, when negative) from ``day``."""
+    step = dt.timedelta(days=1 if count >= 0 else -1)
+    remaining = abs(count)
+    while remaining:
+        day += step
+        if ctx.is_business_day(day):
+            remaining -= 1
+    return day
+
+
+def next_business_day(day: dt.date, ctx: Context) -> dt.date:
+    """The first business day after ``day``."""
+    return add_business_days(day, 1, ctx)
+
+
+def roll_forward(day: dt.date, ctx: Context) -> dt.date:
+    """``day`` when it is a business day, else the next business day."""
+    return day if ctx.is_business_day(day) else next_business_day(day, ctx)
+
+
+def _unknown(*values: Any) -> Unknown:
+    u = merge_unknowns(list(values))
+    assert u is not None
+    return u
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+class _Compiler:
+    def __init__(self, types: Types, ctx: Context) -> None:
+        self.types = types
+        self.ctx = ctx
+
+    def compile(self, node: n.Node) -> Fn:
+        method: Callable[[Any], Fn] = getattr(self, "_" + type(node).__name__.lower())
+        return method(node)
+
+    def _literal(self, node: n.Literal) -> Fn:
+        value = node.value
+        return lambda env: value
+
+    def _ref(self, node: n.Ref) -> Fn:
+        return operator.itemgetter(node.path)
+
+    def _test(self, node: n.Test) -> Fn:
+        f = self.compile(node.operand)
+        if node.kind == "missing":
+            return lambda env: f(env).__class__ is U
+        if node.kind == "set" or node.kind == "not_null":
+
+            def is_set(env: Env) -> Any:
+                v = f(env)
+                return v if v.__class__ is U else v is not None
+
+            return is_set
+
+        def is_null(env: Env) -> Any:
+            v = f(env)
+            return v if v.__class__ is U else v is None
+
+        return is_null
+
+    def _unary(self, node: n.Unary) -> Fn:
+        f = self.compile(node.operand)
+        if node.op == "not":
+
+            def not_(env: Env) -> Any:
+                v = f(env)
+                return v if v.__class__ is U else not v
+
+            return not_
+
+        def neg(env: Env) -> Any:
+            v = f(env)
+            return v if v.__class__ is U or v is None else -v
+
+        return neg
+
+    def _if(self, node: n.If) -> Fn:
+        fc, ft, fe = self.compile(node.cond), self.compile(node.then), self.compile(node.else_)
+
+        def if_(env: Env) -> Any:
+            c = fc(env)
+            if c is True:
+                return ft(env)
+            if c is False:
+                return fe(env)
+            # Unknown condition: still decided when both branches agree.
+            t, e = ft(env), fe(env)
+            if t.__class__ is not U and t.__class__ is e.__class__ and t == e:
+                return t
+            return _unknown(c, t, e)
+
+        return if_
+
+    def _listexpr(self, node: n.ListExpr) -> Fn:
+        items = [
+            (self.compile(i.expr), None if i.cond is None else self.compile(i.cond))
+            for i in node.items
+        ]
+        if all(c is None for _, c in items):
+            fs = [f for f, _ in items]
+
+            def plain_list(env: Env) -> Any:
+                out = [f(env) for f in fs]
+                u = merge_unknowns(out)
+                return out if u is None else u
+
+            return plain_list
+
+        def cond_list(env: Env) -> Any:
+            out: list[Any] = []
+            unknowns: list[Any] = []
+            for f, c in items:
+                keep = True if c is None else c(env)
+                if keep.__class__ is U:
+                    unknowns.append(keep)
+                elif keep:
+                    v = f(env)
+                    (unknowns if v.__class__ is U else out).append(v)
+            return _unknown(*unknowns) if unknowns else out
+
+        return cond_list
+
+    def _binary(self, node: n.Binary) -> Fn:
+        fa, fb = self.compile(node.left), self.compile(node.right)
+        op = node.op
+        if op == "and":
+            return _and(fa, fb)
+        if op == "or":
+            return _or(fa, fb)
+        if op in ("in", "not_in"):
+            return _membership(fa, fb, op == "not_in")
+        if op in _COMPARE:
+            return _compare(_COMPARE[op], fa, fb)
+        return self._arith(node, fa, fb)
+
+    def _arith(self, node: n.Binary, fa: Fn, fb: Fn) -> Fn:
+        lt, rt = self.types[id(node.left)].name, self.types[id(node.right)].name
+        ctx, op = self.ctx, node.op
+        calc: Callable[[Any, Any], Any]
+        if rt == "duration" and lt in ("date", "datetime"):
+            sign = -1 if op == "-" else 1
+            if isinstance(node.right, n.Literal):  # the common case: `x + 180 days`
+                d = node.right.value
+                return _lift1(fa, lambda a: shift(a, d, ctx, sign))
+            calc = lambda a, b: shift(a, b, ctx, sign)  # noqa: E731
+        elif lt == "duration" and rt == "date":
+            calc = lambda a, b: shift(b, a, ctx)  # noqa: E731
+        elif lt == "date" and rt == "date":
+            calc = lambda a, b: (a - b).days  # noqa: E731
+        elif "duration" in (lt, rt):
+            calc = _scale_duration
+        elif op == "/":
+            calc = _divide
+        else:
+            calc = {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
+        return _lift2(fa, fb, calc)
+
+    def _call(self, node: n.Call) -> Fn:
+        fs = [self.compile(a) for a in node.args]
+        impl = _FUNCTIONS[node.name]
+        ctx = self.ctx
+        if node.name in _STRICT_UNARY:
+            return _lift1(fs[0], lambda a: impl(ctx, a))
+        if node.name == "at":
+            return _lift2(fs[0], fs[1], lambda d, t: impl(ctx, d, t))
+
+        def call(env: Env) -> Any:
+            args = [f(env) for f in fs]
+            return impl(ctx, *args)
+
+        return call
+
+
+def _lift1(f: Fn, calc: Callable[[Any], Any]) -> Fn:
+    def lifted(env: Env) -> Any:
+        a = f(env)
+        if a is None or a.__class__ is U:
+            return a
+        return calc(a)
+
+    return lifted
+
+
+def _lift2(fa: Fn, fb: Fn, calc: Callable[[Any, Any], Any]) -> Fn:
+    def lifted(env: Env) -> Any:
+        a, b = fa(env), fb(env)
+        if a.__class__ is U or b.__class__ is U:
+            return _unknown(a, b)
+        if a is None or b is None:
+            return None
+        return calc(a, b)
+
+    return lifted
+
+
+def _scale_duration(a: Any, b: Any) -> Duration:
+    d, k = (a, b) if isinstance(a, Duration) else (b, a)
+    return Duration(d.amount * k, d.unit)
+
+
+def _divide(a: Any, b: Any) -> Any:
+    if b == 0:
+        return None  # a division by zero has no value; the rule reads it as null
+    return Decimal(a) / Decimal(b)
+
+
+def _and(fa: Fn, fb: Fn) -> Fn:
+    def and_(env: Env) -> Any:
+        a = fa(env)
+        if a is False:
+            return False
+        b = fb(env)
+        if b is False:
+            return False
+        if a is True and b is True:
+            return True
+        return _unknown(a, b)
+
+    return and_
+
+
+def _or(fa: Fn, fb: Fn) -> Fn:
+    def or_(env: Env) -> Any:
+        a = fa(env)
+        if a is True:
+            return True
+        b = fb(env)
+        if b is True:
+            return True
+        if a is False and b is False:
+            return False
+        return _unknown(a, b)
+
+    return or_
+
+
+def _compare(cmp: Callable[[Any, Any], bool], fa: Fn, fb: Fn) -> Fn:
+    def compare(env: Env) -> Any:
+        a, b = fa(env), fb(env)
+        if a.__class__ is U or b.__class__ is U:
+            return _unknown(a, b)
+        if a is None or b is None:
+            return False  # a null event is neither before, after nor equal to anything
+        return cmp(a, b)
+
+    return compare
+
+
+def _membership(fa: Fn, fb: Fn, negate: bool) -> Fn:
+    def member(env: Env) -> Any:
+        a, b = fa(env), fb(env)
+        if a.__class__ is U or b.__class__ is U:
+            return _unknown(a, b)
+        if a is None or b is None:
+            return False
+        return (a in b) is not negate
+
+    return member
+
+
+def _values(args: tuple[Any, ...]) -> list[Any] | Unknown:
+    """Flatten list arguments, drop nulls; an unknown anywhere makes the whole unknown."""
+    out: list[Any] = []
+    for a in args:
+        out.extend(a) if isinstance(a, list) else out.append(a)
+    u = merge_unknowns(out)
+    return u if u is not None else [v for v in out if v is not None]
+
+
+def _aggregate(pick: Callable[[list[Any]], Any], empty: Any = None) -> Callable[..., Any]:
+    def agg(ctx: Context, *args: Any) -> Any:
+        vals = _values(args)
+        if vals.__class__ is U:
+            return vals
+        return pick(vals) if vals else empty  # type: ignore[arg-type]
+
+    return agg
+
+
+def _any(ctx: Context, *args: Any) -> Any:
+    vals: list[Any] = []
+    for a in args:
+        vals.extend(a) if isinstance(a, list) else vals.append(a)
+    if True in vals:
+        return True
+    u = merge_unknowns(vals)
+    return u if u is not None else False
+
+
+def _all(ctx: Context, *args: Any) -> Any:
+    vals: list[Any] = []
+    for a in args:
+        vals.extend(a) if isinstance(a, list) else vals.append(a)
+    if False in vals:
+        return False
+    u = merge_unknowns(vals)
+    return u if u is not None else True
+
+
+def _count(ctx: Context, a: Any) -> Any:
+    return a if a.__class__ is U else (0 if a is None else len(a))
+
+
+def _at(ctx: Context, day: dt.date, time: dt.time) -> dt.datetime:
+    return dt.datetime.combine(day, time, tzinfo=ctx.time_zone)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "earliest": _aggregate(min),
+    "latest": _aggregate(max),
+    "min": _aggregate(min),
+    "max": _aggregate(max),
+    "sum": _aggregate(sum, 0),
+    "count": _count,
+    "any": _any,
+    "all": _all,
+    "next_business_day": lambda ctx, d: next_business_day(d, ctx),
+    "roll_forward": lambda ctx, d: roll_forward(d, ctx),
+    "is_business_day": lambda ctx, d: ctx.is_business_day(d),
+    "at": _at,
+    "days": lambda ctx, k: Duration(k, "days"),
+    "business_days": lambda ctx, k: Duration(k, "business_days"),
+    "months": lambda ctx, k: Duration(k, "months"),
+    "years": lambda ctx, k: Duration(k, "years"),
+    "in_force": lambda ctx, c: ctx.in_force(c),
+}
+_STRICT_UNARY = frozenset(
+    {
+        "next_business_day",
+        "roll_forward",
+        "is_business_day",
+        "days",
+        "business_days",
+        "months",
+        "years",
+        "in_force",
+        "count",
+    }
+)
+
+
+def compile_expression(node: n.Node, types: Types, ctx: Context) -> Fn:
+    """Compile a type-checked expression into a closure over an environment of values."""
+    return _Compiler(types, ctx).compile(node)
+
+
+def conjoin(fns: list[Fn]) -> Fn | None:
+    """One closure for several conditions that must all hold (three-valued ``and``)."""
+    if not fns:
+        return None
+    out = fns[0]
+    for f in fns[1:]:
+        out = _and(out, f)
+    return out

@@ -1,0 +1,322 @@
+"""The public Python API for embedding programs: ``load_policy`` and ``Policy.evaluate``.
+
+The pipeline, in order (one module per stage):
+
+1. load      (engine.load)      YAML → data with positions
+2. validate  (engine.schema)    JSON Schemas in engine/schemas/
+3. model     (engine.model)     data → typed declarations
+4. layer     (engine.layer)     extends + amendments, with provenance
+5. compile   (engine.compiler)  type-check (dsl.typecheck), graph (engine.graph), closures
+                                (dsl.compile)
+6. evaluate  (engine.evaluate)  case facts → decisions; explain (engine.explain)
+7. render    (engine.render)    text, JSON, Markdown
+
+>>> policy = load_policy()
+>>> result = policy.evaluate({"jurisdiction": "kent", "as_of": "2025-01-10",
+...     "facts": {"permit": {"code": "IBC", "issued_on": "2024-04-15"},
+...               "work": {"commenced_on": None}}})
+>>> result.decisions["permit.expires_on"].value
+datetime.date(2025, 4, 15)
+>>> result.decisions["permit.expires_on"].citations
+['IBC 105.5.1 as amended by KCC 14.01.030.D']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.case import Case, FactReader, case_from_dict
+from engine.compiler import CompiledPolicy, compile_policy
+from engine.diagnostics import CaseError, Collector, Diagnostic, PolicyError
+from engine.evaluate import Result, build_decisions, run_plan, run_procedures
+from engine.explain import explain_decision
+from engine.layer import apply_layers
+from engine.model import JurisdictionDef, RevisionInfo, read_jurisdiction
+from engine.paths import bundled_policy_dir
+
+
+@dataclass
+class Policy:
+    """Every jurisdiction under one policy folder, each encoded revision compiled once."""
+
+    root: Path
+    jurisdictions: dict[str, JurisdictionDef]
+    compiled: dict[tuple[str, str], CompiledPolicy]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    _readers: dict[tuple[str, str], FactReader] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def revision_for(self, jurisdiction: str, day: dt.date) -> RevisionInfo:
+        """The revision of ``jurisdiction`` in force on ``day``.
+
+        Raises:
+            CaseError: ``day`` is before every encoded revision, or falls under a revision
+                whose text is not encoded.
+        """
+        jur = self._jurisdiction(jurisdiction)
+        dated = sorted(
+            (r.effective_on or r.adopted_on, r)
+            for r in jur.revisions
+            if (r.effective_on or r.adopted_on) is not None
+        )
+        in_force = [r for d, r in dated if d is not None and d <= day]
+        encoded = [r for r in jur.revisions if r.encoded]
+        first = min((r.effective_on for r in encoded if r.effective_on), default=None)
+        if not in_force or not in_force[-1].encoded:
+            under = f", under {in_force[-1].title}, whose text is not encoded" if in_force else ""
+            raise CaseError(
+                [
+                    Diagnostic(
+                        "case/no-revision",
+                        f"{day.isoformat()} is before every encoded revision of "
+                        f"`{jurisdiction}`{under}",
+                        help=f"the first encoded revision takes effect on {first}"
+                        if first
+                        else "encode a revision of this jurisdiction",
+                    )
+                ]
+            )
+        return in_force[-1]
+
+    def compiled_for(self, jurisdiction: str, revision: str) -> CompiledPolicy:
+        try:
+            return self.compiled[(jurisdiction, revision)]
+        except KeyError:
+            jur = self._jurisdiction(jurisdiction)
+            ids = [r.id for r in jur.revisions if r.encoded]
+            raise CaseError(
+                [
+                    Diagnostic(
+                        "case/unknown-revision",
+                        f"`{revision}` is not an encoded revision of `{jurisdiction}`",
+                        help="encoded revisions: " + ", ".join(ids),
+                    )
+                ]
+            ) from None
+
+    def _jurisdiction(self, jid: str) -> JurisdictionDef:
+        if jid not in self.jurisdictions:
+            from dsl.typecheck import did_you_mean
+
+            guess = did_you_mean(jid, self.jurisdictions)
+            raise CaseError(
+                [
+                    Diagnostic(
+                        "case/unknown-jurisdiction",
+                        f"unknown jurisdiction `{jid}`",
+                        help=f"did you mean `{guess}`?"
+                        if guess
+                        else "known jurisdictions: " + ", ".join(sorted(self.jurisdictions)),
+                    )
+                ]
+            )
+        return self.jurisdictions[jid]
+
+    def prepare(
+        self, case: Case | dict[str, Any], as_of: dt.date | None = None
+    ) -> tuple[CompiledPolicy, Case, dict[str, Any], dt.date, dict[str, Any]]:
+        """Choose the revision and check the facts of ``case``.
+
+        Returns the compiled revision, the case, its facts by id, the evaluation date and how
+        the revision was chosen. Raises ``CaseError`` with located diagnostics.
+        """
+        if not isinstance(case, Case):
+            case = case_from_dict(case)
+        jur = self._jurisdiction(case.jurisdiction)
+        day = as_of or case.as_of or dt.datetime.now(_tz(jur)).date()
+        basis: dict[str, Any]
+        if case.revision:
+            cp = self.compiled_for(jur.id, case.revision)
+            basis = {"by": "revision", "date": None}
+        else:
+            vest = _vesting_date(jur, case)
+            basis = (
+                {"by": vest[0], "date": vest[1].isoformat()}
+                if vest
+                else {"by": "as_of", "date": day.isoformat()}
+            )
+            try:
+                rev = self.revision_for(jur.id, vest[1] if vest else day)
+            except CaseError as exc:
+                span = case.span("facts", *vest[0].split(".")) if vest else case.span("as_of")
+                raise CaseError(
+                    [
+                        Diagnostic(
+                            d.code,
+                            d.message
+                            + (f" (the vesting date, `{vest[0]}`)" if vest else " (`as_of`)"),
+                            span,
+                            help=d.help,
+                        )
+                        for d in exc.diagnostics
+                    ]
+                ) from None
+            cp = self.compiled_for(jur.id, rev.id)
+        out = Collector()
+        facts = self._reader(cp).read(case, out)
+        out.raise_if_errors(CaseError)
+        return cp, case, facts, day, basis
+
+    def _reader(self, cp: CompiledPolicy) -> FactReader:
+        key = (cp.jurisdiction, cp.revision)
+        if key not in self._readers:
+            self._readers[key] = FactReader(cp.facts, cp.time_zone)
+        return self._readers[key]
+
+    def evaluate(
+        self,
+        case: Case | dict[str, Any],
+        *,
+        as_of: dt.date | None = None,
+        explain: bool = True,
+        decisions: Iterable[str] | None = None,
+    ) -> Result:
+        """Evaluate one case.
+
+        Args:
+            case: a ``Case`` (from ``engine.case.read_case``) or a mapping shaped like a case
+                file, with ISO date strings or ``datetime.date`` values.
+            as_of: overrides the case's ``as_of``.
+            explain: build the ``because`` trees (skip for bulk work).
+            decisions: report only these decision ids (all rules are still evaluated).
+
+        Raises:
+            CaseError: the case does not fit the policy; its diagnostics say where and why.
+        """
+        cp, case, facts, day, basis = self.prepare(case, as_of)
+        env, chosen = run_plan(cp, facts, day)
+        only = set(decisions) if decisions is not None else None
+        found = build_decisions(cp, env, chosen, only)
+        if explain:
+            for rid, d in found.items():
+                d.because = explain_decision(cp, env, chosen, rid)
+        return Result(
+            case.id,
+            cp.jurisdiction,
+            cp.revision,
+            basis,
+            day,
+            found,
+            run_procedures(cp, env) if only is None else {},
+        )
+
+
+def _tz(jur: JurisdictionDef) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(jur.time_zone)
+
+
+def _vesting_date(jur: JurisdictionDef, case: Case) -> tuple[str, dt.date] | None:
+    """The vesting fact's date when the jurisdiction names one and the case gives it."""
+    if jur.vesting is None:
+        return None
+    node: Any = case.facts
+    for part in jur.vesting[0].split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is None:
+        return None
+    try:
+        day = node if isinstance(node, dt.date) else dt.date.fromisoformat(str(node))
+    except ValueError:
+        return None  # reported with its position when the facts are read
+    return jur.vesting[0], day
+
+
+def load_policy(path: Path | str | None = None, *, strict: bool = True) -> Policy:
+    """Load, check and compile every jurisdiction under a policy folder.
+
+    Args:
+        path: the policy root (holding one folder per jurisdiction) or one jurisdiction's
+            folder; default: the policy bundled with ordinance.
+        strict: raise ``PolicyError`` when any error is found (``ordinance check`` passes
+            False to collect them all).
+    """
+    root = Path(path) if path is not None else bundled_policy_dir()
+    only = None
+    if (root / "jurisdiction.yaml").is_file():
+        only, root = root.name, root.parent
+    out = Collector()
+    jurisdictions: dict[str, JurisdictionDef] = {}
+    for folder in sorted(p for p in root.iterdir() if (p / "jurisdiction.yaml").is_file()):
+        jur = read_jurisdiction(folder, out)
+        if jur is not None:
+            jurisdictions[jur.id] = jur
+    if not jurisdictions and not out.errors:
+        out.add(
+            "policy/empty",
+            f"no jurisdiction under `{root}`",
+            help="a jurisdiction is a folder with a `jurisdiction.yaml`",
+        )
+    policy = Policy(root, jurisdictions, {})
+    wanted = [only] if only else sorted(jurisdictions)
+    for jid in wanted:
+        if jid in jurisdictions:
+            _compile_jurisdiction(policy, jurisdictions[jid], out)
+    policy.diagnostics = sorted(out.items, key=Diagnostic.sort_key)
+    if strict:
+        out.raise_if_errors(PolicyError)
+    return policy
+
+
+def _compile_jurisdiction(policy: Policy, jur: JurisdictionDef, out: Collector) -> None:
+    for rev in jur.revisions:
+        if not rev.encoded or rev.id not in jur.content:
+            continue
+        chain = _chain(policy, jur, rev, out)
+        if chain is None:
+            continue
+        layered = apply_layers(chain, out)
+        compiled = compile_policy(layered, out)
+        if compiled is not None:
+            policy.compiled[(jur.id, rev.id)] = compiled
+
+
+def _chain(
+    policy: Policy, jur: JurisdictionDef, rev: RevisionInfo, out: Collector
+) -> list[tuple[JurisdictionDef, RevisionInfo]] | None:
+    """The layers under ``jur`` at ``rev``: each parent at its revision in force on the date
+    ``rev`` takes effect."""
+    chain = [(jur, rev)]
+    seen = {jur.id}
+    day = rev.effective_on
+    while chain[0][0].extends:
+        child = chain[0][0]
+        pid = child.extends
+        assert pid is not None
+        if pid in seen or pid not in policy.jurisdictions:
+            out.add(
+                "policy/unknown-parent",
+                f"`{child.id}` extends `{pid}`, which "
+                + ("extends it back" if pid in seen else "is not a jurisdiction here"),
+                child.origin.doc.span(("extends",)),
+                help="known jurisdictions: " + ", ".join(sorted(policy.jurisdictions)),
+            )
+            return None
+        parent = policy.jurisdictions[pid]
+        seen.add(pid)
+        revs = sorted(
+            (
+                r
+                for r in parent.revisions
+                if r.encoded and r.effective_on and day and r.effective_on <= day
+            ),
+            key=lambda r: r.effective_on or dt.date.min,
+        )
+        if not revs:
+            out.add(
+                "policy/no-parent-revision",
+                f"`{pid}` has no encoded revision in force on "
+                f"{day}, when `{jur.id}` {rev.id} takes effect",
+                child.origin.doc.span(("extends",)),
+            )
+            return None
+        chain.insert(0, (parent, revs[-1]))
+    return chain

@@ -1,0 +1,320 @@
+"""Case files: read a case (YAML, JSON or a dict from an embedding program), and check and convert
+its facts against the declarations of the policy it names.
+
+A fact that is absent is unknown; ``null`` is allowed only for facts declared ``nullable`` (an
+event that has not happened). Every problem is located in the case file when there is one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from dsl.typecheck import did_you_mean
+from dsl.typesys import Type
+from engine.diagnostics import CaseError, Collector, Span
+from engine.load import Document, load_document
+from engine.schema import check_document
+
+
+@dataclass
+class Case:
+    """One case: who, where, when, and the facts as given."""
+
+    id: str | None
+    jurisdiction: str
+    as_of: dt.date | None
+    revision: str | None
+    facts: dict[str, Any]
+    expect: dict[str, Any] | None = None
+    doc: Document | None = None
+
+    def span(self, *path: str | int) -> Span | None:
+        return self.doc.span(path) if self.doc else None
+
+
+def read_case(path: Path | str) -> Case:
+    """Load and validate a case file.
+
+    Raises:
+        LoadError: the file is not readable YAML/JSON.
+        CaseError: the file does not have a case's shape.
+    """
+    doc = load_document(path)
+    out = Collector()
+    if not isinstance(doc.data, dict):
+        out.add(
+            "case/not-a-mapping",
+            "a case file must be a mapping with `jurisdiction:` and `facts:`",
+            doc.span(()),
+        )
+        raise CaseError(out.items)
+    check_document(doc, "case", out)
+    out.raise_if_errors(CaseError)
+    return case_from_dict(doc.data, doc)
+
+
+def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
+    """Build a Case from a mapping shaped like a case file (DESIGN.md §4).
+
+    Raises:
+        CaseError: a missing jurisdiction or facts, or a malformed ``as_of``.
+    """
+    out = Collector()
+    where = (lambda *p: doc.span(p)) if doc else (lambda *p: None)
+    if not isinstance(data, dict):
+        raise CaseError([_diag("case/not-a-mapping", "a case must be a mapping")])
+    if not isinstance(data.get("jurisdiction"), str):
+        out.add(
+            "schema/missing-key",
+            "missing key `jurisdiction`",
+            where(),
+            help="add `jurisdiction: kent` (or another jurisdiction id)",
+        )
+    facts = data.get("facts", {})
+    if not isinstance(facts, dict):
+        out.add("schema/type", "`facts` must be a mapping", where("facts"))
+    as_of = None
+    if data.get("as_of") is not None:
+        as_of = _to_date(data["as_of"])
+        if as_of is None:
+            out.add(
+                "case/bad-value",
+                f"`as_of` must be a date (YYYY-MM-DD), found `{data['as_of']}`",
+                where("as_of"),
+            )
+    out.raise_if_errors(CaseError)
+    case_id = data.get("case")
+    return Case(
+        None if case_id is None else str(case_id),
+        data["jurisdiction"],
+        as_of,
+        data.get("revision"),
+        facts,
+        data.get("expect"),
+        doc,
+    )
+
+
+def _diag(code: str, message: str) -> Any:
+    from engine.diagnostics import Diagnostic
+
+    return Diagnostic(code, message)
+
+
+def _to_date(v: Any) -> dt.date | None:
+    if isinstance(v, dt.datetime):
+        return None
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+class BadValue(Exception):
+    def __init__(self, message: str, help: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.help = help
+
+
+Coerce = Callable[[Any, str | None], Any]
+
+
+def coercer(t: Type, tz: dt.tzinfo) -> Coerce:
+    """A function turning a case value (and its raw YAML text) into the fact's Python value."""
+    name = t.name
+    if name == "list":
+        assert t.item is not None
+        item = coercer(t.item, tz)
+
+        def to_list(v: Any, raw: str | None) -> Any:
+            if not isinstance(v, list):
+                raise BadValue(f"must be a list, found `{v}`", "write `[90, 30]`")
+            return [item(x, None) for x in v]
+
+        return to_list
+    if name == "enum":
+        return lambda v, raw: _enum(v, t.values)
+    return lambda v, raw: _SCALAR[name](v, raw, tz)
+
+
+def _enum(v: Any, values: tuple[str, ...]) -> str:
+    if isinstance(v, str) and v in values:
+        return v
+    guess = did_you_mean(str(v), values)
+    raise BadValue(
+        f"must be one of {', '.join(values)}; found `{v}`",
+        f'did you mean "{guess}"?' if guess else None,
+    )
+
+
+def _date(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.date:
+    d = _to_date(v)
+    if d is None:
+        raise BadValue(
+            f"must be a date (YYYY-MM-DD), found `{v}`",
+            "check the month has that many days" if isinstance(v, str) and len(v) == 10 else None,
+        )
+    return d
+
+
+def _datetime(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.datetime:
+    if isinstance(v, dt.datetime):
+        value = v
+    else:
+        try:
+            value = dt.datetime.fromisoformat(str(v).strip())
+        except ValueError:
+            raise BadValue(
+                f"must be a date and time (2024-03-05T16:30:00), found `{v}`",
+                "without an offset the time is the jurisdiction's local time",
+            ) from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _bool(v: Any, raw: str | None, tz: dt.tzinfo) -> bool:
+    if isinstance(v, bool):
+        return v
+    raise BadValue(f"must be true or false, found `{v}`")
+
+
+def _int(v: Any, raw: str | None, tz: dt.tzinfo) -> int:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    raise BadValue(f"must be a whole number, found `{v}`")
+
+
+def _decimal(v: Any, raw: str | None, tz: dt.tzinfo) -> Decimal:
+    if isinstance(v, bool):
+        raise BadValue(f"must be a number, found `{v}`")
+    text = raw if raw is not None else (str(v) if not isinstance(v, float) else repr(v))
+    try:
+        d = Decimal(text.replace("$", "").replace(",", "").strip())
+    except (InvalidOperation, AttributeError):
+        raise BadValue(f"must be a number, found `{v}`") from None
+    if not d.is_finite():
+        raise BadValue(f"must be a finite number, found `{v}`")
+    return d
+
+
+def _time(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.time:
+    text = raw if raw is not None else str(v)
+    try:
+        return dt.time.fromisoformat(text.strip())
+    except ValueError:
+        raise BadValue(f"must be a time of day (17:00), found `{text}`") from None
+
+
+def _string(v: Any, raw: str | None, tz: dt.tzinfo) -> str:
+    if isinstance(v, str):
+        return v
+    raise BadValue(f"must be text, found `{v}`", "quote it")
+
+
+_SCALAR: dict[str, Callable[[Any, str | None, dt.tzinfo], Any]] = {
+    "date": _date,
+    "datetime": _datetime,
+    "bool": _bool,
+    "int": _int,
+    "decimal": _decimal,
+    "money": _decimal,
+    "time": _time,
+    "string": _string,
+}
+
+
+class FactReader:
+    """Checks and converts the nested ``facts:`` of a case into a flat ``id → value`` map.
+
+    Built once per compiled policy: the fact tree and each fact's converter are precomputed.
+    """
+
+    def __init__(self, facts: dict[str, Any], tz: dt.tzinfo) -> None:
+        self.tree: dict[str, Any] = {}
+        self.ids = list(facts)
+        for fid, decl in facts.items():
+            node = self.tree
+            *parents, leaf = fid.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = (fid, coercer(decl.type, tz), decl.nullable)
+
+    def read(self, case: Case, out: Collector) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        self._walk(case.facts, self.tree, ("facts",), case, values, out)
+        return values
+
+    def _walk(
+        self,
+        given: dict[str, Any],
+        tree: dict[str, Any],
+        path: tuple[str, ...],
+        case: Case,
+        values: dict[str, Any],
+        out: Collector,
+    ) -> None:
+        for key, value in given.items():
+            here = (*path, key)
+            node = tree.get(key)
+            if node is None:
+                self._unknown(here, case, out)
+            elif isinstance(node, dict):
+                if isinstance(value, dict):
+                    self._walk(value, node, here, case, values, out)
+                else:
+                    out.add(
+                        "case/bad-value",
+                        f"`{'.'.join(here[1:])}` must be a mapping of "
+                        f"facts ({', '.join(sorted(node))})",
+                        case.span(*here),
+                    )
+            else:
+                self._leaf(node, value, here, case, values, out)
+
+    def _leaf(
+        self,
+        node: tuple[str, Coerce, bool],
+        value: Any,
+        here: tuple[str, ...],
+        case: Case,
+        values: dict[str, Any],
+        out: Collector,
+    ) -> None:
+        fid, convert, nullable = node
+        if value is None:
+            if nullable:
+                values[fid] = None
+                return
+            out.add(
+                "case/null-not-allowed",
+                f"`{fid}` cannot be null",
+                case.span(*here),
+                help="leave the fact out when it is unknown; only event dates take null",
+            )
+            return
+        try:
+            raw = case.doc.raw.get(here) if case.doc else None
+            values[fid] = convert(value, raw)
+        except BadValue as exc:
+            out.add("case/bad-value", f"`{fid}` {exc.message}", case.span(*here), help=exc.help)
+
+    def _unknown(self, here: tuple[str, ...], case: Case, out: Collector) -> None:
+        fid = ".".join(here[1:])
+        guess = did_you_mean(fid, self.ids)
+        out.add(
+            "case/unknown-fact",
+            f"unknown fact `{fid}`",
+            case.doc.span(here, key=True) if case.doc else None,
+            help=f"did you mean `{guess}`?"
+            if guess
+            else "see `ordinance facts` or the fact catalogue for the facts this policy reads",
+        )

@@ -1,0 +1,281 @@
+"""The ``ordinance`` command: eval, check, test, show, graph.
+
+Exit codes: 0 ok, 1 problems found (a broken policy or case, a failed expectation), 2 usage or
+internal error. No input, however broken, produces a Python traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from engine.api import Policy, load_policy
+from engine.case import read_case
+from engine.diagnostics import Diagnostic, OrdinanceError, render
+from engine.expect import CaseOutcome, check_expectations, find_case_files
+from engine.render import render_json, render_markdown, render_text
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+policy_option = click.option(
+    "--policy",
+    "policy_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ORDINANCE_POLICY",
+    default=None,
+    help="Policy folder (default: the policy shipped with ordinance; env ORDINANCE_POLICY).",
+)
+
+
+def _guarded(fn: F) -> F:
+    """Turn stage errors into located diagnostics and any bug into a one-line message."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OrdinanceError as exc:
+            click.echo(render(exc.diagnostics), err=True)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # a bug in ordinance, not in the user's files
+            if os.environ.get("ORDINANCE_DEBUG"):
+                traceback.print_exc()
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc}\n"
+                "   = help: this is a bug in ordinance; set ORDINANCE_DEBUG=1 for details",
+                err=True,
+            )
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(policy_dir: Path | None) -> Policy:
+    return load_policy(policy_dir)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ordinance")
+def main() -> None:
+    """Building codes as code: evaluate case files against city policy, with citations."""
+
+
+def _parse_date(_: Any, __: Any, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"`{value}` is not a date (YYYY-MM-DD)") from None
+
+
+@main.command("eval")
+@click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--as-of", callback=_parse_date, help="Evaluate as of this date (YYYY-MM-DD).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--explain",
+    "explain",
+    multiple=True,
+    metavar="DECISION",
+    help="Show only this decision (repeatable).",
+)
+@policy_option
+@_guarded
+def eval_cmd(
+    cases: tuple[Path, ...],
+    as_of: dt.date | None,
+    fmt: str,
+    explain: tuple[str, ...],
+    policy_dir: Path | None,
+) -> None:
+    """Evaluate CASE files (YAML or JSON) and print the decisions."""
+    policy = _load(policy_dir)
+    failed = False
+    for path in cases:
+        try:
+            case = read_case(path)
+            result = policy.evaluate(case, as_of=as_of)
+        except OrdinanceError as exc:
+            click.echo(render(_locate(exc.diagnostics, path)), err=True)
+            failed = True
+            continue
+        unknown = [e for e in explain if e not in result.decisions]
+        if unknown:
+            _unknown_decisions(unknown, result.decisions)
+        jur = policy.jurisdictions[result.jurisdiction]
+        rev = next(r.title for r in jur.revisions if r.id == result.revision)
+        only = list(explain) or None
+        if fmt == "json":
+            click.echo(render_json(result, only))
+        elif fmt == "markdown":
+            click.echo(render_markdown(result, jur.title, rev, only))
+        else:
+            click.echo(render_text(result, jur.title, rev, only))
+    sys.exit(1 if failed else 0)
+
+
+def _locate(diags: list[Diagnostic], path: Path) -> list[Diagnostic]:
+    """Give unlocated case diagnostics the case file's name, at least."""
+    from engine.diagnostics import Span
+
+    return [
+        d
+        if d.span
+        else Diagnostic(
+            d.code,
+            d.message,
+            Span(str(path), 1, 1, 1, 1),
+            d.severity,
+            d.help,
+            d.related,
+            d.citation,
+        )
+        for d in diags
+    ]
+
+
+def _unknown_decisions(names: list[str], known: Any) -> None:
+    from dsl.typecheck import did_you_mean
+
+    for name in names:
+        guess = did_you_mean(name, known)
+        click.echo(
+            f"error[cli/unknown-decision]: no decision `{name}`"
+            + (f"\n   = help: did you mean `{guess}`?" if guess else ""),
+            err=True,
+        )
+    sys.exit(2)
+
+
+@main.command("check")
+@click.argument("policy_path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["full", "short", "json"]),
+    default="full",
+    show_default=True,
+)
+@_guarded
+def check_cmd(policy_path: Path | None, fmt: str) -> None:
+    """Validate, type-check and graph-check a policy folder; exit 1 on errors."""
+    if policy_path is not None and not policy_path.is_dir():
+        raise click.BadParameter(f"`{policy_path}` is not a folder", param_hint="POLICY_PATH")
+    policy = load_policy(policy_path, strict=False)
+    diags = policy.diagnostics
+    errors = [d for d in diags if d.severity == "error"]
+    if diags:
+        click.echo(render(diags, fmt), err=fmt != "json")
+    revisions = len(policy.compiled)
+    if fmt != "json":
+        click.echo(
+            f"checked {len(policy.jurisdictions)} jurisdiction(s), {revisions} encoded "
+            f"revision(s): {len(errors)} error(s), {len(diags) - len(errors)} "
+            "warning(s)"
+        )
+    sys.exit(1 if errors else 0)
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@policy_option
+@_guarded
+def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
+    """Run case files that carry an `expect:` block; report every mismatch."""
+    policy = _load(policy_dir)
+    files = find_case_files(list(paths) or [Path("tests/golden")])
+    outcomes = []
+    for path in files:
+        outcome = CaseOutcome(str(path), None)
+        try:
+            case = read_case(path)
+            outcome.case = case.id
+            if not case.expect:
+                continue
+            result = policy.evaluate(case, explain=False)
+            outcome.mismatches = check_expectations(policy, case, result)
+        except OrdinanceError as exc:
+            outcome.error = render(_locate(exc.diagnostics, path), "short")
+        outcomes.append(outcome)
+        for m in outcome.mismatches:
+            click.echo(f"FAIL {path}: {m}")
+        if outcome.error:
+            click.echo(f"ERROR {path}: {outcome.error}")
+    passed = sum(o.passed for o in outcomes)
+    click.echo(f"{passed} passed, {len(outcomes) - passed} failed")
+    sys.exit(0 if passed == len(outcomes) else 1)
+
+
+@main.command("show")
+@click.argument("section", nargs=-1, required=True)
+@click.option("--jurisdiction", "-j", default="kent", show_default=True)
+@click.option("--revision", default=None, help="Revision id (default: the latest encoded).")
+@policy_option
+@_guarded
+def show_cmd(
+    section: tuple[str, ...], jurisdiction: str, revision: str | None, policy_dir: Path | None
+) -> None:
+    """Print the effective text of SECTION (e.g. `IBC 105.5`) with its provenance."""
+    from engine.sections import render_section
+
+    policy = _load(policy_dir)
+    cp = _compiled(policy, jurisdiction, revision)
+    text, ok = render_section(cp, " ".join(section))
+    click.echo(text, err=not ok)
+    sys.exit(0 if ok else 1)
+
+
+def _compiled(policy: Policy, jurisdiction: str, revision: str | None) -> Any:
+    jur = policy._jurisdiction(jurisdiction)
+    if revision is None:
+        encoded = [r for r in jur.revisions if r.encoded and (jur.id, r.id) in policy.compiled]
+        revision = max(encoded, key=lambda r: r.effective_on or dt.date.min).id
+    return policy.compiled_for(jurisdiction, revision)
+
+
+@main.command("graph")
+@click.option("--jurisdiction", "-j", default="kent", show_default=True)
+@click.option("--revision", default=None)
+@click.option(
+    "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
+)
+@click.option("--decision", default=None, help="Only this decision and what it depends on.")
+@policy_option
+@_guarded
+def graph_cmd(
+    jurisdiction: str, revision: str | None, fmt: str, decision: str | None, policy_dir: Path | None
+) -> None:
+    """Export the dependency graph of facts, rules and procedure steps."""
+    from engine import graph as gr
+
+    policy = _load(policy_dir)
+    cp = _compiled(policy, jurisdiction, revision)
+    g = cp.graph
+    if decision is not None:
+        if decision not in cp.rules:
+            _unknown_decisions([decision], cp.rules)
+        node = gr.node_id(gr.RULE, decision)
+        g = g.subgraph({node} | gr.dependencies(g, gr.RULE, decision))
+    title = f"{jurisdiction} {cp.revision}"
+    click.echo(gr.to_mermaid(g, title) if fmt == "mermaid" else gr.to_dot(g, title), nl=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,433 @@
+"""Pipeline stages 4–6: type-check every expression of a layered policy, build and check the
+dependency graph, and compile the rules into closures in evaluation order.
+
+The output, ``CompiledPolicy``, is all the evaluator needs: no YAML, Lark or networkx object is
+touched when a case is evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from dsl import nodes as n
+from dsl.compile import Fn, compile_expression, conjoin
+from dsl.errors import DslErrors
+from dsl.parse import parse_expression
+from dsl.typecheck import check_expression, did_you_mean
+from dsl.typesys import DATE, Type
+from dsl.values import Unknown
+from engine import graph as gr
+from engine.calendar import Calendar
+from engine.diagnostics import Collector, Diagnostic, Span
+from engine.layer import EffectiveSection, LayeredPolicy
+from engine.model import Expr, FactDecl, ProcedureDef, RuleDef, StepDef
+
+BUILTINS: dict[str, Type] = {"as_of": DATE}
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+
+
+@dataclass
+class Variant:
+    """One section's definition of a rule, chosen when its conditions hold."""
+
+    rule: RuleDef
+    section: EffectiveSection
+    citation: str
+    whens: list[Expr]
+    when_fn: Fn | None
+    value_fn: Fn
+    facts: tuple[str, ...]  # facts read by the conditions and the value, in order
+    rules: tuple[str, ...]  # rules read likewise
+    explain: tuple[tuple[str, str | None], ...]  # (literal text, reference or None)
+
+
+@dataclass
+class CompiledRule:
+    id: str
+    type: Type
+    internal: bool
+    description: str
+    variants: tuple[Variant, ...]
+
+
+@dataclass
+class CompiledStep:
+    step: StepDef
+    citation: str | None
+    when_fn: Fn | None
+    done_fn: Fn | None
+    deadline_fn: Fn | None
+
+
+@dataclass
+class CompiledProcedure:
+    procedure: ProcedureDef
+    when_fn: Fn | None
+    steps: tuple[CompiledStep, ...]
+
+
+@dataclass
+class CompiledPolicy:
+    """A (jurisdiction, revision) compiled once, evaluated many times."""
+
+    layered: LayeredPolicy
+    calendar: Calendar
+    facts: dict[str, FactDecl]
+    rules: dict[str, CompiledRule]  # in evaluation order
+    procedures: dict[str, CompiledProcedure]
+    graph: nx.DiGraph
+    warnings: list[Diagnostic] = field(default_factory=list)
+    # The evaluation plan: (rule id, ((when, value), …)) in dependency order.
+    plan: tuple[tuple[str, tuple[tuple[Fn | None, Fn], ...]], ...] = ()
+    missing: dict[str, Unknown] = field(default_factory=dict)  # fact id → its Unknown
+
+    @property
+    def jurisdiction(self) -> str:
+        return self.layered.jurisdiction.id
+
+    @property
+    def revision(self) -> str:
+        return self.layered.revision.id
+
+    def in_force(self, citation: str) -> bool:
+        """False when the section or one it belongs to is repealed or deleted."""
+        parts = citation.strip()
+        while parts:
+            sec = self.layered.sections.get(parts)
+            if sec is not None and sec.status != "in_force":
+                return False
+            if "." not in parts:
+                break
+            parts = parts.rsplit(".", 1)[0]
+        return True
+
+    @property
+    def time_zone(self) -> Any:
+        return self.calendar.time_zone
+
+    def is_business_day(self, day: Any) -> bool:
+        return self.calendar.is_business_day(day)
+
+
+class _Scope:
+    def __init__(self, types: dict[str, Type]) -> None:
+        self.types = types
+
+    def lookup(self, path: str) -> Type | None:
+        return self.types.get(path)
+
+    def names(self) -> Iterable[str]:
+        return self.types
+
+
+def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | None:
+    """Type-check, graph-check and compile ``layered``; diagnostics go to ``out``."""
+    jur = layered.jurisdiction
+    calendar = Calendar(jur.time_zone, jur.business_days, jur.holidays)
+    tz_problem = calendar.check_time_zone()
+    if tz_problem:
+        out.add(
+            "policy/time-zone",
+            tz_problem,
+            jur.origin.doc.span(("time_zone",)),
+            help="use an IANA name such as `America/Los_Angeles`",
+        )
+        return None
+    for name in calendar.check_names():
+        out.add(
+            "policy/unknown-holiday",
+            f"the holiday library has no holiday named `{name}`",
+            jur.origin.doc.span(("calendar", "holidays", "names")),
+            severity="warning",
+        )
+    cp = CompiledPolicy(layered, calendar, layered.facts, {}, {}, nx.DiGraph())
+    defs = _collect_rules(layered, out)
+    scope = _Scope(
+        {
+            **BUILTINS,
+            **{f: d.type for f, d in layered.facts.items()},
+            **{rid: vs[0][0].type for rid, vs in defs.items()},
+        }
+    )
+    c = _Compiling(cp, scope, out)
+    rules = {rid: c.rule(rid, vs) for rid, vs in defs.items()}
+    procedures = {pid: c.procedure(p) for pid, p in layered.procedures.items()}
+    if out.errors:
+        return None
+    steps = [f"{pid}/{s.step.id}" for pid, p in procedures.items() for s in p.steps]
+    cp.graph = gr.build_graph(list(layered.facts), list(rules), c.edges, steps)
+    cycles = gr.check_cycles(cp.graph)
+    if cycles:
+        out.items.extend(cycles)
+        return None
+    cp.rules = {rid: rules[rid] for rid in gr.evaluation_order(cp.graph)}
+    cp.procedures = procedures
+    cp.plan = tuple(
+        (rid, tuple((v.when_fn, v.value_fn) for v in r.variants)) for rid, r in cp.rules.items()
+    )
+    cp.missing = {f: Unknown(frozenset({f})) for f in layered.facts}
+    cp.warnings = _warnings(cp, c.used_facts)
+    out.items.extend(cp.warnings)
+    return cp
+
+
+def _collect_rules(
+    layered: LayeredPolicy, out: Collector
+) -> dict[str, list[tuple[RuleDef, EffectiveSection]]]:
+    """Every rule id → its definitions in the order they are tried: highest ``precedence``
+    first, then the amending layer before the layer it amends (local provisions govern, as
+    KCC 14.01.020 puts it), then section order."""
+    depth = {jur.id: i for i, (jur, _) in enumerate(layered.chain)}
+    found: list[tuple[int, int, int, RuleDef, EffectiveSection]] = []
+    for pos, sec in enumerate(layered.sections.values()):
+        for rule in sec.rules:
+            found.append((-rule.precedence, -depth.get(sec.jurisdiction, 0), pos, rule, sec))
+    found.sort(key=lambda f: f[:3])
+    defs: dict[str, list[tuple[RuleDef, EffectiveSection]]] = {}
+    for *_, rule, sec in found:
+        first = defs.setdefault(rule.id, [])
+        if first and first[0][0].type != rule.type:
+            out.add(
+                "policy/rule-type-conflict",
+                f"`{rule.id}` is {_a(rule.type)} here but "
+                f"{_a(first[0][0].type)} in `{first[0][1].citation}`",
+                rule.origin.span("type"),
+                related=((first[0][0].origin.span("type"), "declared here"),),
+            )
+        first.append((rule, sec))
+    for rid in defs:
+        if rid in layered.facts:
+            rule = defs[rid][0][0]
+            out.add(
+                "policy/rule-shadows-fact",
+                f"`{rid}` is both a fact and a rule",
+                rule.origin.span("id"),
+                help="rename the rule",
+            )
+    return defs
+
+
+class _Compiling:
+    def __init__(self, cp: CompiledPolicy, scope: _Scope, out: Collector) -> None:
+        self.cp = cp
+        self.scope = scope
+        self.out = out
+        self.edges: list[tuple[str, str, Span | None]] = []
+        self.used_facts: set[str] = set()
+
+    def expr(self, e: Expr, user: str) -> tuple[Fn, Type, n.Node] | None:
+        """Parse, type-check and compile one expression; record its references as edges."""
+        try:
+            node = parse_expression(e.text)
+            t, types = check_expression(node, self.scope)
+        except DslErrors as exc:
+            for err in exc.errors:
+                self.out.add(err.code, err.message, e.span(err.start, err.end), help=err.help)
+            return None
+        for ref in n.iter_refs(node):
+            if ref.path in BUILTINS:
+                continue
+            kind = gr.FACT if ref.path in self.cp.layered.facts else gr.RULE
+            if kind == gr.FACT:
+                self.used_facts.add(ref.path)
+            self.edges.append((gr.node_id(kind, ref.path), user, e.span(*ref.span)))
+        return compile_expression(node, types, self.cp), t, node
+
+    def rule(self, rid: str, defs: list[tuple[RuleDef, EffectiveSection]]) -> CompiledRule:
+        user = gr.node_id(gr.RULE, rid)
+        variants = []
+        for i, (rule, sec) in enumerate(defs):
+            v = self.variant(rid, user, rule, sec)
+            if v is None:
+                continue
+            if v.when_fn is None and i < len(defs) - 1:
+                later = defs[i + 1][0]
+                self.out.add(
+                    "graph/unreachable-rule",
+                    f"this definition of `{rid}` can never "
+                    f"apply: the one in `{v.citation}` has no `when:` and always wins",
+                    later.origin.span("id"),
+                    severity="warning",
+                    related=((rule.origin.span("id"), "always applies"),),
+                    help="give the earlier definition a `when:` condition",
+                )
+            variants.append(v)
+        first = defs[0][0]
+        return CompiledRule(
+            rid, first.type, all(r.internal for r, _ in defs), first.description, tuple(variants)
+        )
+
+    def variant(self, rid: str, user: str, rule: RuleDef, sec: EffectiveSection) -> Variant | None:
+        whens = [*sec.when, *([rule.when] if rule.when else [])]
+        compiled_whens = [self.expr(w, user) for w in whens]
+        value = self.expr(rule.value, user)
+        if value is None or any(w is None for w in compiled_whens):
+            return None
+        for w, cw in zip(whens, compiled_whens, strict=True):
+            assert cw is not None
+            if cw[1].name not in ("bool", "any"):
+                self.out.add(
+                    "dsl/type-mismatch",
+                    f"a `when:` condition must be true or false, found a {cw[1]}",
+                    w.span(),
+                )
+        fn, t, node = value
+        self._check_declared(rule, t, node)
+        nodes = [cw[2] for cw in compiled_whens if cw is not None] + [node]
+        refs = [r.path for nd in nodes for r in n.iter_refs(nd)]
+        facts = tuple(dict.fromkeys(r for r in refs if r in self.cp.layered.facts))
+        rules = tuple(
+            dict.fromkeys(r for r in refs if r not in self.cp.layered.facts and r not in BUILTINS)
+        )
+        return Variant(
+            rule,
+            sec,
+            sec.cite(rule.subsection),
+            whens,
+            conjoin([cw[0] for cw in compiled_whens if cw is not None]),
+            fn,
+            facts,
+            rules,
+            self.template(rule),
+        )
+
+    def _check_declared(self, rule: RuleDef, t: Type, node: n.Node) -> None:
+        if not rule.type.accepts(t):
+            self.out.add(
+                "dsl/type-mismatch",
+                f"`{rule.id}` is declared as {_a(rule.type)} but its value is {_a(t)}",
+                rule.value.span(),
+                help=f"change `type:` to `{t.name}` or fix the expression",
+            )
+            return
+        values = rule.type.values or (rule.type.item.values if rule.type.item else ())
+        if not values:
+            return
+        for lit in _result_literals(node):
+            if lit.value not in values:
+                guess = did_you_mean(lit.value, values)
+                self.out.add(
+                    "dsl/unknown-value",
+                    f'"{lit.value}" is not one of the values declared for `{rule.id}`',
+                    rule.value.span(*lit.span),
+                    help=f'did you mean "{guess}"?'
+                    if guess
+                    else "declared values: " + ", ".join(values),
+                )
+
+    def template(self, rule: RuleDef) -> tuple[tuple[str, str | None], ...]:
+        if rule.explain is None:
+            return ()
+        parts: list[tuple[str, str | None]] = []
+        pos = 0
+        for m in _PLACEHOLDER.finditer(rule.explain):
+            name = m.group(1)
+            if name != "value" and self.scope.lookup(name) is None:
+                guess = did_you_mean(name, self.scope.names())
+                span = rule.origin.doc.expr_span((*rule.origin.path, "explain"), m.start(), m.end())
+                self.out.add(
+                    "policy/unknown-placeholder",
+                    f"`{{{name}}}` in `explain:` names no fact or rule",
+                    span,
+                    help=f"did you mean `{{{guess}}}`?"
+                    if guess
+                    else "use `{value}` or the id of a fact or rule",
+                )
+            parts.append((rule.explain[pos : m.start()], name))
+            pos = m.end()
+        parts.append((rule.explain[pos:], None))
+        return tuple(parts)
+
+    def procedure(self, p: ProcedureDef) -> CompiledProcedure:
+        ids = [s.id for s in p.steps]
+        steps = []
+        for s in p.steps:
+            user = gr.node_id(gr.STEP, f"{p.id}/{s.id}")
+            for i, req in enumerate(s.requires):
+                if req not in ids:
+                    guess = did_you_mean(req, ids)
+                    self.out.add(
+                        "policy/unknown-step",
+                        f"step `{s.id}` requires `{req}`, which is not a step of `{p.id}`",
+                        s.origin.doc.span((*s.origin.path, "requires", i)),
+                        help=f"did you mean `{guess}`?" if guess else None,
+                    )
+                    continue
+                self.edges.append(
+                    (
+                        gr.node_id(gr.STEP, f"{p.id}/{req}"),
+                        user,
+                        s.origin.doc.span((*s.origin.path, "requires", i)),
+                    )
+                )
+            fns = [
+                None if e is None else self.expr(e, user)
+                for e in (p.when, s.when, s.done, s.deadline)
+            ]
+            steps.append(
+                CompiledStep(
+                    s,
+                    s.citation or p.citation,
+                    conjoin([f[0] for f in fns[:2] if f is not None]),
+                    fns[2][0] if fns[2] else None,
+                    fns[3][0] if fns[3] else None,
+                )
+            )
+        return CompiledProcedure(p, None, tuple(steps))
+
+
+def _result_literals(node: n.Node) -> list[n.Literal]:
+    """The string literals an expression can evaluate to (or hold, for a list)."""
+    if isinstance(node, n.Literal) and node.kind == "string":
+        return [node]
+    if isinstance(node, n.If):
+        return _result_literals(node.then) + _result_literals(node.else_)
+    if isinstance(node, n.ListExpr):
+        return [lit for item in node.items for lit in _result_literals(item.expr)]
+    return []
+
+
+def _a(t: Type) -> str:
+    s = str(t)
+    return (
+        s
+        if s.startswith("one of") or s.startswith("list")
+        else (("an " if s[0] in "aeiou" else "a ") + s)
+    )
+
+
+def _warnings(cp: CompiledPolicy, used: set[str]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    own = cp.layered.jurisdiction.id
+    vesting = cp.layered.jurisdiction.vesting
+    if vesting:
+        used = used | {vesting[0]}  # read by revision selection, not by a rule
+    for fid, fact in cp.facts.items():
+        if fid not in used and fact.jurisdiction == own:
+            out.append(
+                Diagnostic(
+                    "graph/unused-fact",
+                    f"the fact `{fid}` is declared but no rule or step reads it",
+                    fact.origin.span(),
+                    "warning",
+                    help="remove it, or write the rule that uses it",
+                )
+            )
+    for rid, rule in cp.rules.items():
+        if rule.internal and not any(True for _ in cp.graph.successors(gr.node_id(gr.RULE, rid))):
+            first = rule.variants[0].rule if rule.variants else None
+            out.append(
+                Diagnostic(
+                    "graph/unreachable-rule",
+                    f"the internal rule `{rid}` is read by no decision or step",
+                    first.origin.span("id") if first else None,
+                    "warning",
+                    help="remove `internal: true` to report it, or delete it",
+                )
+            )
+    return out

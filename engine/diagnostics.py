@@ -1,0 +1,188 @@
+"""One diagnostic type for every stage: a stable code, a message, a file:line:column span with the
+source line and a caret, related spans, the section involved and a help line.
+
+Rendered in full for people, one line per problem for editors, JSON for tools.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+DOCS_URL = "docs/diagnostics.md"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A region of a file; lines and columns count from 1, ``end_col`` is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a policy or a case file."""
+
+    code: str
+    message: str
+    span: Span | None = None
+    severity: Severity = "error"
+    help: str | None = None
+    related: tuple[tuple[Span, str], ...] = ()
+    citation: str | None = None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        s = self.span
+        return (s.file, s.line, s.col, self.code) if s else ("", 0, 0, self.code)
+
+    def one_line(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        tail = f" ({self.help})" if self.help else ""
+        return f"{where}{self.severity}[{self.code}] {self.message}{tail}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+        }
+        if self.span:
+            out["span"] = {
+                "file": self.span.file,
+                "line": self.span.line,
+                "col": self.span.col,
+                "end_line": self.span.end_line,
+                "end_col": self.span.end_col,
+            }
+        if self.help:
+            out["help"] = self.help
+        if self.citation:
+            out["citation"] = self.citation
+        if self.related:
+            out["related"] = [
+                {"file": s.file, "line": s.line, "col": s.col, "message": m}
+                for s, m in self.related
+            ]
+        return out
+
+
+class OrdinanceError(Exception):
+    """Root of the errors a stage raises; carries every diagnostic that stage found."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(d.one_line() for d in self.diagnostics))
+
+
+class LoadError(OrdinanceError):
+    """A file could not be read or is not valid YAML."""
+
+
+class PolicyError(OrdinanceError):
+    """A policy failed validation, layering, type checking or graph checks."""
+
+
+class CaseError(OrdinanceError):
+    """A case file does not fit the policy it names."""
+
+
+@dataclass
+class Collector:
+    """Gathers the diagnostics of one stage; the stage raises them together at its boundary."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        span: Span | None = None,
+        *,
+        help: str | None = None,
+        severity: Severity = "error",
+        related: tuple[tuple[Span, str], ...] = (),
+        citation: str | None = None,
+    ) -> None:
+        self.items.append(Diagnostic(code, message, span, severity, help, related, citation))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "warning"]
+
+    def raise_if_errors(self, exc: type[OrdinanceError]) -> None:
+        if self.errors:
+            raise exc(self.items)
+
+
+_line_cache: dict[str, list[str]] = {}
+
+
+def _source_line(file: str, line: int) -> str | None:
+    if file not in _line_cache:
+        try:
+            _line_cache[file] = Path(file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            _line_cache[file] = []
+    lines = _line_cache[file]
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def render_full(d: Diagnostic) -> str:
+    """The rendering for people: the source line with a caret under the span.
+
+    >>> print(render_full(Diagnostic("case/unknown-fact", "unknown fact `permit.isued_on`",
+    ...                              help="did you mean `permit.issued_on`?")))
+    error[case/unknown-fact]: unknown fact `permit.isued_on`
+       = help: did you mean `permit.issued_on`?
+       = see: docs/diagnostics.md#case-unknown-fact
+    """
+    out = [f"{d.severity}[{d.code}]: {d.message}"]
+    if d.span:
+        out.extend(_snippet(d.span))
+    for span, msg in d.related:
+        out.append(f"   = note: {span}: {msg}")
+    if d.citation:
+        out.append(f"   = section: {d.citation}")
+    if d.help:
+        out.append(f"   = help: {d.help}")
+    out.append(f"   = see: {DOCS_URL}#{d.code.replace('/', '-')}")
+    return "\n".join(out)
+
+
+def _snippet(span: Span) -> list[str]:
+    out = [f"  --> {span}"]
+    src = _source_line(span.file, span.line)
+    if src is None:
+        return out
+    src = src.replace("\t", " ")
+    num = str(span.line)
+    width = span.end_col - span.col if span.end_line == span.line else len(src) - span.col + 1
+    width = max(1, min(width, max(1, len(src) - span.col + 1)))
+    pad = " " * len(num)
+    out += [f"{pad} |", f"{num} | {src}", f"{pad} | {' ' * (span.col - 1)}{'^' * width}"]
+    return out
+
+
+def render(diags: Iterable[Diagnostic], fmt: str = "full") -> str:
+    """Render diagnostics as ``full`` (people), ``short`` (editors) or ``json`` (tools)."""
+    diags = list(diags)
+    if fmt == "json":
+        return json.dumps([d.to_json() for d in diags], indent=2, sort_keys=True)
+    if fmt == "short":
+        return "\n".join(d.one_line() for d in diags)
+    return "\n\n".join(render_full(d) for d in diags)

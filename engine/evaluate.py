@@ -1,0 +1,227 @@
+"""Pipeline stage 7, evaluate: case facts + compiled policy → decisions.
+
+The hot loop runs the compiled plan in dependency order. For each rule the first definition
+whose conditions hold gives the value; an unknown condition makes the rule undetermined; when no
+definition applies the rule is not applicable (and reads as null to the rules after it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsl.typesys import Type
+from dsl.values import Unknown
+from engine.compiler import CompiledPolicy
+from engine.values import to_json
+
+DETERMINED, UNDETERMINED, NOT_APPLICABLE = "determined", "undetermined", "not_applicable"
+RESULT_VERSION = "1"
+
+
+@dataclass
+class Decision:
+    """The value of one rule for one case, with why."""
+
+    id: str
+    value: Any
+    status: str
+    citations: list[str]
+    needs: list[str]
+    type: Type
+    because: list[dict[str, Any]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": to_json(self.value, self.type),
+            "status": self.status,
+            "citations": self.citations,
+            "because": self.because or [],
+            "needs": self.needs,
+        }
+
+
+@dataclass
+class StepResult:
+    id: str
+    title: str
+    status: str  # done | ready | waiting | undetermined | not_applicable
+    citation: str | None
+    deadline: Any = None
+    needs: list[str] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "citation": self.citation,
+            "deadline": to_json(self.deadline),
+            "requires": self.requires,
+            "needs": self.needs,
+        }
+
+
+@dataclass
+class ProcedureResult:
+    id: str
+    title: str
+    citation: str | None
+    steps: list[StepResult]
+
+    @property
+    def next_steps(self) -> list[str]:
+        return [s.id for s in self.steps if s.status == "ready"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "citation": self.citation,
+            "steps": [s.to_dict() for s in self.steps],
+            "next_steps": self.next_steps,
+        }
+
+
+@dataclass
+class Result:
+    """Everything decided for one case (DESIGN.md §4)."""
+
+    case: str | None
+    jurisdiction: str
+    revision: str
+    revision_basis: dict[str, Any]
+    as_of: dt.date
+    decisions: dict[str, Decision]
+    procedures: dict[str, ProcedureResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": RESULT_VERSION,
+            "case": self.case,
+            "jurisdiction": self.jurisdiction,
+            "revision": self.revision,
+            "revision_basis": self.revision_basis,
+            "as_of": self.as_of.isoformat(),
+            "decisions": {k: d.to_dict() for k, d in sorted(self.decisions.items())},
+            "procedures": {k: p.to_dict() for k, p in sorted(self.procedures.items())},
+        }
+
+    def to_json(self) -> str:
+        """One line of JSON; the same policy and case always give the same bytes."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def run_plan(
+    cp: CompiledPolicy, facts: dict[str, Any], as_of: dt.date
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Evaluate every rule. Returns the environment (fact and rule values) and, per rule, the
+    index of the definition that decided it (-1: none applied)."""
+    env: dict[str, Any] = dict(cp.missing)
+    env.update(facts)
+    env["as_of"] = as_of
+    chosen: dict[str, int] = {}
+    for rid, variants in cp.plan:
+        value: Any = None
+        pick = -1
+        for i, (when, fn) in enumerate(variants):
+            if when is not None:
+                w = when(env)
+                if w is False:
+                    continue
+                if w is not True:
+                    value, pick = _resolve_unknown(variants, i, w, env)
+                    break
+            value, pick = fn(env), i
+            break
+        env[rid] = value
+        chosen[rid] = pick
+    return env, chosen
+
+
+def _resolve_unknown(
+    variants: tuple[tuple[Any, Any], ...], i: int, w: Unknown, env: dict[str, Any]
+) -> tuple[Any, int]:
+    """Definition ``i`` may or may not apply. The definitions read as nested
+    ``if … then … else``, so the rule is still decided when both ways give the same value."""
+    mine = variants[i][1](env)
+    rest, pick = None, -1
+    for j in range(i + 1, len(variants)):
+        when, fn = variants[j]
+        wj = True if when is None else when(env)
+        if wj is False:
+            continue
+        if wj is True:
+            rest, pick = fn(env), j
+        else:
+            rest, pick = _resolve_unknown(variants, j, wj, env)
+        break
+    if (
+        pick >= 0
+        and mine.__class__ is not Unknown
+        and rest.__class__ is not Unknown
+        and mine.__class__ is rest.__class__
+        and mine == rest
+    ):
+        return mine, i
+    u = w.merge(mine) if mine.__class__ is Unknown else w
+    return (u.merge(rest) if rest.__class__ is Unknown else u), i
+
+
+def status_of(value: Any, pick: int) -> str:
+    if pick < 0:
+        return NOT_APPLICABLE
+    return UNDETERMINED if value.__class__ is Unknown else DETERMINED
+
+
+def build_decisions(
+    cp: CompiledPolicy, env: dict[str, Any], chosen: dict[str, int], only: set[str] | None = None
+) -> dict[str, Decision]:
+    """A Decision for every public rule (or those in ``only``), without explanations."""
+    out = {}
+    for rid, rule in cp.rules.items():
+        if rule.internal or (only is not None and rid not in only):
+            continue
+        value, pick = env[rid], chosen[rid]
+        status = status_of(value, pick)
+        if pick >= 0:
+            cites = [rule.variants[pick].citation]
+        else:
+            cites = list(dict.fromkeys(v.citation for v in rule.variants))
+        needs = sorted(value.needs) if status == UNDETERMINED else []
+        out[rid] = Decision(
+            rid, None if status != DETERMINED else value, status, cites, needs, rule.type
+        )
+    return out
+
+
+def run_procedures(cp: CompiledPolicy, env: dict[str, Any]) -> dict[str, ProcedureResult]:
+    """Each step's status and deadline; the ready steps are the procedure's next steps."""
+    results = {}
+    for pid, proc in cp.procedures.items():
+        steps: list[StepResult] = []
+        status_by_id: dict[str, str] = {}
+        for cs in proc.steps:
+            s = cs.step
+            res = StepResult(s.id, s.title, "waiting", cs.citation, requires=list(s.requires))
+            applies = True if cs.when_fn is None else cs.when_fn(env)
+            done = False if cs.done_fn is None else cs.done_fn(env)
+            if applies is False:
+                res.status = "not_applicable"
+            elif isinstance(applies, Unknown) or isinstance(done, Unknown):
+                res.status = "undetermined"
+                u = applies if isinstance(applies, Unknown) else done
+                res.needs = sorted(u.needs) if isinstance(u, Unknown) else []
+            elif done:
+                res.status = "done"
+            elif all(status_by_id.get(r) in ("done", "not_applicable") for r in s.requires):
+                res.status = "ready"
+            if cs.deadline_fn is not None and res.status not in ("not_applicable", "done"):
+                d = cs.deadline_fn(env)
+                res.deadline = None if isinstance(d, Unknown) else d
+            status_by_id[s.id] = res.status
+            steps.append(res)
+        results[pid] = ProcedureResult(pid, proc.procedure.title, proc.procedure.citation, steps)
+    return results

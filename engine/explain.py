@@ -1,0 +1,113 @@
+"""Pipeline stage 8a, explain: the explanation tree of a decision, each step with its citation.
+
+A node says which rule decided (``rule``), under which section (``citation``), the sentence for
+staff (``text``), the facts it read and, under ``because``, the rules it read in turn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dsl.values import Unknown
+from engine.compiler import CompiledPolicy, CompiledRule, Variant
+from engine.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
+from engine.values import to_json, to_words
+
+
+def explain_decision(
+    cp: CompiledPolicy, env: dict[str, Any], chosen: dict[str, int], rid: str
+) -> list[dict[str, Any]]:
+    """The ``because`` list of one decision."""
+    return [_node(cp, env, chosen, rid, set())]
+
+
+# A rule read in several places is explained once per tree, where it is first read; ``seen``
+# is shared by the whole tree for that reason.
+
+
+def _node(
+    cp: CompiledPolicy, env: dict[str, Any], chosen: dict[str, int], rid: str, seen: set[str]
+) -> dict[str, Any]:
+    rule = cp.rules[rid]
+    value, pick = env[rid], chosen[rid]
+    status = status_of(value, pick)
+    if status == NOT_APPLICABLE:
+        return _not_applicable(cp, env, rule)
+    v = rule.variants[pick]
+    node: dict[str, Any] = {
+        "rule": rid,
+        "citation": v.citation,
+        "status": status,
+        "value": to_json(value, rule.type),
+        "text": _sentence(cp, env, rule, v, value),
+    }
+    if status == UNDETERMINED:
+        node["needs"] = sorted(value.needs)
+    node["facts"] = {
+        f: to_json(env[f], cp.facts[f].type) if env[f].__class__ is not Unknown else "unknown"
+        for f in v.facts
+    }
+    seen.add(rid)
+    children = []
+    for dep in v.rules:
+        if dep not in seen:
+            children.append(_node(cp, env, chosen, dep, seen))
+    if children:
+        node["because"] = children
+    return node
+
+
+def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule) -> dict[str, Any]:
+    conditions = [
+        {
+            "citation": v.citation,
+            "text": "applies only when "
+            + " and ".join(f"`{' '.join(w.text.split())}`" for w in v.whens)
+            + ", which is not the case",
+        }
+        for v in rule.variants
+    ]
+    facts = {
+        f: to_json(env[f], cp.facts[f].type) if env[f].__class__ is not Unknown else "unknown"
+        for v in rule.variants
+        for f in v.facts
+    }
+    return {
+        "rule": rule.id,
+        "citation": None,
+        "status": NOT_APPLICABLE,
+        "value": None,
+        "text": f"`{rule.id}` does not apply to this case",
+        "facts": facts,
+        "because": conditions,
+    }
+
+
+def _sentence(
+    cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule, v: Variant, value: Any
+) -> str:
+    if value.__class__ is Unknown:
+        return (
+            f"{_label(rule)}: cannot be decided without "
+            + ", ".join(f"`{n}`" for n in sorted(value.needs))
+            + "."
+        )
+    if not v.explain:
+        return f"{_label(rule)}: {to_words(value, rule.type)}."
+    parts = []
+    for text, ref in v.explain:
+        parts.append(text)
+        if ref == "value":
+            parts.append(to_words(value, rule.type))
+        elif ref is not None:
+            t = (
+                cp.facts[ref].type
+                if ref in cp.facts
+                else (cp.rules[ref].type if ref in cp.rules else None)
+            )
+            parts.append(to_words(env.get(ref), t))
+    return "".join(parts)
+
+
+def _label(rule: CompiledRule) -> str:
+    return rule.description.rstrip(".") if rule.description else f"`{rule.id}`"

@@ -1,0 +1,214 @@
+"""Pipeline stage 3, layer: apply ``extends`` and amendments, keeping provenance.
+
+A child jurisdiction's section may substitute, add, repeal or delete a parent section
+(``amends:``). The result is the effective law of one (jurisdiction, revision): every section
+with its effective text, its status, what happened to it and by which section, and the rules
+that now hang on it, so a citation reads "IBC 105.5 as amended by KCC 14.01.030.D".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.diagnostics import Collector
+from engine.model import (
+    Expr,
+    FactDecl,
+    JurisdictionDef,
+    ProcedureDef,
+    RevisionContent,
+    RevisionInfo,
+    RuleDef,
+    SectionDef,
+)
+
+_PHRASES = {
+    "substitute": "as amended by",
+    "add": "as added by",
+    "repeal": "repealed by",
+    "delete": "deleted by",
+}
+_STATUS = {"substitute": "in_force", "add": "in_force", "repeal": "repealed", "delete": "deleted"}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """One change to a section: what was done, by which section, in which jurisdiction."""
+
+    action: str  # substitute | add | repeal | delete
+    by: str  # citation of the amending section
+    jurisdiction: str
+    revision: str
+
+    def phrase(self) -> str:
+        return f"{_PHRASES[self.action]} {self.by}"
+
+
+@dataclass
+class EffectiveSection:
+    """A section as it stands in one jurisdiction and revision."""
+
+    citation: str
+    title: str
+    text: str | None
+    status: str  # in_force | repealed | deleted
+    kind: str
+    jurisdiction: str  # the layer whose text is in force
+    defined_by: SectionDef | None  # the definition whose text and rules apply
+    model_text: str | None = None  # the parent's text before the last amendment
+    model_title: str | None = None
+    provenance: list[Provenance] = field(default_factory=list)
+    rules: list[RuleDef] = field(default_factory=list)
+    when: list[Expr] = field(default_factory=list)
+    amends: list[str] = field(default_factory=list)  # for an amending section: its targets
+
+    @property
+    def cited_as(self) -> str:
+        """The citation as a result shows it: ``IBC 105.5 as amended by KCC 14.01.030.D``."""
+        if not self.provenance:
+            return self.citation
+        return f"{self.citation} {self.provenance[-1].phrase()}"
+
+    def cite(self, subsection: str | None) -> str:
+        base = f"{self.citation}.{subsection}" if subsection else self.citation
+        return f"{base} {self.provenance[-1].phrase()}" if self.provenance else base
+
+
+@dataclass
+class LayeredPolicy:
+    """The effective policy of one jurisdiction at one revision, ready to compile."""
+
+    jurisdiction: JurisdictionDef
+    revision: RevisionInfo
+    chain: list[tuple[JurisdictionDef, RevisionInfo]]
+    facts: dict[str, FactDecl] = field(default_factory=dict)
+    sections: dict[str, EffectiveSection] = field(default_factory=dict)
+    procedures: dict[str, ProcedureDef] = field(default_factory=dict)
+
+
+def apply_layers(
+    chain: list[tuple[JurisdictionDef, RevisionInfo]], out: Collector
+) -> LayeredPolicy:
+    """Layer the revisions of ``chain`` (root first, the jurisdiction asked for last)."""
+    leaf, rev = chain[-1]
+    policy = LayeredPolicy(leaf, rev, chain)
+    rulesets: dict[str, tuple[RuleDef, ...]] = {}
+    for jur, r in chain:
+        content = jur.content.get(r.id, RevisionContent())
+        rulesets.update(content.rulesets)
+        _merge_facts(policy, content, out)
+        for sec in content.sections:
+            _apply_section(policy, sec, r, _resolve_rules(sec, rulesets, out), out)
+        for proc in content.procedures:
+            policy.procedures[proc.id] = proc
+    return policy
+
+
+def _merge_facts(policy: LayeredPolicy, content: RevisionContent, out: Collector) -> None:
+    for fid, fact in content.facts.items():
+        old = policy.facts.get(fid)
+        if old is not None and old.type != fact.type and old.jurisdiction != fact.jurisdiction:
+            out.add(
+                "policy/fact-type-changed",
+                f"`{fid}` is declared as {fact.type} here but "
+                f"as {old.type} in `{old.jurisdiction}`",
+                fact.origin.span(),
+                related=((old.origin.span(), "parent declaration"),),
+                help="a layer may not change the type of a fact it inherits",
+            )
+            continue
+        policy.facts[fid] = fact
+
+
+def _resolve_rules(
+    sec: SectionDef, rulesets: dict[str, tuple[RuleDef, ...]], out: Collector
+) -> list[RuleDef]:
+    rules = list(sec.rules)
+    for i, name in enumerate(sec.use):
+        if name not in rulesets:
+            from dsl.typecheck import did_you_mean
+
+            guess = did_you_mean(name, rulesets)
+            out.add(
+                "policy/unknown-ruleset",
+                f"unknown ruleset `{name}`",
+                sec.origin.doc.span((*sec.origin.path, "use", i)),
+                help=f"did you mean `{guess}`?"
+                if guess
+                else "define it under `rulesets:` in a policy file of this revision",
+            )
+            continue
+        rules.extend(rulesets[name])
+    return rules
+
+
+def _apply_section(
+    policy: LayeredPolicy, sec: SectionDef, rev: RevisionInfo, rules: list[RuleDef], out: Collector
+) -> None:
+    when = [sec.when] if sec.when else []
+    own = policy.sections.get(sec.citation)
+    if own is not None and own.jurisdiction == sec.jurisdiction:
+        out.add(
+            "policy/duplicate-section",
+            f"the section `{sec.citation}` is defined twice",
+            sec.origin.span(),
+            related=((own.defined_by.origin.span(), "first defined here"),)
+            if own.defined_by
+            else (),
+        )
+        return
+    # The amending section itself is law of this layer and keeps its own text.
+    attach_here = not sec.amends or len(sec.amends) > 1
+    policy.sections[sec.citation] = EffectiveSection(
+        sec.citation,
+        sec.title,
+        sec.text,
+        "in_force",
+        sec.kind,
+        sec.jurisdiction,
+        sec,
+        rules=rules if attach_here else [],
+        when=when if attach_here else [],
+        amends=[a.target for a in sec.amends],
+    )
+    for amendment in sec.amends:
+        target = policy.sections.get(amendment.target)
+        if amendment.action == "add" and target is not None and target.status == "in_force":
+            out.add(
+                "policy/amend-target-exists",
+                f"`{amendment.target}` already exists in "
+                f"`{target.jurisdiction}`; `add` creates a new section",
+                amendment.origin.span("action"),
+                help="use `action: substitute`",
+            )
+            continue
+        prov = Provenance(amendment.action, sec.citation, sec.jurisdiction, rev.id)
+        effective = EffectiveSection(
+            amendment.target,
+            amendment.title or (target.title if target else amendment.target),
+            amendment.text if _STATUS[amendment.action] == "in_force" else None,
+            _STATUS[amendment.action],
+            sec.kind,
+            sec.jurisdiction,
+            sec,
+            model_text=target.text if target else None,
+            model_title=target.title if target else None,
+            provenance=[*(target.provenance if target else []), prov],
+            rules=[] if attach_here else rules,
+            when=[] if attach_here else when,
+        )
+        policy.sections[amendment.target] = effective
+        _apply_to_descendants(policy, amendment.target, prov)
+
+
+def _apply_to_descendants(policy: LayeredPolicy, target: str, prov: Provenance) -> None:
+    """A substituted section's new text replaces its subsections too; a repealed or deleted
+    section takes its subsections with it."""
+    for cite in [c for c in policy.sections if c.startswith(target + ".")]:
+        if prov.action == "substitute":
+            del policy.sections[cite]
+        elif prov.action in ("repeal", "delete"):
+            old = policy.sections[cite]
+            old.model_text = old.model_text or old.text
+            old.status, old.text, old.rules, old.when = _STATUS[prov.action], None, [], []
+            old.provenance = [*old.provenance, prov]

@@ -1,0 +1,433 @@
+"""The typed policy model: what a jurisdiction's YAML files declare, before layering.
+
+``read_jurisdiction`` turns ``policy/<id>/jurisdiction.yaml`` and each encoded revision's folder
+(``policy/<id>/<revision>/*.yaml``) into these dataclasses, with the origin of every item kept
+for diagnostics. Expressions stay text here; the compiler parses them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsl.typesys import Type
+from engine.diagnostics import Collector, LoadError, PolicyError, Span
+from engine.load import Document, Path_, load_document
+from engine.schema import check_document
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an item was declared: a document and the path to it inside."""
+
+    doc: Document
+    path: Path_
+
+    def span(self, key: str | None = None) -> Span:
+        if key is not None:
+            return self.doc.span((*self.path, key))
+        return self.doc.span(self.path, key=bool(self.path) and isinstance(self.path[-1], str))
+
+
+@dataclass(frozen=True)
+class Expr:
+    """An expression as written, with where it was written."""
+
+    text: str
+    doc: Document
+    path: Path_
+
+    def span(self, start: int = 0, end: int | None = None) -> Span:
+        return self.doc.expr_span(self.path, start, len(self.text) if end is None else end)
+
+
+@dataclass(frozen=True)
+class FactDecl:
+    id: str
+    type: Type
+    description: str
+    nullable: bool
+    citation: str | None
+    jurisdiction: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    id: str
+    type: Type
+    value: Expr
+    when: Expr | None
+    description: str
+    subsection: str | None
+    explain: str | None
+    interpretation: str | None
+    internal: bool
+    precedence: int
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Amendment:
+    target: str
+    action: str  # substitute | add | repeal | delete
+    title: str | None
+    text: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class SectionDef:
+    citation: str
+    title: str
+    text: str | None
+    kind: str  # law | guidance
+    source: str | None
+    history: str | None
+    amends: tuple[Amendment, ...]
+    when: Expr | None
+    use: tuple[str, ...]
+    rules: tuple[RuleDef, ...]
+    interpretation: str | None
+    jurisdiction: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class StepDef:
+    id: str
+    title: str
+    description: str | None
+    requires: tuple[str, ...]
+    when: Expr | None
+    done: Expr | None
+    deadline: Expr | None
+    citation: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class ProcedureDef:
+    id: str
+    title: str
+    description: str | None
+    citation: str | None
+    when: Expr | None
+    steps: tuple[StepDef, ...]
+    jurisdiction: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    id: str
+    title: str
+    adopted_on: dt.date | None
+    effective_on: dt.date | None
+    encoded: bool
+    interpretation: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class HolidaySpec:
+    citation: str | None
+    note: str | None
+    observed: str | None
+    country: str | None
+    subdivision: str | None
+    names: tuple[str, ...] | None
+    add: tuple[tuple[dt.date, str, str], ...]  # date, name, citation
+    remove: tuple[tuple[dt.date, str, str | None], ...]  # date, citation, reason
+
+
+@dataclass(frozen=True)
+class Adoption:
+    code: str
+    title: str
+    edition: str
+    citation: str | None
+    note: str | None
+
+
+@dataclass
+class RevisionContent:
+    """Everything one encoded revision's folder declares."""
+
+    facts: dict[str, FactDecl] = field(default_factory=dict)
+    rulesets: dict[str, tuple[RuleDef, ...]] = field(default_factory=dict)
+    sections: list[SectionDef] = field(default_factory=list)
+    procedures: list[ProcedureDef] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JurisdictionDef:
+    id: str
+    title: str
+    description: str | None
+    extends: str | None
+    time_zone: str
+    business_days: tuple[int, ...]
+    holidays: HolidaySpec | None
+    adopts: tuple[Adoption, ...]
+    revisions: tuple[RevisionInfo, ...]
+    directory: Path
+    origin: Origin
+    vesting: tuple[str, str, str | None] | None = None  # fact, citation, note
+    content: dict[str, RevisionContent] = field(default_factory=dict)
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_type(spec: dict[str, Any]) -> Type:
+    """The Type a fact or rule declares with ``type:`` (and ``values:``/``item:``)."""
+    name = spec["type"]
+    if name == "enum":
+        return Type.enum(tuple(spec.get("values", ())))
+    if name == "list":
+        item = spec.get("item", "string")
+        return Type.list_of(
+            Type.enum(tuple(spec.get("values", ()))) if item == "enum" else Type(item)
+        )
+    return Type(name)
+
+
+def _date(v: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(v)) if v is not None else None
+
+
+def read_jurisdiction(directory: Path, out: Collector) -> JurisdictionDef | None:
+    """Read ``jurisdiction.yaml`` and every encoded revision folder of one jurisdiction."""
+    doc = _load(directory / "jurisdiction.yaml", "jurisdiction", out)
+    if doc is None:
+        return None
+    d = doc.data
+    cal = d.get("calendar", {})
+    jur = JurisdictionDef(
+        id=d["id"],
+        title=d["title"],
+        description=d.get("description"),
+        extends=d.get("extends"),
+        time_zone=d["time_zone"],
+        business_days=tuple(_WEEKDAYS.index(x) for x in cal.get("business_days", _WEEKDAYS[:5])),
+        holidays=_holidays(cal.get("holidays")),
+        adopts=tuple(
+            Adoption(a["code"], a["title"], a["edition"], a.get("citation"), a.get("note"))
+            for a in d.get("adopts", [])
+        ),
+        revisions=tuple(
+            RevisionInfo(
+                r["id"],
+                r["title"],
+                _date(r.get("adopted_on")),
+                _date(r.get("effective_on")),
+                r["encoded"],
+                r.get("interpretation"),
+                r.get("note"),
+            )
+            for r in d["revisions"]
+        ),
+        directory=directory,
+        origin=Origin(doc, ()),
+        vesting=(d["vesting"]["fact"], d["vesting"]["citation"], d["vesting"].get("note"))
+        if "vesting" in d
+        else None,
+    )
+    if jur.id != directory.name:
+        out.add(
+            "policy/id-mismatch",
+            f"the jurisdiction id `{jur.id}` differs from its folder name `{directory.name}`",
+            doc.span(("id",)),
+            help=f"rename the folder or write `id: {directory.name}`",
+        )
+    for i, rev in enumerate(jur.revisions):
+        _check_revision(jur, rev, doc, i, out)
+        if rev.encoded and (directory / rev.id).is_dir():
+            jur.content[rev.id] = read_revision(directory / rev.id, jur.id, out)
+    return jur
+
+
+def _check_revision(
+    jur: JurisdictionDef, rev: RevisionInfo, doc: Document, i: int, out: Collector
+) -> None:
+    folder = jur.directory / rev.id
+    if rev.encoded and not folder.is_dir():
+        out.add(
+            "policy/missing-revision",
+            f"revision `{rev.id}` is marked encoded but `{folder}` does not exist",
+            doc.span(("revisions", i, "encoded")),
+            help="create the folder with the revision's policy files, or set `encoded: false`",
+        )
+    if rev.encoded and rev.effective_on is None:
+        out.add(
+            "policy/missing-effective-date",
+            f"encoded revision `{rev.id}` has no `effective_on` date",
+            doc.span(("revisions", i), key=False),
+            help="cases are matched to revisions by date; add `effective_on: YYYY-MM-DD`",
+        )
+
+
+def _holidays(h: dict[str, Any] | None) -> HolidaySpec | None:
+    if h is None:
+        return None
+    lib = h.get("library", {})
+    return HolidaySpec(
+        citation=h.get("citation"),
+        note=h.get("note"),
+        observed=h.get("observed"),
+        country=lib.get("country"),
+        subdivision=lib.get("subdivision"),
+        names=tuple(h["names"]) if "names" in h else None,
+        add=tuple(
+            (dt.date.fromisoformat(a["date"]), a["name"], a["citation"]) for a in h.get("add", [])
+        ),
+        remove=tuple(
+            (dt.date.fromisoformat(r["date"]), r["citation"], r.get("reason"))
+            for r in h.get("remove", [])
+        ),
+    )
+
+
+def read_revision(folder: Path, jurisdiction: str, out: Collector) -> RevisionContent:
+    """Read every ``*.yaml`` of one revision folder, in name order (deterministic)."""
+    content = RevisionContent()
+    for path in sorted(folder.glob("*.yaml")):
+        doc = _load(path, "policy", out)
+        if doc is None:
+            continue
+        content.files.append(doc.file)
+        _read_policy_file(doc, jurisdiction, content, out)
+    return content
+
+
+def _load(path: Path, schema_name: str, out: Collector) -> Document | None:
+    try:
+        doc = load_document(path)
+    except LoadError as exc:
+        out.items.extend(exc.diagnostics)
+        return None
+    before = len(out.errors)
+    if not isinstance(doc.data, dict):
+        out.add("schema/type", "the file must be a mapping (`key: value` lines)", doc.span(()))
+        return None
+    check_document(doc, schema_name, out)
+    return doc if len(out.errors) == before else None
+
+
+def _expr(doc: Document, path: Path_, data: dict[str, Any], key: str) -> Expr | None:
+    if key not in data:
+        return None
+    return Expr(str(data[key]), doc, (*path, key))
+
+
+def _rule(doc: Document, path: Path_, r: dict[str, Any]) -> RuleDef:
+    value = _expr(doc, path, r, "value")
+    assert value is not None
+    return RuleDef(
+        id=r["id"],
+        type=parse_type(r),
+        value=value,
+        when=_expr(doc, path, r, "when"),
+        description=r.get("description", ""),
+        subsection=r.get("subsection"),
+        explain=r.get("explain"),
+        interpretation=r.get("interpretation"),
+        internal=r.get("internal", False),
+        precedence=r.get("precedence", 0),
+        origin=Origin(doc, path),
+    )
+
+
+def _read_policy_file(doc: Document, jur: str, content: RevisionContent, out: Collector) -> None:
+    data = doc.data
+    for fid, f in data.get("facts", {}).items():
+        if fid in content.facts:
+            out.add(
+                "policy/duplicate-fact",
+                f"the fact `{fid}` is declared twice",
+                doc.span(("facts", fid), key=True),
+                related=((content.facts[fid].origin.span(), "first declared here"),),
+            )
+            continue
+        content.facts[fid] = FactDecl(
+            fid,
+            parse_type(f),
+            f["description"],
+            f.get("nullable", False),
+            f.get("citation"),
+            jur,
+            Origin(doc, ("facts", fid)),
+        )
+    for name, rules in data.get("rulesets", {}).items():
+        content.rulesets[name] = tuple(
+            _rule(doc, ("rulesets", name, i), r) for i, r in enumerate(rules)
+        )
+    for i, s in enumerate(data.get("sections", [])):
+        content.sections.append(_section(doc, ("sections", i), s, jur))
+    for i, p in enumerate(data.get("procedures", [])):
+        path = ("procedures", i)
+        steps = tuple(
+            StepDef(
+                st["id"],
+                st["title"],
+                st.get("description"),
+                tuple(st.get("requires", [])),
+                _expr(doc, (*path, "steps", j), st, "when"),
+                _expr(doc, (*path, "steps", j), st, "done"),
+                _expr(doc, (*path, "steps", j), st, "deadline"),
+                st.get("citation"),
+                Origin(doc, (*path, "steps", j)),
+            )
+            for j, st in enumerate(p["steps"])
+        )
+        content.procedures.append(
+            ProcedureDef(
+                p["id"],
+                p["title"],
+                p.get("description"),
+                p.get("citation"),
+                _expr(doc, path, p, "when"),
+                steps,
+                jur,
+                Origin(doc, path),
+            )
+        )
+
+
+def _section(doc: Document, path: Path_, s: dict[str, Any], jur: str) -> SectionDef:
+    amends = s.get("amends", [])
+    amends = [amends] if isinstance(amends, dict) else amends
+    single = isinstance(s.get("amends"), dict)
+    return SectionDef(
+        citation=s["citation"],
+        title=s["title"],
+        text=s.get("text"),
+        kind=s.get("kind", "law"),
+        source=s.get("source"),
+        history=s.get("history"),
+        amends=tuple(
+            Amendment(
+                a["section"],
+                a["action"],
+                a.get("title"),
+                a.get("text"),
+                Origin(doc, (*path, "amends") if single else (*path, "amends", k)),
+            )
+            for k, a in enumerate(amends)
+        ),
+        when=_expr(doc, path, s, "when"),
+        use=tuple(s.get("use", [])),
+        rules=tuple(_rule(doc, (*path, "rules", k), r) for k, r in enumerate(s.get("rules", []))),
+        interpretation=s.get("interpretation"),
+        jurisdiction=jur,
+        origin=Origin(doc, path),
+    )
+
+
+def raise_on_errors(out: Collector) -> None:
+    """Stop at a stage boundary when the stage found errors."""
+    out.raise_if_errors(PolicyError)

@@ -1,0 +1,150 @@
+"""Pipeline stage 8b, render: results as text for staff, JSON for programs, Markdown for reports.
+
+Everything here is deterministic: the same result renders to the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.evaluate import Decision, ProcedureResult, Result
+from engine.values import to_words
+
+_STEP_MARKS = {
+    "done": "[x]",
+    "ready": "[>]",
+    "waiting": "[ ]",
+    "undetermined": "[?]",
+    "not_applicable": "[-]",
+}
+
+
+def render_json(result: Result, only: list[str] | None = None) -> str:
+    """One line of JSON per DESIGN.md §4 (restricted to ``only`` decisions when given)."""
+    if only:
+        result = _restrict(result, only)
+    return result.to_json()
+
+
+def _restrict(result: Result, only: list[str]) -> Result:
+    return Result(
+        result.case,
+        result.jurisdiction,
+        result.revision,
+        result.revision_basis,
+        result.as_of,
+        {k: v for k, v in result.decisions.items() if k in only},
+        result.procedures,
+    )
+
+
+def _header(result: Result, title: str, revision_title: str) -> list[str]:
+    basis = result.revision_basis
+    why = (
+        "forced by the case's `revision:`"
+        if basis["by"] == "revision"
+        else f"in force on {basis['date']} ({basis['by']})"
+    )
+    return [
+        f"Case {result.case or '(no id)'} · {title}",
+        f"Decided under {revision_title} ({result.revision}), {why}; as of "
+        f"{result.as_of.isoformat()}",
+    ]
+
+
+def _value_line(d: Decision) -> str:
+    if d.status == "determined":
+        return f"{d.id} = {to_words(d.value, d.type)}"
+    if d.status == "undetermined":
+        return f"{d.id}: undetermined, needs " + ", ".join(d.needs)
+    return f"{d.id}: does not apply"
+
+
+def render_text(
+    result: Result, title: str, revision_title: str, only: list[str] | None = None
+) -> str:
+    """The staff rendering: each decision with its explanation tree, then what cannot be
+    decided yet and what it needs, then the procedures' next steps."""
+    lines = _header(result, title, revision_title)
+    chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
+    pending = [d for d in chosen if d.status == "undetermined"]
+    for d in chosen:
+        if d in pending and not only:
+            continue
+        lines += ["", _value_line(d)]
+        for i, node in enumerate(d.because or []):
+            _tree(node, "  ", i == len(d.because or []) - 1, lines)
+    if pending and not only:
+        lines += ["", "Cannot be decided yet (facts needed):"]
+        lines += [
+            f"  {d.id} [{'; '.join(d.citations)}]: needs {', '.join(d.needs)}" for d in pending
+        ]
+    if not only:
+        for proc in sorted(result.procedures.values(), key=lambda p: p.id):
+            lines += ["", *_procedure_text(proc)]
+    return "\n".join(lines) + "\n"
+
+
+def _tree(node: dict[str, Any], indent: str, last: bool, lines: list[str]) -> None:
+    branch = "└─ " if last else "├─ "
+    cite = f" [{node['citation']}]" if node.get("citation") else ""
+    lines.append(f"{indent}{branch}{node['text']}{cite}")
+    kids = node.get("because", [])
+    for i, child in enumerate(kids):
+        _tree(child, indent + ("   " if last else "│  "), i == len(kids) - 1, lines)
+
+
+def _procedure_text(proc: ProcedureResult) -> list[str]:
+    cite = f" [{proc.citation}]" if proc.citation else ""
+    out = [f"Procedure: {proc.title}{cite}"]
+    for s in proc.steps:
+        extra = []
+        if s.deadline is not None:
+            extra.append(f"due by {to_words(s.deadline)}")
+        if s.needs:
+            extra.append("needs " + ", ".join(s.needs))
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        out.append(f"  {_STEP_MARKS[s.status]} {s.title}{tail}")
+    nxt = [s.title for s in proc.steps if s.status == "ready"]
+    if nxt:
+        msg = "; ".join(nxt)
+    elif any(s.status == "undetermined" for s in proc.steps):
+        msg = "unknown until the facts of the steps marked [?] are given"
+    elif all(s.status in ("done", "not_applicable") for s in proc.steps):
+        msg = "nothing: every step is done or does not apply"
+    else:
+        msg = "nothing yet: waiting on earlier steps"
+    out.append(f"  Next: {msg}")
+    return out
+
+
+def render_markdown(
+    result: Result, title: str, revision_title: str, only: list[str] | None = None
+) -> str:
+    """A Markdown report (for staff reports and the docs)."""
+    h1, h2 = _header(result, title, revision_title)
+    lines = [f"# {h1}", "", h2, "", "| decision | value | status | section |", "|---|---|---|---|"]
+    chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
+    for d in chosen:
+        value = to_words(d.value, d.type) if d.status == "determined" else "—"
+        lines.append(f"| `{d.id}` | {value} | {d.status} | {'; '.join(d.citations)} |")
+    for d in chosen:
+        lines += ["", f"## `{d.id}`", ""]
+        for node in d.because or []:
+            _md_tree(node, 0, lines)
+        if d.needs:
+            lines.append(f"\nNeeds: {', '.join(f'`{n}`' for n in d.needs)}")
+    if not only:
+        for proc in sorted(result.procedures.values(), key=lambda p: p.id):
+            lines += ["", f"## Procedure: {proc.title}", ""]
+            for s in proc.steps:
+                due = f" — due by {to_words(s.deadline)}" if s.deadline is not None else ""
+                lines.append(f"- {_STEP_MARKS[s.status]} {s.title} *({s.status})*{due}")
+    return "\n".join(lines) + "\n"
+
+
+def _md_tree(node: dict[str, Any], depth: int, lines: list[str]) -> None:
+    cite = f" — *{node['citation']}*" if node.get("citation") else ""
+    lines.append(f"{'  ' * depth}- {node['text']}{cite}")
+    for child in node.get("because", []):
+        _md_tree(child, depth + 1, lines)

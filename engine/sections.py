@@ -1,0 +1,72 @@
+"""The effective text of a section with its provenance, for ``ordinance show`` and the docs."""
+
+from __future__ import annotations
+
+from dsl.typecheck import did_you_mean
+from engine.compiler import CompiledPolicy
+from engine.layer import EffectiveSection
+
+
+def find_section(cp: CompiledPolicy, citation: str) -> EffectiveSection | None:
+    """The section cited, tolerating case and spacing differences (`ibc  105.5`)."""
+    wanted = " ".join(citation.split()).upper()
+    for cite, sec in cp.layered.sections.items():
+        if cite.upper() == wanted:
+            return sec
+    return None
+
+
+def decided_by(cp: CompiledPolicy, sec: EffectiveSection) -> list[str]:
+    """The decisions (public rules) that have a definition in ``sec``."""
+    return sorted(
+        {
+            v.rule.id
+            for r in cp.rules.values()
+            for v in r.variants
+            if v.section is sec and not r.internal
+        }
+    )
+
+
+def render_section(cp: CompiledPolicy, citation: str) -> tuple[str, bool]:
+    """Text for ``ordinance show``; the flag is False when no such section exists."""
+    sec = find_section(cp, citation)
+    if sec is None:
+        guess = did_you_mean(" ".join(citation.split()), cp.layered.sections)
+        return (
+            f"error[cli/unknown-section]: no section `{citation}` in "
+            f"{cp.jurisdiction} {cp.revision}"
+            + (f"\n   = help: did you mean `{guess}`?" if guess else ""),
+            False,
+        )
+    lines = [f"{sec.citation} — {sec.title}"]
+    if sec.status != "in_force":
+        lines.append(f"{sec.citation}: {sec.provenance[-1].phrase()}")
+    elif sec.provenance:
+        lines.append(f"{sec.cited_as} ({cp.layered.jurisdiction.title}, {cp.revision})")
+    else:
+        lines.append(f"{_layer_title(cp, sec.jurisdiction)}, {sec.kind}")
+    for p in sec.provenance[:-1]:
+        lines.append(f"  earlier: {p.phrase()} ({p.jurisdiction}, {p.revision})")
+    if sec.text:
+        lines += ["", sec.text.rstrip()]
+    if sec.model_text:
+        lines += [
+            "",
+            f"Model text before amendment ({sec.model_title or sec.citation}):",
+            "",
+            sec.model_text.rstrip(),
+        ]
+    elif sec.provenance and sec.provenance[0].action != "add":
+        lines += ["", "Model text: not encoded in this policy."]
+    decisions = decided_by(cp, sec)
+    if decisions:
+        lines += ["", "Decides: " + ", ".join(decisions)]
+    return "\n".join(lines) + "\n", True
+
+
+def _layer_title(cp: CompiledPolicy, jid: str) -> str:
+    for jur, _ in cp.layered.chain:
+        if jur.id == jid:
+            return jur.title
+    return jid

@@ -1,0 +1,63 @@
+"""Turning evaluated values into the result contract's JSON forms and into words for staff.
+
+Money is a string with two decimals (rounded half up), dates ISO 8601, datetimes ISO 8601 with
+their offset (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from dsl.typesys import Type
+from dsl.values import Duration, Unknown
+
+CENT = Decimal("0.01")
+
+
+def to_json(value: Any, t: Type | None = None) -> Any:
+    """The JSON form of a value (``None`` for null, not-applicable and unknown)."""
+    if value is None or value.__class__ is Unknown:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    if isinstance(value, Duration):
+        return str(value)
+    if isinstance(value, list):
+        item = t.item if t is not None else None
+        return [to_json(v, item) for v in value]
+    if t is not None and t.name == "money":
+        return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+    if isinstance(value, Decimal):
+        return str(value.normalize()) if value == value.to_integral() else str(value)
+    return value
+
+
+def to_words(value: Any, t: Type | None = None) -> str:
+    """A value as staff read it: ``March 5, 2024``, ``$1,000.00``, ``yes``."""
+    if value.__class__ is Unknown:
+        return "unknown"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return (
+            f"{value:%B} {value.day}, {value.year} at {value.hour % 12 or 12}:"
+            f"{value:%M} {'a.m.' if value.hour < 12 else 'p.m.'} {value.tzname()}"
+        )
+    if isinstance(value, dt.date):
+        return f"{value:%A}, {value:%B} {value.day}, {value.year}"
+    if isinstance(value, list):
+        item = t.item if t is not None else None
+        return ", ".join(to_words(v, item) for v in value) if value else "none"
+    if t is not None and t.name == "money":
+        return f"${Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP):,}"
+    return str(to_json(value, t))
