@@ -1,0 +1,53 @@
+"""Golden cases: every case file under tests/golden/<jurisdiction>/<revision>/ must meet its
+``expect:`` block, and its JSON result and staff text are snapshotted for review."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from engine import Policy
+from engine.case import read_case
+from engine.expect import check_expectations
+from engine.render import render_text
+from engine.schema import schema
+from tests.conftest import GOLDEN, JSONSnapshot, TextSnapshot
+
+CASES = sorted(GOLDEN.rglob("*.yaml"))
+
+
+def _id(path: Path) -> str:
+    return "__".join(path.relative_to(GOLDEN).with_suffix("").parts)
+
+
+def test_there_are_enough_golden_cases() -> None:
+    kent = [p for p in CASES if p.parts[-3] == "kent"]
+    generic = [p for p in CASES if p.parts[-3] == "generic"]
+    assert len(kent) + len(generic) >= 40
+    assert kent and generic
+
+
+@pytest.mark.parametrize("path", CASES, ids=_id)
+def test_golden_case(path: Path, policy: Policy, snapshot) -> None:  # type: ignore[no-untyped-def]
+    case = read_case(path)
+    assert case.as_of is not None, "golden cases fix `as_of` so their snapshots never drift"
+    assert case.expect, "a golden case says what it expects"
+    jurisdiction, revision = path.parts[-3], path.parts[-2]
+    assert case.jurisdiction == jurisdiction
+
+    result = policy.evaluate(case)
+    assert result.revision == revision, "a golden case lives under the revision deciding it"
+    mismatches = check_expectations(policy, case, result)
+    assert not mismatches, "\n".join(map(str, mismatches))
+
+    data = result.to_dict()
+    jsonschema.validate(data, schema("result"))
+    assert snapshot(extension_class=JSONSnapshot) == json.dumps(
+        data, indent=2, sort_keys=True, ensure_ascii=False
+    )
+    jur = policy.jurisdictions[jurisdiction]
+    title = next(r.title for r in jur.revisions if r.id == revision)
+    assert snapshot(extension_class=TextSnapshot) == render_text(result, jur.title, title)
