@@ -52,6 +52,10 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def shift(value: Any, d: Duration, ctx: Context, sign: int = 1) -> Any:
     """``value`` (a date or datetime) moved by the duration ``d``, forward or back."""
     amount = d.amount * sign
+    if isinstance(value, dt.datetime):
+        # Calendar arithmetic on a moment happens on the jurisdiction's wall clock, so
+        # "5:00 p.m. plus one day" stays 5:00 p.m. across a daylight-saving change.
+        value = value.astimezone(ctx.time_zone)
     if d.unit == "days":
         return value + dt.timedelta(days=amount)
     if d.unit == "weeks":

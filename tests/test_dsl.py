@@ -1,0 +1,133 @@
+"""Expression-language fixtures (tests/fixtures/dsl_cases.yaml): every operator and function,
+three-valued logic, null events, and the located errors of each stage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dsl.compile import compile_expression
+from dsl.errors import DslErrors
+from dsl.parse import parse_expression
+from dsl.typecheck import check_expression
+from dsl.typesys import BOOL, DATE, DATETIME, DECIMAL, INT, MONEY, STRING, TIME, Type
+from dsl.values import Unknown
+from engine.calendar import Calendar
+from engine.case import coercer
+from engine.model import HolidaySpec
+from engine.values import to_json
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dsl_cases.yaml"
+NAMES: dict[str, Type] = {
+    "d1": DATE, "d2": DATE, "d3_": DATE, "dt1": DATETIME, "n": INT, "m": INT, "x": DECIMAL,
+    "cost": MONEY, "ok": BOOL, "nope": BOOL, "u": BOOL, "code": Type.enum(("IBC", "IRC", "IEBC")),
+    "s": STRING, "xs": Type.list_of(INT), "ds": Type.list_of(DATE), "t": TIME, "as_of": DATE,
+}  # fmt: skip
+CALENDAR = Calendar("America/Los_Angeles", (0, 1, 2, 3, 4),
+                    HolidaySpec(None, None, None, "US", "WA", None, (), ()))  # fmt: skip
+
+
+class Scope:
+    def lookup(self, path: str) -> Type | None:
+        return NAMES.get(path)
+
+    def names(self) -> list[str]:
+        return list(NAMES)
+
+
+class Context:
+    time_zone = CALENDAR.time_zone
+
+    def is_business_day(self, day: dt.date) -> bool:
+        return CALENDAR.is_business_day(day)
+
+    def in_force(self, citation: str) -> bool:
+        deleted = ("IPMC 308", "IPMC 604", "IPMC 605", "IPMC 606")
+        return not any(citation == d or citation.startswith(d + ".") for d in deleted)
+
+
+def _load() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = yaml.safe_load(FIXTURES.read_text("utf-8"))["cases"]
+    return cases
+
+
+def _env(given: dict[str, Any]) -> dict[str, Any]:
+    env: dict[str, Any] = {k: Unknown(frozenset({k})) for k in NAMES}
+    for name, raw in given.items():
+        if raw is None:
+            env[name] = None
+            continue
+        text = raw.isoformat() if isinstance(raw, dt.date) else raw
+        if isinstance(raw, list):
+            text = [v.isoformat() if isinstance(v, dt.date) else v for v in raw]
+        env[name] = coercer(NAMES[name], CALENDAR.time_zone)(
+            text, None if isinstance(text, list) else str(text)
+        )
+    return env
+
+
+CASES = _load()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["expr"] or "<empty>" for c in CASES])
+def test_expression(case: dict[str, Any]) -> None:
+    src: str = case["expr"]
+    if "error" in case:
+        with pytest.raises(DslErrors) as info:
+            node = parse_expression(src)
+            check_expression(node, Scope())
+        err = info.value.errors[0]
+        assert err.code == case["error"]
+        if "at" in case:
+            assert src[err.start : err.end] == case["at"]
+        if "help" in case:
+            assert err.help == case["help"]
+        return
+    node = parse_expression(src)
+    t, types = check_expression(node, Scope())
+    value = compile_expression(node, types, Context())(_env(case.get("env", {})))
+    if "unknown" in case:
+        assert isinstance(value, Unknown)
+        assert sorted(value.needs) == sorted(case["unknown"])
+        return
+    declared = Type(case["type"]) if "type" in case else t
+    assert to_json(value, declared) == case["value"]
+
+
+def test_every_function_has_a_fixture() -> None:
+    from dsl.typecheck import FUNCTIONS
+
+    used = " ".join(c["expr"] for c in CASES)
+    missing = [f for f in FUNCTIONS if f + "(" not in used]
+    assert not missing, f"functions without a fixture: {missing}"
+
+
+def test_every_operator_has_a_fixture() -> None:
+    used = " ".join(c["expr"] for c in CASES)
+    for op in [
+        "+",
+        "-",
+        "*",
+        "/",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        " and ",
+        " or ",
+        "not ",
+        " in ",
+        " not in ",
+        "is set",
+        "is missing",
+        "is null",
+        "is not null",
+        "if ",
+    ]:
+        assert op in used, op
