@@ -6,6 +6,7 @@ mapping with any of ``value``, ``status``, ``needs`` and ``citations``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -47,7 +48,10 @@ class CaseOutcome:
 
 
 def _show(v: Any) -> str:
-    return f"`{v}`" if not isinstance(v, list) else "[" + ", ".join(map(str, v)) + "]"
+    """A value as the case file would write it (JSON spelling: true, null, [a, b])."""
+    if isinstance(v, list):
+        return "[" + ", ".join(str(x) for x in v) + "]"
+    return f"`{json.dumps(v) if not isinstance(v, str) else v}`"
 
 
 def check_expectations(policy: Policy, case: Case, result: Result) -> list[Mismatch]:

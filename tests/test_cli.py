@@ -1,0 +1,143 @@
+"""The `ordinance` command end to end, in process (click's runner) so the suite stays fast."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+from click.testing import CliRunner
+
+from engine.cli import main
+from engine.schema import schema
+from tests.conftest import GOLDEN, ROOT
+
+EXAMPLE = str(ROOT / "examples" / "kent-co-and-permit.yaml")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_eval_json_is_one_valid_object_per_case_per_line() -> None:
+    case2 = str(GOLDEN / "kent" / "ord-4463" / "58-appeal-deadline-saturday.yaml")
+    code, out, _ = run("eval", EXAMPLE, case2, "--format", "json")
+    assert code == 0
+    lines = out.strip().split("\n")
+    assert len(lines) == 2
+    for line in lines:
+        jsonschema.validate(json.loads(line), schema("result"))
+    first = json.loads(lines[0])
+    assert first["case"] == "KENT-2025-0153"
+    assert first["decisions"]["permit.expires_on"]["value"] == "2026-04-28"
+    assert first["revision_basis"] == {"by": "application.complete_on", "date": "2024-04-02"}
+    assert first["procedures"]["certificate_of_occupancy"]["next_steps"] == [
+        "final_approvals",
+        "co_inspection",
+    ]
+
+
+def test_eval_output_is_byte_identical_across_runs() -> None:
+    outs = {run("eval", EXAMPLE, "--format", fmt)[1] for fmt in ("json", "json")}
+    assert len(outs) == 1
+    texts = {run("eval", EXAMPLE)[1] for _ in range(2)}
+    assert len(texts) == 1
+
+
+def test_eval_text_explains_with_citations_and_next_steps() -> None:
+    code, out, _ = run("eval", EXAMPLE)
+    assert code == 0
+    assert "permit.expires_on = Tuesday, April 28, 2026" in out
+    assert "[IBC 105.5.1 as amended by KCC 14.01.030.D]" in out
+    assert "Procedure: Certificate of Occupancy (Kent)" in out
+    assert "Next: Obtain final inspection approvals" in out
+
+
+def test_eval_explain_limits_to_one_decision() -> None:
+    code, out, _ = run("eval", EXAMPLE, "--explain", "co.missing_approvals")
+    assert code == 0
+    assert "co.missing_approvals = fire_prevention" in out
+    assert "permit.expires_on" not in out
+    code, _, err = run("eval", EXAMPLE, "--explain", "co.missing_aprovals")
+    assert code == 2
+    assert "did you mean `co.missing_approvals`?" in err
+
+
+def test_eval_as_of_overrides_the_case() -> None:
+    code, out, _ = run("eval", EXAMPLE, "--as-of", "2026-04-29", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["decisions"]["permit.expired"]["value"] is True
+    code, _, err = run("eval", EXAMPLE, "--as-of", "2026-02-30")
+    assert code == 2
+    assert "not a date" in err
+
+
+def test_eval_markdown_has_a_table_and_procedure() -> None:
+    code, out, _ = run("eval", EXAMPLE, "--format", "markdown")
+    assert code == 0
+    assert out.startswith("# Case KENT-2025-0153")
+    assert "| `permit.expires_on` | Tuesday, April 28, 2026 | determined |" in out
+    assert "## Procedure: Certificate of Occupancy (Kent)" in out
+
+
+def test_check_bundled_policy_is_clean() -> None:
+    for path in (None, "policy/kent", "policy/generic"):
+        code, out, err = run("check", *([str(ROOT / path)] if path else []))
+        assert code == 0, err
+        assert "0 error(s), 0 warning(s)" in out
+
+
+def test_check_rejects_a_file_path() -> None:
+    code, _, err = run("check", EXAMPLE)
+    assert code == 2
+    assert "is not a folder" in err
+
+
+def test_test_command_runs_golden_cases_and_reports_mismatches(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run("test", str(GOLDEN))
+    assert code == 0
+    assert out.strip().endswith("0 failed")
+    bad = tmp_path / "bad.yaml"
+    text = (GOLDEN / "kent" / "ord-4463" / "10-tie-at-three-years.yaml").read_text()
+    bad.write_text(text.replace("permit.expired: false", "permit.expired: true"))
+    code, out, _ = run("test", str(bad))
+    assert code == 1
+    assert "permit.expired: expected value `true`, got `false`" in out
+    assert out.strip().endswith("0 passed, 1 failed")
+
+
+def test_show_amended_repealed_and_deleted_sections() -> None:
+    code, out, _ = run("show", "IBC", "105.5")
+    assert code == 0
+    assert "IBC 105.5 as amended by KCC 14.01.030.D" in out
+    assert "shall expire automatically three years after the date of permit issuance" in out
+    assert "Model text before amendment" in out
+    assert "permit.expires_on" in out
+    code, out, _ = run("show", "IPMC 604")
+    assert code == 0
+    assert "IPMC 604: deleted by KCC 14.01.090.H" in out
+    code, out, _ = run("show", "IRC R110.1")
+    assert "repealed by KCC 14.01.050.F" in out
+    code, out, _ = run("show", "IBC 105.5", "--jurisdiction", "generic")
+    assert "become invalid unless the work" in out
+    code, _, err = run("show", "IBC 105.6")
+    assert code == 1
+    assert "no section `IBC 105.6`" in err
+
+
+def test_graph_exports_mermaid_and_dot() -> None:
+    code, out, _ = run("graph", "--decision", "permit.expired")
+    assert code == 0
+    assert out.splitlines()[3] == "flowchart LR"
+    assert '(["permit.issued_on"])' in out
+    assert "appeal" not in out
+    code, out, _ = run("graph", "--format", "dot")
+    assert code == 0
+    assert out.startswith('digraph "kent ord-4463"')
+    assert '"fact:permit.issued_on" -> "rule:permit.three_year_limit";' in out
+
+
+def test_unknown_jurisdiction_in_show_is_located_error() -> None:
+    code, _, err = run("show", "IBC 105.5", "--jurisdiction", "kentt")
+    assert code == 1
+    assert "did you mean `kent`?" in err
