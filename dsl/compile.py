@@ -95,6 +95,13 @@ def _unknown(*values: Any) -> Unknown:
     return u
 
 
+def _unknown2(a: Any, b: Any) -> Unknown:
+    """The unknown of ``a op b`` (at least one of them is unknown); the hot path of ``_unknown``."""
+    if a.__class__ is U:
+        return a.merge(b) if b.__class__ is U else a
+    return b  # type: ignore[no-any-return]
+
+
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -122,6 +129,8 @@ class _Compiler:
         return operator.itemgetter(node.path)
 
     def _test(self, node: n.Test) -> Fn:
+        if isinstance(node.operand, n.Ref):
+            return _ref_test(node.operand.path, node.kind)
         f = self.compile(node.operand)
         if node.kind == "missing":
             return lambda env: f(env).__class__ is U
@@ -209,8 +218,20 @@ class _Compiler:
         if op == "or":
             return _or(fa, fb)
         if op in ("in", "not_in"):
+            right = node.right
+            if (
+                isinstance(right, n.ListExpr)
+                and isinstance(node.left, n.Ref)
+                and all(isinstance(i.expr, n.Literal) and i.cond is None for i in right.items)
+            ):
+                consts = frozenset(i.expr.value for i in right.items)  # type: ignore[attr-defined]
+                return _member_ref_const(node.left.path, consts, op == "not_in")
             return _membership(fa, fb, op == "not_in")
         if op in _COMPARE:
+            if isinstance(node.left, n.Ref) and isinstance(node.right, n.Literal):
+                return _compare_ref_const(_COMPARE[op], node.left.path, node.right.value)
+            if isinstance(node.left, n.Ref) and isinstance(node.right, n.Ref):
+                return _compare_refs(_COMPARE[op], node.left.path, node.right.path)
             return _compare(_COMPARE[op], fa, fb)
         return self._arith(node, fa, fb)
 
@@ -222,6 +243,8 @@ class _Compiler:
             sign = -1 if op == "-" else 1
             if isinstance(node.right, n.Literal):  # the common case: `x + 180 days`
                 d = node.right.value
+                if isinstance(node.left, n.Ref):
+                    return _shift_ref(node.left.path, d, ctx, sign)
                 return _lift1(fa, lambda a: shift(a, d, ctx, sign))
             calc = lambda a, b: shift(a, b, ctx, sign)  # noqa: E731
         elif lt == "duration" and rt == "date":
@@ -244,12 +267,31 @@ class _Compiler:
             return _lift1(fs[0], lambda a: impl(ctx, a))
         if node.name == "at":
             return _lift2(fs[0], fs[1], lambda d, t: impl(ctx, d, t))
+        scalar_args = all(self.types[id(a)].name != "list" for a in node.args)
+        if node.name in _PICK and scalar_args and len(fs) == 2:
+            return _pick2(_PICK[node.name], fs[0], fs[1])
 
         def call(env: Env) -> Any:
             args = [f(env) for f in fs]
             return impl(ctx, *args)
 
         return call
+
+
+def _pick2(first: bool, fa: Fn, fb: Fn) -> Fn:
+    """``earliest``/``min`` (first=True) or ``latest``/``max`` of two scalars: nulls skipped."""
+
+    def pick(env: Env) -> Any:
+        a, b = fa(env), fb(env)
+        if a.__class__ is U or b.__class__ is U:
+            return _unknown2(a, b)
+        if a is None:
+            return b
+        if b is None:
+            return a
+        return (a if a <= b else b) if first else (a if a >= b else b)
+
+    return pick
 
 
 def _lift1(f: Fn, calc: Callable[[Any], Any]) -> Fn:
@@ -266,7 +308,7 @@ def _lift2(fa: Fn, fb: Fn, calc: Callable[[Any, Any], Any]) -> Fn:
     def lifted(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return _unknown(a, b)
+            return _unknown2(a, b)
         if a is None or b is None:
             return None
         return calc(a, b)
@@ -295,7 +337,7 @@ def _and(fa: Fn, fb: Fn) -> Fn:
             return False
         if a is True and b is True:
             return True
-        return _unknown(a, b)
+        return _unknown2(a, b)
 
     return and_
 
@@ -310,16 +352,96 @@ def _or(fa: Fn, fb: Fn) -> Fn:
             return True
         if a is False and b is False:
             return False
-        return _unknown(a, b)
+        return _unknown2(a, b)
 
     return or_
+
+
+# Specialised closures for the shapes policies use most (a reference compared with a constant, a
+# reference tested for null, a date reference plus a fixed duration): they read the environment
+# directly instead of calling a closure per operand. Same semantics as the general forms.
+
+
+def _ref_test(key: str, kind: str) -> Fn:
+    if kind == "missing":
+        return lambda env: env[key].__class__ is U
+    if kind in ("set", "not_null"):
+
+        def is_set(env: Env) -> Any:
+            v = env[key]
+            return v if v.__class__ is U else v is not None
+
+        return is_set
+
+    def is_null(env: Env) -> Any:
+        v = env[key]
+        return v if v.__class__ is U else v is None
+
+    return is_null
+
+
+def _compare_ref_const(cmp: Callable[[Any, Any], bool], key: str, const: Any) -> Fn:
+    if const is None:
+        return lambda env: env[key] if env[key].__class__ is U else False
+
+    def compare(env: Env) -> Any:
+        a = env[key]
+        if a.__class__ is U:
+            return a
+        return False if a is None else cmp(a, const)
+
+    return compare
+
+
+def _compare_refs(cmp: Callable[[Any, Any], bool], ka: str, kb: str) -> Fn:
+    def compare(env: Env) -> Any:
+        a, b = env[ka], env[kb]
+        if a.__class__ is U or b.__class__ is U:
+            return _unknown2(a, b)
+        if a is None or b is None:
+            return False
+        return cmp(a, b)
+
+    return compare
+
+
+def _shift_ref(key: str, d: Duration, ctx: Context, sign: int) -> Fn:
+    if d.unit == "days":
+        delta = dt.timedelta(days=d.amount * sign)
+
+        def add_days(env: Env) -> Any:
+            a = env[key]
+            if a is None or a.__class__ is U:
+                return a
+            return a + delta if a.__class__ is dt.date else shift(a, d, ctx, sign)
+
+        return add_days
+
+    if d.unit in ("months", "years"):
+        months = d.amount * sign * (12 if d.unit == "years" else 1)
+
+        def add_calendar_months(env: Env) -> Any:
+            a = env[key]
+            if a is None or a.__class__ is U:
+                return a
+            return add_months(a, months) if a.__class__ is dt.date else shift(a, d, ctx, sign)
+
+        return add_calendar_months
+
+    def shifted(env: Env) -> Any:
+        a = env[key]
+        if a is None or a.__class__ is U:
+            return a
+        return shift(a, d, ctx, sign)
+
+    return shifted
 
 
 def _compare(cmp: Callable[[Any, Any], bool], fa: Fn, fb: Fn) -> Fn:
     def compare(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return _unknown(a, b)
+            return _unknown2(a, b)
         if a is None or b is None:
             return False  # a null event is neither before, after nor equal to anything
         return cmp(a, b)
@@ -327,11 +449,21 @@ def _compare(cmp: Callable[[Any, Any], bool], fa: Fn, fb: Fn) -> Fn:
     return compare
 
 
+def _member_ref_const(key: str, consts: frozenset[Any], negate: bool) -> Fn:
+    def member(env: Env) -> Any:
+        a = env[key]
+        if a.__class__ is U:
+            return a
+        return False if a is None else (a in consts) is not negate
+
+    return member
+
+
 def _membership(fa: Fn, fb: Fn, negate: bool) -> Fn:
     def member(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return _unknown(a, b)
+            return _unknown2(a, b)
         if a is None or b is None:
             return False
         return (a in b) is not negate
@@ -405,6 +537,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "years": lambda ctx, k: Duration(k, "years"),
     "in_force": lambda ctx, c: ctx.in_force(c),
 }
+_PICK = {"earliest": True, "min": True, "latest": False, "max": False}
 _STRICT_UNARY = frozenset(
     {
         "next_business_day",

@@ -23,13 +23,14 @@ datetime.date(2025, 4, 15)
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.case import Case, FactReader, case_from_dict
+from engine.case import Case, case_from_dict
 from engine.compiler import CompiledPolicy, compile_policy
 from engine.diagnostics import CaseError, Collector, Diagnostic, PolicyError
 from engine.evaluate import Result, build_decisions, run_plan, run_procedures
@@ -47,7 +48,7 @@ class Policy:
     jurisdictions: dict[str, JurisdictionDef]
     compiled: dict[tuple[str, str], CompiledPolicy]
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    _readers: dict[tuple[str, str], FactReader] = field(default_factory=dict)
+    _timelines: dict[str, tuple[list[dt.date], list[RevisionInfo]]] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -60,30 +61,30 @@ class Policy:
             CaseError: ``day`` is before every encoded revision, or falls under a revision
                 whose text is not encoded.
         """
-        jur = self._jurisdiction(jurisdiction)
-        dated = sorted(
-            (r.effective_on or r.adopted_on, r)
-            for r in jur.revisions
-            if (r.effective_on or r.adopted_on) is not None
-        )
-        in_force = [r for d, r in dated if d is not None and d <= day]
-        encoded = [r for r in jur.revisions if r.encoded]
-        first = min((r.effective_on for r in encoded if r.effective_on), default=None)
-        if not in_force or not in_force[-1].encoded:
-            under = f", under {in_force[-1].title}, whose text is not encoded" if in_force else ""
-            raise CaseError(
-                [
-                    Diagnostic(
-                        "case/no-revision",
-                        f"{day.isoformat()} is before every encoded revision of "
-                        f"`{jurisdiction}`{under}",
-                        help=f"the first encoded revision takes effect on {first}"
-                        if first
-                        else "encode a revision of this jurisdiction",
-                    )
-                ]
-            )
-        return in_force[-1]
+        dates, revisions = self._timeline(jurisdiction)
+        i = bisect.bisect_right(dates, day)
+        if i and revisions[i - 1].encoded:
+            return revisions[i - 1]
+        encoded = [r.effective_on for r in revisions if r.encoded and r.effective_on]
+        under = f", under {revisions[i - 1].title}, whose text is not encoded" if i else ""
+        raise CaseError([Diagnostic(
+            "case/no-revision",
+            f"{day.isoformat()} is before every encoded revision of `{jurisdiction}`{under}",
+            help=f"the first encoded revision takes effect on {min(encoded)}" if encoded
+            else "encode a revision of this jurisdiction")])  # fmt: skip
+
+    def _timeline(self, jurisdiction: str) -> tuple[list[dt.date], list[RevisionInfo]]:
+        """The revisions of a jurisdiction by the date each took effect (or was adopted)."""
+        cached = self._timelines.get(jurisdiction)
+        if cached is None:
+            jur = self._jurisdiction(jurisdiction)
+            dated = sorted(
+                ((r.effective_on or r.adopted_on, r) for r in jur.revisions
+                 if (r.effective_on or r.adopted_on) is not None),
+                key=lambda pair: pair[0] or dt.date.min)  # fmt: skip
+            cached = ([d for d, _ in dated if d is not None], [r for _, r in dated])
+            self._timelines[jurisdiction] = cached
+        return cached
 
     def compiled_for(self, jurisdiction: str, revision: str) -> CompiledPolicy:
         try:
@@ -121,7 +122,7 @@ class Policy:
 
     def prepare(
         self, case: Case | dict[str, Any], as_of: dt.date | None = None
-    ) -> tuple[CompiledPolicy, Case, dict[str, Any], dt.date, dict[str, Any]]:
+    ) -> tuple[CompiledPolicy, Case, dict[str, Any], dt.date, tuple[str, dt.date | None]]:
         """Choose the revision and check the facts of ``case``.
 
         Returns the compiled revision, the case, its facts by id, the evaluation date and how
@@ -129,19 +130,15 @@ class Policy:
         """
         if not isinstance(case, Case):
             case = case_from_dict(case)
-        jur = self._jurisdiction(case.jurisdiction)
+        jur = self.jurisdictions.get(case.jurisdiction) or self._jurisdiction(case.jurisdiction)
         day = as_of or case.as_of or dt.datetime.now(_tz(jur)).date()
-        basis: dict[str, Any]
+        basis: tuple[str, dt.date | None]
         if case.revision:
             cp = self.compiled_for(jur.id, case.revision)
-            basis = {"by": "revision", "date": None}
+            basis = ("revision", None)
         else:
             vest = _vesting_date(jur, case)
-            basis = (
-                {"by": vest[0], "date": vest[1].isoformat()}
-                if vest
-                else {"by": "as_of", "date": day.isoformat()}
-            )
+            basis = vest if vest else ("as_of", day)
             try:
                 rev = self.revision_for(jur.id, vest[1] if vest else day)
             except CaseError as exc:
@@ -160,15 +157,9 @@ class Policy:
                 ) from None
             cp = self.compiled_for(jur.id, rev.id)
         out = Collector()
-        facts = self._reader(cp).read(case, out)
+        facts = cp.reader.read(case, out)
         out.raise_if_errors(CaseError)
         return cp, case, facts, day, basis
-
-    def _reader(self, cp: CompiledPolicy) -> FactReader:
-        key = (cp.jurisdiction, cp.revision)
-        if key not in self._readers:
-            self._readers[key] = FactReader(cp.facts, cp.time_zone)
-        return self._readers[key]
 
     def evaluate(
         self,
@@ -191,21 +182,55 @@ class Policy:
             CaseError: the case does not fit the policy; its diagnostics say where and why.
         """
         cp, case, facts, day, basis = self.prepare(case, as_of)
-        env, chosen = run_plan(cp, facts, day)
-        only = set(decisions) if decisions is not None else None
+        only = _checked(cp, decisions)
+        env, chosen = run_plan(cp, facts, day, only)
         found = build_decisions(cp, env, chosen, only)
         if explain:
+            memo: dict[str, dict[str, Any]] = {}
             for rid, d in found.items():
-                d.because = explain_decision(cp, env, chosen, rid)
-        return Result(
-            case.id,
-            cp.jurisdiction,
-            cp.revision,
-            basis,
-            day,
-            found,
-            run_procedures(cp, env) if only is None else {},
-        )
+                d.because = explain_decision(cp, env, chosen, rid, memo)
+        procedures = run_procedures(cp, env) if only is None else {}
+        return Result(case.id, cp.jurisdiction, cp.revision, basis, day, found, procedures)
+
+    def values(
+        self,
+        case: Case | dict[str, Any],
+        decisions: Iterable[str] | None = None,
+        *,
+        as_of: dt.date | None = None,
+    ) -> dict[str, Any]:
+        """The bare values of the decisions, for bulk work: no explanations, no citations.
+
+        A determined decision maps to its Python value (``datetime.date``, ``Decimal``, ``bool``,
+        …), a not-applicable one to None, an undetermined one to a ``dsl.values.Unknown`` whose
+        ``needs`` names the missing facts. Only the rules the decisions need are evaluated.
+
+        >>> policy = load_policy()
+        >>> policy.values({"jurisdiction": "kent", "as_of": "2025-01-10",
+        ...     "facts": {"permit": {"code": "IRC"}}}, ["co.required"])
+        {'co.required': False}
+        """
+        cp, case, facts, day, _ = self.prepare(case, as_of)
+        only = _checked(cp, decisions)
+        env, _chosen = run_plan(cp, facts, day, only)
+        wanted = only if only is not None else (r for r, c in cp.rules.items() if not c.internal)
+        return {rid: env[rid] for rid in wanted}
+
+
+def _checked(cp: CompiledPolicy, decisions: Iterable[str] | None) -> frozenset[str] | None:
+    """The requested decisions as a set, refusing ids the policy does not decide."""
+    if decisions is None:
+        return None
+    only = frozenset(decisions)
+    unknown = sorted(only - cp.rules.keys())
+    if unknown:
+        from dsl.typecheck import did_you_mean
+
+        raise CaseError([Diagnostic(
+            "case/unknown-decision", f"`{cp.jurisdiction}` decides no `{rid}`",
+            help=f"did you mean `{g}`?" if (g := did_you_mean(rid, cp.rules)) else None)
+            for rid in unknown])  # fmt: skip
+    return only
 
 
 def _tz(jur: JurisdictionDef) -> Any:

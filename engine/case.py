@@ -130,7 +130,11 @@ Coerce = Callable[[Any, str | None], Any]
 
 
 def coercer(t: Type, tz: dt.tzinfo) -> Coerce:
-    """A function turning a case value (and its raw YAML text) into the fact's Python value."""
+    """A function turning a case value (and its raw YAML text) into the fact's Python value.
+
+    The common inputs (an ISO date string, a bool, an int, an enum string) take a fast path; all
+    else goes through the full conversion with its messages.
+    """
     name = t.name
     if name == "list":
         assert t.item is not None
@@ -143,8 +147,26 @@ def coercer(t: Type, tz: dt.tzinfo) -> Coerce:
 
         return to_list
     if name == "enum":
-        return lambda v, raw: _enum(v, t.values)
-    return lambda v, raw: _SCALAR[name](v, raw, tz)
+        allowed = frozenset(t.values)
+        return lambda v, raw: v if v.__class__ is str and v in allowed else _enum(v, t.values)
+    if name == "date":
+        fromiso = dt.date.fromisoformat
+
+        def to_date(v: Any, raw: str | None) -> Any:
+            if v.__class__ is str and len(v) == 10:
+                try:
+                    return fromiso(v)
+                except ValueError:
+                    pass
+            return _date(v, raw, tz)
+
+        return to_date
+    if name == "bool":
+        return lambda v, raw: v if v is True or v is False else _bool(v, raw, tz)
+    if name == "int":
+        return lambda v, raw: v if v.__class__ is int else _int(v, raw, tz)
+    scalar = _SCALAR[name]
+    return lambda v, raw: scalar(v, raw, tz)
 
 
 def _enum(v: Any, values: tuple[str, ...]) -> str:
@@ -246,10 +268,15 @@ class FactReader:
             *parents, leaf = fid.split(".")
             for p in parents:
                 node = node.setdefault(p, {})
-            node[leaf] = (fid, coercer(decl.type, tz), decl.nullable)
+            # Numbers and times are read from the YAML text as written (no float rounding).
+            wants_raw = decl.type.name in ("decimal", "money", "time")
+            node[leaf] = (fid, coercer(decl.type, tz), decl.nullable, wants_raw)
 
     def read(self, case: Case, out: Collector) -> dict[str, Any]:
         values: dict[str, Any] = {}
+        if case.facts.__class__ is not dict:
+            out.add("schema/type", "`facts` must be a mapping", case.span("facts"))
+            return values
         self._walk(case.facts, self.tree, ("facts",), case, values, out)
         return values
 
@@ -263,49 +290,44 @@ class FactReader:
         out: Collector,
     ) -> None:
         for key, value in given.items():
-            here = (*path, key)
             node = tree.get(key)
-            if node is None:
-                self._unknown(here, case, out)
-            elif isinstance(node, dict):
-                if isinstance(value, dict):
-                    self._walk(value, node, here, case, values, out)
-                else:
+            if node.__class__ is tuple:
+                fid, convert, nullable, wants_raw = node
+                if value is None:
+                    if nullable:
+                        values[fid] = None
+                    else:
+                        self._null(fid, (*path, key), case, out)
+                    continue
+                raw = case.doc.raw.get((*path, key)) if wants_raw and case.doc else None
+                try:
+                    values[fid] = convert(value, raw)
+                except BadValue as exc:
                     out.add(
                         "case/bad-value",
-                        f"`{'.'.join(here[1:])}` must be a mapping of "
-                        f"facts ({', '.join(sorted(node))})",
-                        case.span(*here),
+                        f"`{fid}` {exc.message}",
+                        case.span(*path, key),
+                        help=exc.help,
                     )
+            elif node is None:
+                self._unknown((*path, key), case, out)
+            elif value.__class__ is dict:
+                self._walk(value, node, (*path, key), case, values, out)
             else:
-                self._leaf(node, value, here, case, values, out)
+                out.add(
+                    "case/bad-value",
+                    f"`{'.'.join((*path[1:], key))}` must be a mapping of "
+                    f"facts ({', '.join(sorted(node))})",
+                    case.span(*path, key),
+                )
 
-    def _leaf(
-        self,
-        node: tuple[str, Coerce, bool],
-        value: Any,
-        here: tuple[str, ...],
-        case: Case,
-        values: dict[str, Any],
-        out: Collector,
-    ) -> None:
-        fid, convert, nullable = node
-        if value is None:
-            if nullable:
-                values[fid] = None
-                return
-            out.add(
-                "case/null-not-allowed",
-                f"`{fid}` cannot be null",
-                case.span(*here),
-                help="leave the fact out when it is unknown; only event dates take null",
-            )
-            return
-        try:
-            raw = case.doc.raw.get(here) if case.doc else None
-            values[fid] = convert(value, raw)
-        except BadValue as exc:
-            out.add("case/bad-value", f"`{fid}` {exc.message}", case.span(*here), help=exc.help)
+    def _null(self, fid: str, here: tuple[str, ...], case: Case, out: Collector) -> None:
+        out.add(
+            "case/null-not-allowed",
+            f"`{fid}` cannot be null",
+            case.span(*here),
+            help="leave the fact out when it is unknown; only event dates take null",
+        )
 
     def _unknown(self, here: tuple[str, ...], case: Case, out: Collector) -> None:
         fid = ".".join(here[1:])

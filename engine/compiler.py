@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import networkx as nx
@@ -23,6 +24,8 @@ from dsl.typesys import DATE, Type
 from dsl.values import Unknown
 from engine import graph as gr
 from engine.calendar import Calendar
+from engine.case import FactReader
+from engine.decide import Decide, build_decide
 from engine.diagnostics import Collector, Diagnostic, Span
 from engine.layer import EffectiveSection, LayeredPolicy
 from engine.model import Expr, FactDecl, ProcedureDef, RuleDef, StepDef
@@ -39,6 +42,7 @@ class Variant:
     section: EffectiveSection
     citation: str
     whens: list[Expr]
+    when_parts: list[tuple[n.Node, Fn]]  # each condition, parsed and compiled
     when_fn: Fn | None
     value_fn: Fn
     facts: tuple[str, ...]  # facts read by the conditions and the value, in order
@@ -53,6 +57,7 @@ class CompiledRule:
     internal: bool
     description: str
     variants: tuple[Variant, ...]
+    decide: Decide
 
 
 @dataclass
@@ -82,9 +87,23 @@ class CompiledPolicy:
     procedures: dict[str, CompiledProcedure]
     graph: nx.DiGraph
     warnings: list[Diagnostic] = field(default_factory=list)
-    # The evaluation plan: (rule id, ((when, value), …)) in dependency order.
-    plan: tuple[tuple[str, tuple[tuple[Fn | None, Fn], ...]], ...] = ()
+    # The evaluation plan: (rule id, its decide function) in dependency order.
+    plan: tuple[tuple[str, Decide], ...] = ()
     missing: dict[str, Unknown] = field(default_factory=dict)  # fact id → its Unknown
+    _plans: dict[frozenset[str], tuple[tuple[str, Decide], ...]] = field(default_factory=dict)
+
+    def plan_for(self, decisions: frozenset[str]) -> tuple[tuple[str, Decide], ...]:
+        """The part of the plan that the given decisions need (computed once per set)."""
+        plan = self._plans.get(decisions)
+        if plan is None:
+            needed = set(decisions)
+            for rid in decisions:
+                needed |= {
+                    self.graph.nodes[a]["name"] for a in gr.dependencies(self.graph, gr.RULE, rid)
+                }
+            plan = tuple((rid, d) for rid, d in self.plan if rid in needed)
+            self._plans[decisions] = plan
+        return plan
 
     @property
     def jurisdiction(self) -> str:
@@ -93,6 +112,11 @@ class CompiledPolicy:
     @property
     def revision(self) -> str:
         return self.layered.revision.id
+
+    @cached_property
+    def reader(self) -> FactReader:
+        """Checks and converts a case's facts for this revision (built once)."""
+        return FactReader(self.facts, self.calendar.time_zone)
 
     def in_force(self, citation: str) -> bool:
         """False when the section or one it belongs to is repealed or deleted."""
@@ -167,9 +191,7 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
         return None
     cp.rules = {rid: rules[rid] for rid in gr.evaluation_order(cp.graph)}
     cp.procedures = procedures
-    cp.plan = tuple(
-        (rid, tuple((v.when_fn, v.value_fn) for v in r.variants)) for rid, r in cp.rules.items()
-    )
+    cp.plan = tuple((rid, r.decide) for rid, r in cp.rules.items())
     cp.missing = {f: Unknown(frozenset({f})) for f in layered.facts}
     cp.warnings = _warnings(cp, c.used_facts)
     out.items.extend(cp.warnings)
@@ -258,9 +280,11 @@ class _Compiling:
                 )
             variants.append(v)
         first = defs[0][0]
-        return CompiledRule(
-            rid, first.type, all(r.internal for r, _ in defs), first.description, tuple(variants)
+        decide = build_decide(
+            [v.when_parts for v in variants], [v.value_fn for v in variants], conjoin
         )
+        internal = all(r.internal for r, _ in defs)
+        return CompiledRule(rid, first.type, internal, first.description, tuple(variants), decide)
 
     def variant(self, rid: str, user: str, rule: RuleDef, sec: EffectiveSection) -> Variant | None:
         whens = [*sec.when, *([rule.when] if rule.when else [])]
@@ -284,12 +308,14 @@ class _Compiling:
         rules = tuple(
             dict.fromkeys(r for r in refs if r not in self.cp.layered.facts and r not in BUILTINS)
         )
+        parts = [(cw[2], cw[0]) for cw in compiled_whens if cw is not None]
         return Variant(
             rule,
             sec,
             sec.cite(rule.subsection),
             whens,
-            conjoin([cw[0] for cw in compiled_whens if cw is not None]),
+            parts,
+            conjoin([f for _, f in parts]),
             fn,
             facts,
             rules,

@@ -15,6 +15,7 @@ from typing import Any
 from dsl.typesys import Type
 from dsl.values import Unknown
 from engine.compiler import CompiledPolicy
+from engine.decide import run_plan as decide_plan
 from engine.values import to_json
 
 DETERMINED, UNDETERMINED, NOT_APPLICABLE = "determined", "undetermined", "not_applicable"
@@ -92,7 +93,7 @@ class Result:
     case: str | None
     jurisdiction: str
     revision: str
-    revision_basis: dict[str, Any]
+    revision_basis: tuple[str, dt.date | None]  # what chose the revision, and its date
     as_of: dt.date
     decisions: dict[str, Decision]
     procedures: dict[str, ProcedureResult]
@@ -103,7 +104,10 @@ class Result:
             "case": self.case,
             "jurisdiction": self.jurisdiction,
             "revision": self.revision,
-            "revision_basis": self.revision_basis,
+            "revision_basis": {
+                "by": self.revision_basis[0],
+                "date": d.isoformat() if (d := self.revision_basis[1]) else None,
+            },
             "as_of": self.as_of.isoformat(),
             "decisions": {k: d.to_dict() for k, d in sorted(self.decisions.items())},
             "procedures": {k: p.to_dict() for k, p in sorted(self.procedures.items())},
@@ -115,59 +119,14 @@ class Result:
 
 
 def run_plan(
-    cp: CompiledPolicy, facts: dict[str, Any], as_of: dt.date
+    cp: CompiledPolicy, facts: dict[str, Any], as_of: dt.date, only: frozenset[str] | None = None
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """Evaluate every rule. Returns the environment (fact and rule values) and, per rule, the
-    index of the definition that decided it (-1: none applied)."""
+    """Evaluate the rules (all, or those ``only`` needs). Returns the environment (fact and rule
+    values) and, per rule, the index of the definition that decided it (-1: none applied)."""
     env: dict[str, Any] = dict(cp.missing)
     env.update(facts)
     env["as_of"] = as_of
-    chosen: dict[str, int] = {}
-    for rid, variants in cp.plan:
-        value: Any = None
-        pick = -1
-        for i, (when, fn) in enumerate(variants):
-            if when is not None:
-                w = when(env)
-                if w is False:
-                    continue
-                if w is not True:
-                    value, pick = _resolve_unknown(variants, i, w, env)
-                    break
-            value, pick = fn(env), i
-            break
-        env[rid] = value
-        chosen[rid] = pick
-    return env, chosen
-
-
-def _resolve_unknown(
-    variants: tuple[tuple[Any, Any], ...], i: int, w: Unknown, env: dict[str, Any]
-) -> tuple[Any, int]:
-    """Definition ``i`` may or may not apply. The definitions read as nested
-    ``if … then … else``, so the rule is still decided when both ways give the same value."""
-    mine = variants[i][1](env)
-    rest, pick = None, -1
-    for j in range(i + 1, len(variants)):
-        when, fn = variants[j]
-        wj = True if when is None else when(env)
-        if wj is False:
-            continue
-        if wj is True:
-            rest, pick = fn(env), j
-        else:
-            rest, pick = _resolve_unknown(variants, j, wj, env)
-        break
-    if (
-        pick >= 0
-        and mine.__class__ is not Unknown
-        and rest.__class__ is not Unknown
-        and mine.__class__ is rest.__class__
-        and mine == rest
-    ):
-        return mine, i
-    u = w.merge(mine) if mine.__class__ is Unknown else w
-    return (u.merge(rest) if rest.__class__ is Unknown else u), i
+    return env, decide_plan(cp.plan if only is None else cp.plan_for(only), env)
 
 
 def status_of(value: Any, pick: int) -> str:
@@ -177,7 +136,10 @@ def status_of(value: Any, pick: int) -> str:
 
 
 def build_decisions(
-    cp: CompiledPolicy, env: dict[str, Any], chosen: dict[str, int], only: set[str] | None = None
+    cp: CompiledPolicy,
+    env: dict[str, Any],
+    chosen: dict[str, int],
+    only: frozenset[str] | None = None,
 ) -> dict[str, Decision]:
     """A Decision for every public rule (or those in ``only``), without explanations."""
     out = {}

@@ -15,26 +15,36 @@ from engine.values import to_json, to_words
 
 
 def explain_decision(
-    cp: CompiledPolicy, env: dict[str, Any], chosen: dict[str, int], rid: str
+    cp: CompiledPolicy,
+    env: dict[str, Any],
+    chosen: dict[str, int],
+    rid: str,
+    memo: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``because`` list of one decision."""
-    return [_node(cp, env, chosen, rid, set())]
-
-
-# A rule read in several places is explained once per tree, where it is first read; ``seen``
-# is shared by the whole tree for that reason.
+    """The ``because`` list of one decision: its step, and under it the steps of every rule it
+    read. ``memo`` shares the steps built for one case across its decisions (each rule is
+    explained once per case; the trees hold the same step wherever it recurs)."""
+    return [_node(cp, env, chosen, rid, {} if memo is None else memo)]
 
 
 def _node(
-    cp: CompiledPolicy, env: dict[str, Any], chosen: dict[str, int], rid: str, seen: set[str]
+    cp: CompiledPolicy,
+    env: dict[str, Any],
+    chosen: dict[str, int],
+    rid: str,
+    memo: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
+    done = memo.get(rid)
+    if done is not None:
+        return done
     rule = cp.rules[rid]
     value, pick = env[rid], chosen[rid]
     status = status_of(value, pick)
     if status == NOT_APPLICABLE:
-        return _not_applicable(cp, env, rule)
+        memo[rid] = node = _not_applicable(cp, env, rule)
+        return node
     v = rule.variants[pick]
-    node: dict[str, Any] = {
+    node = {
         "rule": rid,
         "citation": v.citation,
         "status": status,
@@ -44,14 +54,11 @@ def _node(
     if status == UNDETERMINED:
         node["needs"] = sorted(value.needs)
     node["facts"] = {
-        f: to_json(env[f], cp.facts[f].type) if env[f].__class__ is not Unknown else "unknown"
+        f: "unknown" if (x := env[f]).__class__ is Unknown else to_json(x, cp.facts[f].type)
         for f in v.facts
     }
-    seen.add(rid)
-    children = []
-    for dep in v.rules:
-        if dep not in seen:
-            children.append(_node(cp, env, chosen, dep, seen))
+    memo[rid] = node
+    children = [_node(cp, env, chosen, dep, memo) for dep in v.rules]
     if children:
         node["because"] = children
     return node

@@ -39,12 +39,8 @@ def _restrict(result: Result, only: list[str]) -> Result:
 
 
 def _header(result: Result, title: str, revision_title: str) -> list[str]:
-    basis = result.revision_basis
-    why = (
-        "forced by the case's `revision:`"
-        if basis["by"] == "revision"
-        else f"in force on {basis['date']} ({basis['by']})"
-    )
+    by, day = result.revision_basis
+    why = "forced by the case's `revision:`" if by == "revision" else f"in force on {day} ({by})"
     return [
         f"Case {result.case or '(no id)'} · {title}",
         f"Decided under {revision_title} ({result.revision}), {why}; as of "
@@ -72,8 +68,9 @@ def render_text(
         if d in pending and not only:
             continue
         lines += ["", _value_line(d)]
-        for i, node in enumerate(d.because or []):
-            _tree(node, "  ", i == len(d.because or []) - 1, lines)
+        shown = _prune(d.because or [])
+        for i, node in enumerate(shown):
+            _tree(node, "  ", i == len(shown) - 1, lines)
     if pending and not only:
         lines += ["", "Cannot be decided yet (facts needed):"]
         lines += [
@@ -85,11 +82,29 @@ def render_text(
     return "\n".join(lines) + "\n"
 
 
-def _tree(node: dict[str, Any], indent: str, last: bool, lines: list[str]) -> None:
+Shown = tuple[dict[str, Any], list[Any]]
+
+
+def _prune(steps: list[dict[str, Any]]) -> list[Shown]:
+    """The explanation as shown: a step that recurs in one tree is shown only the first time."""
+    seen: set[int] = set()
+
+    def visit(node: dict[str, Any]) -> Shown:
+        seen.add(id(node))
+        kids = []
+        for k in node.get("because", []):
+            if id(k) not in seen:
+                kids.append(visit(k))
+        return node, kids
+
+    return [visit(n) for n in steps]
+
+
+def _tree(shown: Shown, indent: str, last: bool, lines: list[str]) -> None:
+    node, kids = shown
     branch = "└─ " if last else "├─ "
     cite = f" [{node['citation']}]" if node.get("citation") else ""
     lines.append(f"{indent}{branch}{node['text']}{cite}")
-    kids = node.get("because", [])
     for i, child in enumerate(kids):
         _tree(child, indent + ("   " if last else "│  "), i == len(kids) - 1, lines)
 
@@ -130,8 +145,8 @@ def render_markdown(
         lines.append(f"| `{d.id}` | {value} | {d.status} | {'; '.join(d.citations)} |")
     for d in chosen:
         lines += ["", f"## `{d.id}`", ""]
-        for node in d.because or []:
-            _md_tree(node, 0, lines)
+        for shown in _prune(d.because or []):
+            _md_tree(shown, 0, lines)
         if d.needs:
             lines.append(f"\nNeeds: {', '.join(f'`{n}`' for n in d.needs)}")
     if not only:
@@ -143,8 +158,9 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _md_tree(node: dict[str, Any], depth: int, lines: list[str]) -> None:
+def _md_tree(shown: Shown, depth: int, lines: list[str]) -> None:
+    node, kids = shown
     cite = f" — *{node['citation']}*" if node.get("citation") else ""
     lines.append(f"{'  ' * depth}- {node['text']}{cite}")
-    for child in node.get("because", []):
+    for child in kids:
         _md_tree(child, depth + 1, lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from dsl.typesys import Type
@@ -40,6 +41,12 @@ def to_json(value: Any, t: Type | None = None) -> Any:
     return value
 
 
+@lru_cache(maxsize=8192)
+def _date_words(value: dt.date) -> str:
+    """Dates recur across cases and explanation steps; format each once."""
+    return f"{value:%A}, {value:%B} {value.day}, {value.year}"
+
+
 def to_words(value: Any, t: Type | None = None) -> str:
     """A value as staff read it: ``March 5, 2024``, ``$1,000.00``, ``yes``."""
     if value.__class__ is Unknown:
@@ -49,12 +56,13 @@ def to_words(value: Any, t: Type | None = None) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):
+        # Not cached: equal moments in different zones hash alike but read differently.
         return (
             f"{value:%B} {value.day}, {value.year} at {value.hour % 12 or 12}:"
             f"{value:%M} {'a.m.' if value.hour < 12 else 'p.m.'} {value.tzname()}"
         )
     if isinstance(value, dt.date):
-        return f"{value:%A}, {value:%B} {value.day}, {value.year}"
+        return _date_words(value)
     if isinstance(value, list):
         item = t.item if t is not None else None
         return ", ".join(to_words(v, item) for v in value) if value else "none"

@@ -1,0 +1,128 @@
+"""The evaluation kernel: how one rule picks the definition that decides it, and the loop over a
+compiled plan. Kept apart so that nothing on this path imports YAML, Lark or networkx.
+
+A rule's definitions read as nested ``if … then … else``: the first whose conditions hold gives
+the value; one whose conditions are unknown leaves the rule undetermined unless every way it
+could go gives the same value; when none applies the rule is not applicable (-1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dsl import nodes as n
+from dsl.compile import Fn
+from dsl.values import Unknown
+
+Env = dict[str, Any]
+Decide = Callable[[Env], tuple[Any, int]]
+Definition = tuple[Fn | None, Fn]  # (conditions or None, value)
+U = Unknown
+
+
+def decide_linear(defs: tuple[Definition, ...], env: Env) -> tuple[Any, int]:
+    """Try the definitions in order."""
+    for i, (when, fn) in enumerate(defs):
+        if when is not None:
+            w = when(env)
+            if w is False:
+                continue
+            if w is not True:
+                return resolve_unknown(defs, i, w, env)
+        return fn(env), i
+    return None, -1
+
+
+def resolve_unknown(defs: tuple[Definition, ...], i: int, w: Unknown, env: Env) -> tuple[Any, int]:
+    """Definition ``i`` may or may not apply; decided anyway when both ways agree."""
+    mine = defs[i][1](env)
+    rest, pick = None, -1
+    for j in range(i + 1, len(defs)):
+        when, fn = defs[j]
+        wj = True if when is None else when(env)
+        if wj is False:
+            continue
+        if wj is True:
+            rest, pick = fn(env), j
+        else:
+            rest, pick = resolve_unknown(defs, j, wj, env)
+        break
+    if (
+        pick >= 0
+        and mine.__class__ is not U
+        and rest.__class__ is not U
+        and mine.__class__ is rest.__class__
+        and mine == rest
+    ):
+        return mine, i
+    u = w.merge(mine) if mine.__class__ is U else w
+    return (u.merge(rest) if rest.__class__ is U else u), i
+
+
+def _dispatch_key(node: n.Node) -> tuple[str, frozenset[Any]] | None:
+    """``fact == "x"`` or ``fact in ["x", "y"]``: the fact and the values that select."""
+    if not isinstance(node, n.Binary) or not isinstance(node.left, n.Ref):
+        return None
+    if node.op == "==" and isinstance(node.right, n.Literal) and isinstance(node.right.value, str):
+        return node.left.path, frozenset({node.right.value})
+    if node.op == "in" and isinstance(node.right, n.ListExpr):
+        items = node.right.items
+        if all(isinstance(i.expr, n.Literal) and i.cond is None for i in items):
+            return node.left.path, frozenset(i.expr.value for i in items)  # type: ignore[attr-defined]
+    return None
+
+
+def build_decide(
+    parts: list[list[tuple[n.Node, Fn]]], values: list[Fn], conjoin: Callable[[list[Fn]], Fn | None]
+) -> Decide:
+    """The function deciding one rule from its definitions' condition parts and values.
+
+    When the definitions are told apart by one fact's value (``permit.code == "IBC"`` in each
+    section), a table from that value to the candidate definitions replaces trying each in turn.
+    """
+    defs = tuple((conjoin([f for _, f in p]), v) for p, v in zip(parts, values, strict=True))
+    if len(defs) == 1 and defs[0][0] is None:
+        only = defs[0][1]
+        return lambda env: (only(env), 0)
+    keys = [_dispatch_key(p[0][0]) if p else None for p in parts]
+    facts = {k[0] for k in keys if k is not None}
+    if len(facts) != 1 or sum(k is not None for k in keys) < 2:
+        return lambda env: decide_linear(defs, env)
+    (fact,) = facts
+    rest = [
+        conjoin([f for _, f in p[1:]]) if k else d[0]
+        for p, k, d in zip(parts, keys, defs, strict=True)
+    ]
+    every = frozenset().union(*(k[1] for k in keys if k is not None))
+    table = {
+        value: tuple(
+            (i, rest[i], defs[i][1]) for i, k in enumerate(keys) if k is None or value in k[1]
+        )
+        for value in every
+    }
+    default = tuple((i, rest[i], defs[i][1]) for i, k in enumerate(keys) if k is None)
+
+    def dispatched(env: Env) -> tuple[Any, int]:
+        key = env[fact]
+        if key.__class__ is U:
+            return decide_linear(defs, env)
+        for i, when, fn in table.get(key, default):
+            if when is not None:
+                w = when(env)
+                if w is False:
+                    continue
+                if w is not True:
+                    return resolve_unknown(defs, i, w, env)
+            return fn(env), i
+        return None, -1
+
+    return dispatched
+
+
+def run_plan(plan: tuple[tuple[str, Decide], ...], env: Env) -> dict[str, int]:
+    """Decide every rule of ``plan`` into ``env``; returns each rule's deciding definition."""
+    chosen: dict[str, int] = {}
+    for rid, decide in plan:
+        env[rid], chosen[rid] = decide(env)
+    return chosen
