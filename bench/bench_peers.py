@@ -54,6 +54,7 @@ def main() -> None:
     cases = make_cases(args.n)
     policy = load_policy()
     only = set(DECISIONS)
+
     def values(c: dict[str, Any]) -> Any:
         return policy.values(c, DECISIONS)
 
@@ -82,10 +83,14 @@ def main() -> None:
     n = len(cases)
     print(f"corpus: {n} cases from peers-bench/catalogue.py; mismatches: {mismatches}")
     print(f"reference (hand-written):   {r / n * 1e6:7.2f} µs/case  {n / r:>10,.0f} cases/s")
-    print(f"ordinance values only:      {o / n * 1e6:7.2f} µs/case  {n / o:>10,.0f} cases/s"
-          f"  {o / r:5.2f}× reference")
-    print(f"ordinance with explanation: {e / n * 1e6:7.2f} µs/case  {n / e:>10,.0f} cases/s"
-          f"  {e / r:5.2f}× reference")
+    print(
+        f"ordinance values only:      {o / n * 1e6:7.2f} µs/case  {n / o:>10,.0f} cases/s"
+        f"  {o / r:5.2f}× reference"
+    )
+    print(
+        f"ordinance with explanation: {e / n * 1e6:7.2f} µs/case  {n / e:>10,.0f} cases/s"
+        f"  {e / r:5.2f}× reference"
+    )
     sys.exit(1 if mismatches else 0)
 
 

@@ -21,9 +21,14 @@ Definition = tuple[Fn | None, Fn]  # (conditions or None, value)
 U = Unknown
 
 
-def decide_linear(defs: tuple[Definition, ...], env: Env) -> tuple[Any, int]:
-    """Try the definitions in order."""
-    for i, (when, fn) in enumerate(defs):
+Candidate = tuple[int, Fn | None, Fn]  # (index among the definitions, conditions, value)
+
+
+def decide_among(candidates: tuple[Candidate, ...], defs: tuple[Definition, ...], env: Env
+                 ) -> tuple[Any, int]:  # fmt: skip
+    """The first candidate whose conditions hold decides; an unknown one is resolved against
+    all later definitions."""
+    for i, when, fn in candidates:
         if when is not None:
             w = when(env)
             if w is False:
@@ -88,7 +93,8 @@ def build_decide(
     keys = [_dispatch_key(p[0][0]) if p else None for p in parts]
     facts = {k[0] for k in keys if k is not None}
     if len(facts) != 1 or sum(k is not None for k in keys) < 2:
-        return lambda env: decide_linear(defs, env)
+        linear = tuple((i, w, f) for i, (w, f) in enumerate(defs))
+        return lambda env: decide_among(linear, defs, env)
     (fact,) = facts
     rest = [
         conjoin([f for _, f in p[1:]]) if k else d[0]
@@ -103,19 +109,13 @@ def build_decide(
     }
     default = tuple((i, rest[i], defs[i][1]) for i, k in enumerate(keys) if k is None)
 
+    linear = tuple((i, w, f) for i, (w, f) in enumerate(defs))
+
     def dispatched(env: Env) -> tuple[Any, int]:
         key = env[fact]
         if key.__class__ is U:
-            return decide_linear(defs, env)
-        for i, when, fn in table.get(key, default):
-            if when is not None:
-                w = when(env)
-                if w is False:
-                    continue
-                if w is not True:
-                    return resolve_unknown(defs, i, w, env)
-            return fn(env), i
-        return None, -1
+            return decide_among(linear, defs, env)
+        return decide_among(table.get(key, default), defs, env)
 
     return dispatched
 
