@@ -1,0 +1,142 @@
+"""Whole-catalogue speed of ordinance on Kent: load + compile, evaluations per second, CLI start.
+
+    python bench/bench_catalogue.py [--n 10000] [--seed 14011]
+
+Generates N Kent cases that give every fact of the decision catalogue (permits under each code,
+applications, CO approvals, appeals), then reports, on one core:
+- the cost of loading and compiling the bundled policy (fresh process, median of 3);
+- whole-catalogue evaluations per second, values only (``Policy.values``) and with
+  explanations (``Policy.evaluate``), excluding file parsing (the cases are dicts in memory);
+- the CLI's cold start: ``ordinance eval`` on the bundled example (median of 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine import load_policy  # noqa: E402
+
+CODES = ("IBC", "IRC", "IEBC", "UPC", "IMC")
+TYPES = ("detached_one_family", "detached_two_family", "townhouse", "accessory", "other")
+KINDS = ("new_building", "addition", "alteration", "change_of_occupancy", "relocation")
+DIVISIONS = ("public_works_engineering", "planning_services", "fire_prevention",
+             "building_services")  # fmt: skip
+
+
+def _day(rng: random.Random, start: dt.date, span: int) -> dt.date:
+    return start + dt.timedelta(days=rng.randrange(span))
+
+
+def _maybe(rng: random.Random, p: float, value: dt.date) -> str | None:
+    return value.isoformat() if rng.random() < p else None
+
+
+def make_case(rng: random.Random, i: int) -> dict[str, Any]:
+    """One Kent case giving every catalogue fact (some events not yet happened: null)."""
+    approved = _day(rng, dt.date(2024, 3, 15), 700)
+    issued = approved + dt.timedelta(days=rng.randrange(0, 420))
+    commenced = issued + dt.timedelta(days=rng.randrange(0, 420))
+    last = commenced + dt.timedelta(days=rng.randrange(0, 600))
+    decision = _day(rng, dt.date(2024, 4, 1), 900)
+    as_of = max(last, decision, issued) + dt.timedelta(days=rng.randrange(0, 200))
+    request = as_of - dt.timedelta(days=rng.randrange(0, 10))
+    return {
+        "case": f"K{i:05d}", "jurisdiction": "kent", "as_of": as_of.isoformat(),
+        "facts": {
+            "permit": {"code": rng.choice(CODES), "issued_on": _maybe(rng, 0.9, issued),
+                       "only_final_remaining": rng.random() < 0.3,
+                       "extensions_granted": rng.choice((0, 0, 1, 2))},
+            "work": {"commenced_on": _maybe(rng, 0.8, commenced),
+                     "last_inspection_on": _maybe(rng, 0.7, last)},
+            "building": {"single_family": rng.random() < 0.4, "type": rng.choice(TYPES),
+                         "stories_above_grade": rng.randint(1, 6),
+                         "separate_egress": rng.random() < 0.7},
+            "property": {"code_enforcement": rng.random() < 0.05},
+            "project": {"kind": rng.choice(KINDS)},
+            "application": {"approved_for_issuance_on": approved.isoformat(),
+                            "review": rng.choice(("standard", "standard", "sepa", "kcc_12_01")),
+                            "extensions": rng.choice(([], [], [90], [90, 60], [90, 90, 30]))},
+            "approvals": {d: _maybe(rng, 0.8, request - dt.timedelta(days=rng.randrange(-3, 30)))
+                          for d in DIVISIONS},
+            "co": {"inspection_requested_on": _maybe(rng, 0.6, request), "issued_on": None},
+            "appeal": {"decision_on": decision.isoformat(),
+                       "filed_at": _maybe(rng, 0.7, decision + dt.timedelta(
+                           days=rng.randrange(0, 20))),
+                       "appellant": rng.choice(("applicant", "owner", "other")),
+                       "prejudiced": rng.random() < 0.7, "redressable": rng.random() < 0.7,
+                       "remedies_exhausted": rng.random() < 0.7,
+                       "examiner_decision_on": _maybe(rng, 0.5, decision + dt.timedelta(60)),
+                       "decision_by": "building_official", "flood_hazard_area": False,
+                       "subject": "application_of_codes"},
+        },
+    }  # fmt: skip
+
+
+def _median_pass(fn: Any, cases: list[dict[str, Any]], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for c in cases:
+            fn(c)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _subprocess_ms(code: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(code, check=True, capture_output=True, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=14011)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    cases = [make_case(rng, i) for i in range(args.n)]
+
+    load = _subprocess_ms([sys.executable, "-c", "import time; t=time.perf_counter(); "
+                           "from engine import load_policy; load_policy(); "
+                           "print((time.perf_counter()-t)*1000)"], 3)  # fmt: skip
+    t0 = time.perf_counter()
+    policy = load_policy()
+    in_process = (time.perf_counter() - t0) * 1000
+    decisions = sum(1 for r in policy.compiled[("kent", "ord-4463")].rules.values()
+                    if not r.internal)  # fmt: skip
+
+    for c in cases[:200]:  # warm up caches (holiday years, month arithmetic)
+        policy.evaluate(c)
+    values = _median_pass(policy.values, cases, args.repeat)
+    explained = _median_pass(policy.evaluate, cases, args.repeat)
+    as_json = _median_pass(lambda c: policy.evaluate(c).to_json(), cases, 1)
+    cli = _subprocess_ms(["ordinance", "eval", "examples/kent-co-and-permit.yaml"], 5)
+
+    n = len(cases)
+    print(f"cases: {n} generated Kent cases, whole catalogue ({decisions} decisions + the CO "
+          "procedure)")  # fmt: skip
+    print(f"load + compile policy: {load:7.1f} ms in a fresh process (import included); "
+          f"{in_process:.1f} ms in process")  # fmt: skip
+    print(f"values only:       {values / n * 1e6:7.1f} µs/case {n / values:>9,.0f} cases/s")
+    print(f"with explanations: {explained / n * 1e6:7.1f} µs/case {n / explained:>9,.0f} cases/s")
+    print(f"explained + JSON:  {as_json / n * 1e6:7.1f} µs/case {n / as_json:>9,.0f} cases/s")
+    print(f"CLI cold start (ordinance eval on the example): {cli:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
