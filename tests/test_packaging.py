@@ -1,0 +1,35 @@
+"""The policy ships inside the wheel: an installed ordinance finds it without the source tree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_wheel_carries_the_policy_and_finds_it(tmp_path: Path) -> None:
+    dist, target = tmp_path / "dist", tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(dist)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    (wheel,) = dist.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "engine/_policy/kent/jurisdiction.yaml" in names
+    assert "engine/_policy/kent/ord-4463/14.01.030.yaml" in names
+    assert "engine/schemas/result.schema.json" in names
+    zipfile.ZipFile(wheel).extractall(target)
+    probe = (
+        "from engine import load_policy; from engine.paths import bundled_policy_dir; "
+        "p = load_policy(); print(bundled_policy_dir()); print(sorted(p.compiled))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True,
+        cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, timeout=60,
+    ).stdout.splitlines()  # fmt: skip
+    assert out[0] == str(target / "engine" / "_policy")
+    assert out[1] == "[('generic', 'icc-2021'), ('kent', 'ord-4463')]"
