@@ -178,11 +178,26 @@ def _snippet(span: Span) -> list[str]:
     return out
 
 
+FULL_SHOWN, SHORT_SHOWN = 3, 12
+
+
 def render(diags: Iterable[Diagnostic], fmt: str = "full") -> str:
-    """Render diagnostics as ``full`` (people), ``short`` (editors) or ``json`` (tools)."""
+    """Render diagnostics as ``full`` (people), ``short`` (editors) or ``json`` (tools).
+
+    People get one screen: the first problems in full, the next ones a line each, then a count
+    of the rest (a file given by mistake can have thousands). Editors and tools get every one.
+    """
     diags = list(diags)
     if fmt == "json":
         return json.dumps([d.to_json() for d in diags], indent=2, sort_keys=True)
     if fmt == "short":
         return "\n".join(d.one_line() for d in diags)
-    return "\n\n".join(render_full(d) for d in diags)
+    parts = [render_full(d) for d in diags[:FULL_SHOWN]]
+    more = diags[FULL_SHOWN : FULL_SHOWN + SHORT_SHOWN]
+    if more:
+        parts.append("\n".join(d.one_line() for d in more))
+    rest = len(diags) - FULL_SHOWN - len(more)
+    if rest > 0:
+        parts.append(f"... and {rest} more problem{'s' if rest > 1 else ''} "
+                     "(use --format short to list them all)")  # fmt: skip
+    return "\n\n".join(parts)

@@ -136,16 +136,16 @@ def load_document(path: Path | str, display: str | None = None) -> Document:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise LoadError(
-            [
-                Diagnostic(
-                    "load/unreadable",
-                    f"cannot read `{name}`: {exc.strerror}",
-                    help="check the path and its permissions",
-                )
-            ]
-        ) from None
+        reason = exc.strerror or "not a readable file"
+        raise LoadError([Diagnostic(
+            "load/unreadable", f"cannot read `{name}`: {reason}", Span(name, 1, 1, 1, 1),
+            help="check the path and its permissions")]) from None  # fmt: skip
     return load_text(raw, name)
+
+
+def _fail(code: str, message: str, span: Span, help: str | None = None,
+          related: tuple[tuple[Span, str], ...] = ()) -> LoadError:  # fmt: skip
+    return LoadError([Diagnostic(code, message, span, help=help, related=related)])
 
 
 def load_text(raw: bytes | str, name: str) -> Document:
@@ -153,88 +153,80 @@ def load_text(raw: bytes | str, name: str) -> Document:
     here = Span(name, 1, 1, 1, 1)
     if isinstance(raw, bytes):
         if len(raw) > MAX_BYTES:
-            raise LoadError(
-                [
-                    Diagnostic(
-                        "load/too-large",
-                        f"the file is larger than {MAX_BYTES // 1024 // 1024} MiB",
-                        here,
-                    )
-                ]
-            )
+            raise _fail("load/too-large", f"the file is larger than {MAX_BYTES >> 20} MiB", here)
         if b"\x00" in raw:
-            raise LoadError(
-                [
-                    Diagnostic(
-                        "load/binary",
-                        "the file is binary, not YAML or JSON",
-                        here,
-                        help="give a YAML or JSON text file",
-                    )
-                ]
-            )
+            raise _fail("load/binary", "the file is binary, not YAML or JSON", here,
+                        "give a YAML or JSON text file")  # fmt: skip
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise LoadError(
-                [
-                    Diagnostic(
-                        "load/encoding",
-                        f"the file is not UTF-8 text (byte {exc.start})",
-                        here,
-                        help="save the file as UTF-8",
-                    )
-                ]
+            line = raw.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise _fail(
+                "load/encoding",
+                f"the file is not UTF-8 text (byte {exc.start})",
+                Span(name, line, col, line, col + 1),
+                "save the file as UTF-8",
             ) from None
     else:
         text = raw
     if not text.strip():
-        raise LoadError(
-            [
-                Diagnostic(
-                    "load/empty",
-                    "the file is empty",
-                    here,
-                    help="a case file needs at least `jurisdiction:` and `facts:`",
-                )
-            ]
-        )
+        raise _fail("load/empty", "the file is empty", here,
+                    "write the file's content (a case needs `jurisdiction:` and `facts:`), or "
+                    "delete the file")  # fmt: skip
+    kind = "JSON" if name.endswith(".json") else "YAML"
     try:
         root = _compose(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = (exc.problem or "invalid YAML").replace("\n", " ")
-        raise LoadError(
-            [
-                Diagnostic(
-                    "load/yaml-syntax",
-                    f"invalid YAML: {problem}",
-                    Span(name, line, col, line, col + 1),
-                    help=_yaml_hint(problem),
-                )
-            ]
-        ) from None
+        raise _syntax_error(exc, text, name, kind) from None
     except yaml.YAMLError as exc:
-        raise LoadError([Diagnostic("load/yaml-syntax", f"invalid YAML: {exc}", here)]) from None
+        raise _fail("load/yaml-syntax", f"invalid {kind}: {exc}", here) from None
     except RecursionError:
-        raise LoadError(
-            [
-                Diagnostic(
-                    "load/too-deep",
-                    "the file is nested too deeply",
-                    here,
-                    help=f"at most {MAX_DEPTH} levels of nesting",
-                )
-            ]
-        ) from None
+        line = _deepest_line(text)
+        raise _fail("load/too-deep", "the file is nested too deeply",
+                    Span(name, line, 1, line, 2), f"at most {MAX_DEPTH} levels of nesting"
+                    ) from None  # fmt: skip
     doc = Document(name, text, None)
     if root is None:
-        raise LoadError([Diagnostic("load/empty", "the file holds no data", here)])
+        raise _fail("load/empty", "the file holds no data", here)
     conv = _Converter(doc)
     doc.data = conv.convert(root, (), 0)
     conv.problems.raise_if_errors(LoadError)
     return doc
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str, kind: str) -> LoadError:
+    """The parser's problem at its position, with where the construct it was in began."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = (exc.problem or f"invalid {kind}").replace("\n", " ")
+    lines = text.splitlines()
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    hint = _yaml_hint(problem)
+    if "\t" in source[: max(col, 1)] or "'\\t'" in problem:
+        hint = "indent with spaces, not tabs"
+    related: tuple[tuple[Span, str], ...] = ()
+    ctx = exc.context_mark
+    if ctx is not None and exc.problem_mark is not None and exc.context:
+        cl, cc = ctx.line + 1, ctx.column + 1
+        related = ((Span(name, cl, cc, cl, cc + 1), exc.context),)
+    return _fail("load/yaml-syntax", f"invalid {kind}: {problem}",
+                 Span(name, line, col, line, col + 1), hint, related)  # fmt: skip
+
+
+def _deepest_line(text: str) -> int:
+    """The line where bracket nesting first passes the limit (for an overflowing document)."""
+    depth, line = 0, 1
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "\n":
+            line += 1
+    return 1
 
 
 def _compose(text: str) -> Node | None:

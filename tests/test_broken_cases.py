@@ -228,21 +228,11 @@ def test_unknown_revision_points_at_its_line() -> None:
     assert (d.line, d.col) == (3, 11)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load._yaml_hint looks for 'tab' but PyYAML says \"found character '\\t' that "
-    'cannot start any token", so the tab help is never shown',
-)
 def test_tab_indentation_says_use_spaces() -> None:
     run = eval_fixture("tab_indent.yaml")
     assert "indent with spaces, not tabs" in run.only("load/yaml-syntax").text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the YAML error's context (`while parsing a flow sequence` at 6:11, where the "
-    "unclosed `[` opens) is dropped; only the line where the parser gave up is shown",
-)
 def test_unclosed_bracket_points_at_where_it_opens() -> None:
     run = eval_fixture("unclosed_bracket.yaml")
     assert "unclosed_bracket.yaml:6:11" in run.only("load/yaml-syntax").text
@@ -344,10 +334,6 @@ def test_non_utf8_file(generated: dict[str, tuple[Path, Run]]) -> None:
     assert "save the file as UTF-8" in d.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load/encoding knows the offset of the bad byte but reports 1:1, not its line",
-)
 def test_non_utf8_file_points_at_the_bad_byte(generated: dict[str, tuple[Path, Run]]) -> None:
     _, run = generated["latin1.yaml"]
     assert run.only("load/encoding").line == 5
@@ -382,11 +368,6 @@ def test_deep_nesting_points_at_its_line(
     assert run.only("load/too-deep").line == line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="5,000 unclosed `[`: libyaml refuses the file, the pure-Python composer then "
-    "overflows (RecursionError), and load/too-deep is reported at 1:1, not on line 2",
-)
 def test_unclosed_deep_nesting_points_at_its_line(generated: dict[str, tuple[Path, Run]]) -> None:
     _, run = generated["deep-open.yaml"]
     assert run.only("load/too-deep").line == 2
@@ -399,12 +380,6 @@ def test_two_megabytes_of_junk(generated: dict[str, tuple[Path, Run]]) -> None:
     assert run.only("load/yaml-syntax").line is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a log file given by mistake is valid YAML (one `time INFO: …` key per line), and "
-    "every line gets its own schema/unknown-key: 3,000 lines of log print ~24,000 lines of "
-    "stderr (a 2 MB one ~350,000); the number of diagnostics shown is not capped",
-)
 def test_log_file_fits_on_one_screen(
     generated: dict[str, tuple[Path, Run]],
 ) -> None:
