@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.case import Case, case_from_dict
 from engine.compiler import CompiledPolicy, compile_policy
@@ -65,13 +65,15 @@ class Policy:
         i = bisect.bisect_right(dates, day)
         if i and revisions[i - 1].encoded:
             return revisions[i - 1]
-        encoded = [r.effective_on for r in revisions if r.encoded and r.effective_on]
+        encoded = sorted(
+            (r.effective_on, r.title) for r in revisions if r.encoded and r.effective_on
+        )
         under = f", under {revisions[i - 1].title}, whose text is not encoded" if i else ""
         raise CaseError([Diagnostic(
             "case/no-revision",
             f"{day.isoformat()} is before every encoded revision of `{jurisdiction}`{under}",
-            help=f"the first encoded revision takes effect on {min(encoded)}" if encoded
-            else "encode a revision of this jurisdiction")])  # fmt: skip
+            help=f"the first encoded revision, {encoded[0][1]}, takes effect on {encoded[0][0]}"
+            if encoded else "encode a revision of this jurisdiction")])  # fmt: skip
 
     def _timeline(self, jurisdiction: str) -> tuple[list[dt.date], list[RevisionInfo]]:
         """The revisions of a jurisdiction by the date each took effect (or was adopted)."""
@@ -130,11 +132,14 @@ class Policy:
         """
         if not isinstance(case, Case):
             case = case_from_dict(case)
-        jur = self.jurisdictions.get(case.jurisdiction) or self._jurisdiction(case.jurisdiction)
+        jur = self.jurisdictions.get(case.jurisdiction) or _located(
+            lambda: self._jurisdiction(case.jurisdiction), case, "jurisdiction"
+        )
         day = as_of or case.as_of or dt.datetime.now(_tz(jur)).date()
         basis: tuple[str, dt.date | None]
         if case.revision:
-            cp = self.compiled_for(jur.id, case.revision)
+            revision = case.revision
+            cp = _located(lambda: self.compiled_for(jur.id, revision), case, "revision")
             basis = ("revision", None)
         else:
             vest = _vesting_date(jur, case)
@@ -217,6 +222,18 @@ class Policy:
         return {rid: env[rid] for rid in wanted}
 
 
+T = TypeVar("T")
+
+
+def _located(get: Callable[[], T], case: Case, key: str) -> T:
+    """Run ``get``; a CaseError it raises is placed at the case's ``key``."""
+    try:
+        return get()
+    except CaseError as exc:
+        raise CaseError([Diagnostic(d.code, d.message, d.span or case.span(key), help=d.help)
+                         for d in exc.diagnostics]) from None  # fmt: skip
+
+
 def _checked(cp: CompiledPolicy, decisions: Iterable[str] | None) -> frozenset[str] | None:
     """The requested decisions as a set, refusing ids the policy does not decide."""
     if decisions is None:
@@ -248,6 +265,8 @@ def _vesting_date(jur: JurisdictionDef, case: Case) -> tuple[str, dt.date] | Non
         node = node.get(part) if isinstance(node, dict) else None
     if node is None:
         return None
+    if isinstance(node, dt.datetime):
+        return None  # not a date: reported with its position when the facts are read
     try:
         day = node if isinstance(node, dt.date) else dt.date.fromisoformat(str(node))
     except ValueError:

@@ -16,7 +16,7 @@ from typing import Any
 
 from dsl.typecheck import did_you_mean
 from dsl.typesys import Type
-from engine.diagnostics import CaseError, Collector, Span
+from engine.diagnostics import CaseError, Collector, Diagnostic, Span
 from engine.load import Document, load_document
 from engine.schema import check_document
 
@@ -58,52 +58,66 @@ def read_case(path: Path | str) -> Case:
     return case_from_dict(doc.data, doc)
 
 
+_CASE_KEYS = ("case", "jurisdiction", "as_of", "revision", "description", "facts", "expect")
+# Dates a building case can carry; outside this range date arithmetic (three years after
+# 9999-12-31) has no answer, so such a date is refused where it is written.
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
 def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
     """Build a Case from a mapping shaped like a case file (DESIGN.md §4).
 
+    The checks are those of ``engine/schemas/case.schema.json``, done by hand so that an
+    embedding program's dicts get the same errors as a case file without the schema's cost.
+
     Raises:
-        CaseError: a missing jurisdiction or facts, or a malformed ``as_of``.
+        CaseError: a missing or mistyped key, an unknown key, or a malformed ``as_of``.
     """
+    if not isinstance(data, dict):
+        raise CaseError([Diagnostic("case/not-a-mapping", "a case must be a mapping",
+                                    doc.span(()) if doc else None)])  # fmt: skip
+    jurisdiction, facts = data.get("jurisdiction"), data.get("facts")
+    as_of = data.get("as_of")
+    if (
+        jurisdiction.__class__ is str
+        and facts.__class__ is dict
+        and (as_of is None or _in_range(as_of := _to_date(as_of)))
+        and len(data) <= len(_CASE_KEYS)
+        and all(k in _CASE_KEYS for k in data)
+    ):
+        case_id = data.get("case")
+        return Case(None if case_id is None else str(case_id), jurisdiction, as_of,
+                    data.get("revision"), facts, data.get("expect"), doc)  # fmt: skip
+    raise CaseError(_case_problems(data, doc))
+
+
+def _in_range(day: dt.date | None) -> bool:
+    return day is not None and EARLIEST <= day <= LATEST
+
+
+def _case_problems(data: dict[str, Any], doc: Document | None) -> list[Diagnostic]:
     out = Collector()
     where = (lambda *p: doc.span(p)) if doc else (lambda *p: None)
-    if not isinstance(data, dict):
-        raise CaseError([_diag("case/not-a-mapping", "a case must be a mapping")])
-    if not isinstance(data.get("jurisdiction"), str):
-        out.add(
-            "schema/missing-key",
-            "missing key `jurisdiction`",
-            where(),
-            help="add `jurisdiction: kent` (or another jurisdiction id)",
-        )
-    facts = data.get("facts", {})
-    if not isinstance(facts, dict):
-        out.add("schema/type", "`facts` must be a mapping", where("facts"))
-    as_of = None
+    for key in data:
+        if key not in _CASE_KEYS:
+            guess = did_you_mean(str(key), _CASE_KEYS)
+            out.add("schema/unknown-key", f"unknown key `{key}`",
+                    doc.span((str(key),), key=True) if doc else None,
+                    help=f"did you mean `{guess}`?" if guess else
+                    "a case has " + ", ".join(f"`{k}`" for k in _CASE_KEYS))  # fmt: skip
+    for key, what in (("jurisdiction", "text (a jurisdiction id)"), ("facts", "a mapping")):
+        if key not in data:
+            out.add("schema/missing-key", f"missing key `{key}`", where(),
+                    help=f"add `{key}:`")  # fmt: skip
+        elif (data[key].__class__ is not str) if key == "jurisdiction" else not isinstance(
+                data[key], dict):  # fmt: skip
+            out.add("schema/type", f"`{key}` must be {what}, found `{data[key]}`", where(key))
     if data.get("as_of") is not None:
-        as_of = _to_date(data["as_of"])
-        if as_of is None:
-            out.add(
-                "case/bad-value",
-                f"`as_of` must be a date (YYYY-MM-DD), found `{data['as_of']}`",
-                where("as_of"),
-            )
-    out.raise_if_errors(CaseError)
-    case_id = data.get("case")
-    return Case(
-        None if case_id is None else str(case_id),
-        data["jurisdiction"],
-        as_of,
-        data.get("revision"),
-        facts,
-        data.get("expect"),
-        doc,
-    )
-
-
-def _diag(code: str, message: str) -> Any:
-    from engine.diagnostics import Diagnostic
-
-    return Diagnostic(code, message)
+        day = _to_date(data["as_of"])
+        if day is None or not EARLIEST <= day <= LATEST:
+            out.add("case/bad-value", f"`as_of` must be a date (YYYY-MM-DD) between {EARLIEST} "
+                    f"and {LATEST}, found `{data['as_of']}`", where("as_of"))  # fmt: skip
+    return out.items
 
 
 def _to_date(v: Any) -> dt.date | None:
@@ -155,9 +169,12 @@ def coercer(t: Type, tz: dt.tzinfo) -> Coerce:
         def to_date(v: Any, raw: str | None) -> Any:
             if v.__class__ is str and len(v) == 10:
                 try:
-                    return fromiso(v)
+                    d = fromiso(v)
                 except ValueError:
                     pass
+                else:
+                    if EARLIEST <= d <= LATEST:
+                        return d
             return _date(v, raw, tz)
 
         return to_date
@@ -181,6 +198,8 @@ def _enum(v: Any, values: tuple[str, ...]) -> str:
 
 def _date(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.date:
     d = _to_date(v)
+    if d is not None and not EARLIEST <= d <= LATEST:
+        raise BadValue(f"must be a date between {EARLIEST} and {LATEST}, found `{v}`")
     if d is None:
         raise BadValue(
             f"must be a date (YYYY-MM-DD), found `{v}`",
@@ -200,6 +219,8 @@ def _datetime(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.datetime:
                 f"must be a date and time (2024-03-05T16:30:00), found `{v}`",
                 "without an offset the time is the jurisdiction's local time",
             ) from None
+    if not EARLIEST <= value.date() <= LATEST:
+        raise BadValue(f"must be between {EARLIEST} and {LATEST}, found `{v}`")
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
@@ -329,8 +350,8 @@ class FactReader:
             help="leave the fact out when it is unknown; only event dates take null",
         )
 
-    def _unknown(self, here: tuple[str, ...], case: Case, out: Collector) -> None:
-        fid = ".".join(here[1:])
+    def _unknown(self, here: tuple[Any, ...], case: Case, out: Collector) -> None:
+        fid = ".".join(str(p) for p in here[1:])
         guess = did_you_mean(fid, self.ids)
         out.add(
             "case/unknown-fact",

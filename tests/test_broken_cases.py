@@ -207,21 +207,12 @@ def test_python_tag_is_never_executed() -> None:
 # --- positions the engine does not give yet ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="case/unknown-jurisdiction has no span: the CLI shows 1:1 (the `case:` line), not "
-    "the `jurisdiction:` line",
-)
 def test_unknown_jurisdiction_points_at_its_line() -> None:
     run = eval_fixture("unknown_jurisdiction.yaml")
     d = run.only("case/unknown-jurisdiction")
     assert (d.line, d.col) == (2, 15)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="case/unknown-revision has no span: the CLI shows 1:1, not the `revision:` line",
-)
 def test_unknown_revision_points_at_its_line() -> None:
     run = eval_fixture("unknown_revision.yaml")
     d = run.only("case/unknown-revision")
@@ -238,11 +229,6 @@ def test_unclosed_bracket_points_at_where_it_opens() -> None:
     assert "unclosed_bracket.yaml:6:11" in run.only("load/yaml-syntax").text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="case/no-revision names the revision in force (Ord. No. 4387) and the first "
-    "encoded revision's date, but not the first encoded revision itself (Ord. No. 4463)",
-)
 @pytest.mark.parametrize(
     "name", ["before_first_revision_as_of.yaml", "before_first_revision_vesting.yaml"]
 )
@@ -258,11 +244,6 @@ def test_valid_json_with_tab_indentation_loads() -> None:
     assert "permit.expires_on" in run.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`issued_on: 9999-12-31` is a valid date, but adding years to it raises "
-    "ValueError (year 10000 is out of range): internal error, exit 2",
-)
 def test_far_future_date_is_not_an_internal_error() -> None:
     run = eval_fixture("far_future_date.yaml")
     assert run.returncode in (0, 1), run.stderr
@@ -475,53 +456,42 @@ def test_api_raises_case_error(policy: Policy, case: Any, code: str, needle: str
         assert needle in str(info.value) + " ".join(d.help or "" for d in info.value.diagnostics)
 
 
-def _xfail(name: str, case: Any, code: str, reason: str) -> Any:
-    return pytest.param(case, code, id=name, marks=pytest.mark.xfail(strict=True, reason=reason))
+def _param(name: str, case: Any, code: str) -> Any:
+    return pytest.param(case, code, id=name)
 
 
 @pytest.mark.parametrize(
     ("case", "code"),
     [
-        _xfail(
+        _param(
             "no-facts",
             {"jurisdiction": "kent", "as_of": "2025-01-10"},
             "schema/missing-key",
-            "a dict without `facts:` is evaluated (a case file without it is an error, and "
-            "case_from_dict's docstring promises one)",
         ),
-        _xfail(
+        _param(
             "unknown-top-level-key",
             {"jurisdiction": "kent", "as_of": "2025-01-10", "fact": GOOD},
             "schema/unknown-key",
-            "`fact:` instead of `facts:` is silently ignored in a dict (a case file gets "
-            "schema/unknown-key with did-you-mean)",
         ),
-        _xfail(
+        _param(
             "jurisdiction-int",
             kent(jurisdiction=5),
             "schema/type",
-            "`jurisdiction: 5` is reported as `missing key jurisdiction`",
         ),
-        _xfail(
+        _param(
             "vesting-datetime",
             kent({**GOOD, "application": {"complete_on": dt.datetime(2024, 5, 1, 10)}}),
             "case/bad-value",
-            "a datetime for the vesting date raises TypeError (can't compare "
-            "datetime.datetime to datetime.date) in Policy.revision_for",
         ),
-        _xfail(
+        _param(
             "non-string-key",
             kent({1: 2}),
             "case/unknown-fact",
-            "a non-string key in `facts` raises TypeError (sequence item 0: expected str "
-            "instance) in FactReader._unknown",
         ),
-        _xfail(
+        _param(
             "far-future-date",
             kent({"permit": {"code": "IBC", "issued_on": "9999-12-31"}}),
-            "",
-            "`issued_on: 9999-12-31` raises ValueError (year 10000 is out of range) while "
-            "evaluating; it should be a CaseError or an undetermined decision",
+            "case/bad-value",
         ),
     ],
 )
