@@ -91,8 +91,19 @@ class Calendar:
             return f"unknown time zone `{self.time_zone_name}`"
         return None
 
-    def check_names(self) -> list[str]:
-        """Holiday names the policy keeps that the library never produces (likely typos)."""
+    def check_library(self) -> str | None:
+        """A message when the holiday library does not know the country or subdivision."""
+        spec = self.spec
+        if spec is None or not spec.country:
+            return None
+        try:
+            holidays_lib.country_holidays(spec.country, subdiv=spec.subdivision, years=2024)
+        except (NotImplementedError, KeyError, ValueError) as exc:
+            return str(exc).strip("'\"") or f"unknown country `{spec.country}`"
+        return None
+
+    def check_names(self) -> list[int]:
+        """Indexes of the holiday names the policy keeps that the library never produces."""
         spec = self.spec
         if spec is None or spec.names is None or not spec.country:
             return []
@@ -100,4 +111,4 @@ class Calendar:
             spec.country, subdiv=spec.subdivision, years=range(2020, 2031), observed=True
         )
         known = {n.removesuffix(_OBSERVED) for n in lib.values()}
-        return [n for n in spec.names if n not in known]
+        return [i for i, n in enumerate(spec.names) if n not in known]

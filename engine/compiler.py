@@ -162,13 +162,28 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
             help="use an IANA name such as `America/Los_Angeles`",
         )
         return None
-    for name in calendar.check_names():
-        out.add(
-            "policy/unknown-holiday",
-            f"the holiday library has no holiday named `{name}`",
-            jur.origin.doc.span(("calendar", "holidays", "names")),
-            severity="warning",
-        )
+    holidays = ("calendar", "holidays")
+    library_problem = calendar.check_library()
+    if library_problem:
+        out.add("policy/holiday-library", f"the holiday library cannot give these holidays: "
+                f"{library_problem}", jur.origin.doc.span((*holidays, "library")),
+                help="use an ISO country code the `holidays` package knows (`US`) and its "
+                "subdivision (`WA`), or list the days under `add:`")  # fmt: skip
+        return None
+    names = jur.holidays.names if jur.holidays and jur.holidays.names else ()
+    for i in calendar.check_names():
+        guess = _holiday_guess(calendar, names[i])
+        out.add("policy/unknown-holiday", f"the holiday library has no holiday named "
+                f"`{names[i]}`", jur.origin.doc.span((*holidays, "names", i)),
+                severity="warning", help=f"did you mean `{guess}`?" if guess
+                else "add the day under `add:` with its citation")  # fmt: skip
+    vesting = jur.vesting
+    if vesting and (
+        vesting[0] not in layered.facts or layered.facts[vesting[0]].type.name != "date"
+    ):
+        out.add("policy/unknown-vesting-fact", f"the vesting fact `{vesting[0]}` is not a "
+                "declared date fact", jur.origin.doc.span(("vesting", "fact")),
+                help="declare it under `facts:` with `type: date`, or fix the id")  # fmt: skip
     cp = CompiledPolicy(layered, calendar, layered.facts, {}, {}, nx.DiGraph())
     defs = _collect_rules(layered, out)
     scope = _Scope(
@@ -196,6 +211,15 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
     cp.warnings = _warnings(cp, c.used_facts)
     out.items.extend(cp.warnings)
     return cp
+
+
+def _holiday_guess(calendar: Calendar, name: str) -> str | None:
+    import holidays as holidays_lib
+
+    spec = calendar.spec
+    assert spec is not None and spec.country
+    lib = holidays_lib.country_holidays(spec.country, subdiv=spec.subdivision, years=2024)
+    return did_you_mean(name, {n.removesuffix(" (observed)") for n in lib.values()})
 
 
 def _collect_rules(

@@ -244,7 +244,15 @@ def read_jurisdiction(directory: Path, out: Collector) -> JurisdictionDef | None
             doc.span(("id",)),
             help=f"rename the folder or write `id: {directory.name}`",
         )
+    seen: dict[str, int] = {}
     for i, rev in enumerate(jur.revisions):
+        if rev.id in seen:
+            out.add("policy/duplicate-revision", f"the revision `{rev.id}` is listed twice",
+                    doc.span(("revisions", i, "id")),
+                    related=((doc.span(("revisions", seen[rev.id], "id")), "first listed here"),),
+                    help="give each revision its own id")  # fmt: skip
+            continue
+        seen[rev.id] = i
         _check_revision(jur, rev, doc, i, out)
         if rev.encoded and (directory / rev.id).is_dir():
             jur.content[rev.id] = read_revision(directory / rev.id, jur.id, out)

@@ -105,6 +105,10 @@ def _report(doc: Document, err: ValidationError, out: Collector) -> None:
             doc.span((*path, str(err.instance)), key=True),
             help="ids are lowercase words joined by dots: `permit.issued_on`",
         )
+    elif v == "minItems":
+        items = "item" if val == 1 else "items"
+        out.add("schema/invalid", f"{_name(path)} needs at least {val} {items}",
+                doc.span(path), help="an empty list leaves nothing to work with")  # fmt: skip
     else:
         out.add("schema/invalid", f"{_name(path)}: {err.message}", doc.span(path))
 

@@ -12,6 +12,7 @@ reason names the problem.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -227,6 +228,31 @@ EXPECTED = [
         needles=("`Festivus`",),
     ),
     Expect(
+        "policy-duplicate-revision",
+        "policy/duplicate-revision",
+        JUR,
+        9,
+        9,
+        needles=("`r1`",),
+        related=((JUR, 5, 9),),
+    ),
+    Expect(
+        "policy-unknown-vesting-fact",
+        "policy/unknown-vesting-fact",
+        JUR,
+        5,
+        9,
+        needles=("`application.complete_on`",),
+    ),
+    Expect(
+        "policy-holiday-library",
+        "policy/holiday-library",
+        JUR,
+        6,
+        14,
+        needles=("XX",),
+    ),
+    Expect(
         "policy-rule-type-conflict",
         "policy/rule-type-conflict",
         RULES,
@@ -393,52 +419,18 @@ def test_broken_policy(want: Expect) -> None:
     assert got == want_related, d.related
 
 
-# Every code a policy can produce: `out.add("`, `Diagnostic("` and `DslError("` in engine/ and
-# dsl/, less the case/* and cli/* ones.
-POLICY_CODES = {
-    "dsl/bad-literal",
-    "dsl/syntax",
-    "dsl/type-mismatch",
-    "dsl/unknown-function",
-    "dsl/unknown-reference",
-    "dsl/unknown-value",
-    "graph/cycle",
-    "graph/unreachable-rule",
-    "graph/unused-fact",
-    "load/bad-key",
-    "load/bad-merge",
-    "load/binary",
-    "load/duplicate-key",
-    "load/empty",
-    "load/encoding",
-    "load/too-deep",
-    "load/too-large",
-    "load/unreadable",
-    "load/yaml-syntax",
-    "load/yaml-tag",
-    "policy/amend-target-exists",
-    "policy/duplicate-fact",
-    "policy/duplicate-section",
-    "policy/empty",
-    "policy/fact-type-changed",
-    "policy/id-mismatch",
-    "policy/missing-effective-date",
-    "policy/missing-revision",
-    "policy/no-parent-revision",
-    "policy/rule-shadows-fact",
-    "policy/rule-type-conflict",
-    "policy/time-zone",
-    "policy/unknown-holiday",
-    "policy/unknown-parent",
-    "policy/unknown-placeholder",
-    "policy/unknown-ruleset",
-    "policy/unknown-step",
-    "schema/invalid",
-    "schema/invalid-value",
-    "schema/missing-key",
-    "schema/type",
-    "schema/unknown-key",
-}
+# Every code a policy can produce: the codes written in engine/ and dsl/, less the case/* and
+# cli/* ones. Derived from the source, so a new code without a fixture tree fails below.
+def _policy_codes() -> set[str]:
+    root = Path(__file__).resolve().parent.parent
+    source = "\n".join(
+        p.read_text("utf-8") for d in ("engine", "dsl") for p in (root / d).glob("*.py")
+    )
+    codes = set(re.findall(r'"((?:load|schema|policy|dsl|graph)/[a-z]+(?:-[a-z]+)*)"', source))
+    return codes - {"policy/generic", "policy/kent"}
+
+
+POLICY_CODES = _policy_codes()
 
 
 def test_every_policy_code_has_a_tree() -> None:
@@ -642,11 +634,6 @@ def test_missing_key_points_at_the_item_that_lacks_it() -> None:
     assert d.span is not None and (d.span.line, d.span.col) == (8, 9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy/unknown-holiday points at the start of the `names:` list (8:7, `Christmas "
-    "Day`), not at the unknown name `Festivus` (9:9)",
-)
 def test_unknown_holiday_points_at_the_name() -> None:
     d = find(load(FIXTURES / "policy-unknown-holiday"), "policy/unknown-holiday")
     assert d.span is not None and (d.span.line, d.span.col) == (9, 9)
@@ -696,47 +683,26 @@ def test_unquoted_expression_says_quote_it() -> None:
     assert "quote" in (d.help or "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unknown holiday-library country (`library: {country: XX}`) with `names:` makes "
-    "load_policy raise NotImplementedError ('Country XX not available'): `ordinance check` "
-    "prints an internal error, exit 2; without `names:` it passes check and crashes at "
-    "evaluation instead",
-)
 def test_unknown_holiday_country_is_a_diagnostic() -> None:
-    policy = load(FIXTURES / "policy-unknown-holiday--bad-country")
+    policy = load(FIXTURES / "policy-holiday-library")
     errors = [d for d in policy.diagnostics if d.severity == "error"]
     assert errors and errors[0].span is not None and errors[0].span.line == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two revisions with the same id (`r1`) are accepted without a diagnostic",
-)
 def test_duplicate_revision_id_is_an_error() -> None:
-    policy = load(FIXTURES / "missing-check--duplicate-revision-id")
+    policy = load(FIXTURES / "policy-duplicate-revision")
     errors = [d for d in policy.diagnostics if d.severity == "error"]
     assert errors and errors[0].span is not None and errors[0].span.line == 9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`vesting: {fact: application.complete_on}` naming an undeclared fact is accepted "
-    "without a diagnostic",
-)
 def test_unknown_vesting_fact_is_an_error() -> None:
-    policy = load(FIXTURES / "missing-check--unknown-vesting-fact")
+    policy = load(FIXTURES / "policy-unknown-vesting-fact")
     errors = [d for d in policy.diagnostics if d.severity == "error"]
     assert errors and errors[0].span is not None and errors[0].span.line == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`business_days: []` passes check; next_business_day() then walks to date.max and "
-    "`ordinance eval` fails with 'internal error: OverflowError: date value out of range'",
-)
 def test_empty_business_days_is_an_error() -> None:
-    policy = load(FIXTURES / "missing-check--empty-business-days")
+    policy = load(FIXTURES / "schema-invalid--empty-business-days")
     errors = [d for d in policy.diagnostics if d.severity == "error"]
     assert errors and errors[0].span is not None and errors[0].span.line == 5
 
