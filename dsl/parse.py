@@ -88,13 +88,23 @@ def parse_expression(text: str) -> n.Node:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise DslErrors([_syntax_error(text, exc)]) from None
+    except RecursionError:
+        raise _too_deep(text) from None
     try:
         node: n.Node = _ToNodes().transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, _LiteralError):
             raise DslErrors([exc.orig_exc.error]) from None
         raise
+    except RecursionError:
+        raise _too_deep(text) from None
     return node
+
+
+def _too_deep(text: str) -> DslErrors:
+    return DslErrors([DslError(
+        "dsl/syntax", "the expression is too long or nested too deeply to read", 0, len(text),
+        "split it into several rules, each naming a part")])  # fmt: skip
 
 
 def _syntax_error(text: str, exc: UnexpectedInput) -> DslError:
@@ -266,6 +276,9 @@ class _ToNodes(Transformer[Token, n.Node]):
         return self._lit(c, Decimal(str(c[0])), "decimal")
 
     def lit_int(self, meta: Any, c: list[Token]) -> n.Node:
+        if len(c[0]) > 18:
+            raise _LiteralError(DslError("dsl/bad-literal", "the number is too long",
+                                         *_tspan(c[0]), "write at most 18 digits"))  # fmt: skip
         return self._lit(c, int(str(c[0])), "int")
 
     def lit_string(self, meta: Any, c: list[Token]) -> n.Node:

@@ -26,6 +26,7 @@ from dsl.typesys import (
     STRING,
     TIME,
     Type,
+    article,
 )
 
 
@@ -109,11 +110,15 @@ class _Checker:
             return self.expect(node.operand, t, BOOL, "`not`")
         if t.name in ("int", "decimal", "money", "any"):
             return t
-        return self.error("dsl/type-mismatch", f"cannot negate a {t}", node.span)
+        return self.error("dsl/type-mismatch", f"cannot negate {article(t)}", node.span)
 
     def expect(self, node: n.Node, got: Type, want: Type, where: str) -> Type:
         if not want.accepts(got) or (got.name == "null" and want.name == "bool"):
-            self.error("dsl/type-mismatch", f"{where} needs a {want}, found a {got}", node.span)
+            self.error(
+                "dsl/type-mismatch",
+                f"{where} needs {article(want)}, found {article(got)}",
+                node.span,
+            )
         return want
 
     def _if(self, node: n.If) -> Type:
@@ -123,7 +128,7 @@ class _Checker:
         if t is None:
             return self.error(
                 "dsl/type-mismatch",
-                f"the branches of `if` differ: `then` gives a {a}, `else` a {b}",
+                f"the branches of `if` differ: `then` gives {article(a)}, `else` {article(b)}",
                 node.span,
                 "both branches must give the same type",
             )
@@ -157,13 +162,17 @@ class _Checker:
             self._check_enum_literal(node.left, a, node.right, b)
             self._check_enum_literal(node.right, b, node.left, a)
             if unify(a, b) is None:
-                self.error("dsl/type-mismatch", f"cannot compare a {a} with a {b}", node.span)
+                self.error(
+                    "dsl/type-mismatch", f"cannot compare {article(a)} with {article(b)}", node.span
+                )
             return BOOL
         if op in ("<", "<=", ">", ">="):
             u = unify(a, b)
             if u is None or u.name not in (*_ORDERED, "any", "null"):
                 self.error(
-                    "dsl/type-mismatch", f"cannot order a {a} and a {b} with `{op}`", node.span
+                    "dsl/type-mismatch",
+                    f"cannot order {article(a)} and {article(b)} with `{op}`",
+                    node.span,
                 )
             return BOOL
         return self._arith(node, a, b)
@@ -172,12 +181,12 @@ class _Checker:
         if b.name not in ("list", "any"):
             return self.error(
                 "dsl/type-mismatch",
-                f"`in` needs a list on its right, found a {b}",
+                f"`in` needs a list on its right, found {article(b)}",
                 node.right.span,
                 'write `x in ["a", "b"]`',
             )
         if b.item is not None and unify(a, b.item) is None:
-            self.error("dsl/type-mismatch", f"a {a} is never in a {b}", node.span)
+            self.error("dsl/type-mismatch", f"{article(a)} is never in {article(b)}", node.span)
         if isinstance(node.right, n.ListExpr):
             for item in node.right.items:
                 self._check_enum_literal(item.expr, self.types[id(item.expr)], node.left, a)
@@ -202,7 +211,10 @@ class _Checker:
             if a.name == "date" and b.is_numeric:
                 hint = f"give the unit: `{node.op} 180 days`, or `days(n)` for a number of days"
             return self.error(
-                "dsl/type-mismatch", f"cannot apply `{node.op}` to a {a} and a {b}", node.span, hint
+                "dsl/type-mismatch",
+                f"cannot apply `{node.op}` to {article(a)} and {article(b)}",
+                node.span,
+                hint,
             )
         return t
 
@@ -307,7 +319,7 @@ def _same_of(kinds: tuple[str, ...], what: str) -> Callable[[list[Type]], Type |
         t: Type | None = NULL
         for a in _flat(args):
             if a.name not in (*kinds, "any", "null") or t is None:
-                return f"needs {what}, found a {a}"
+                return f"needs {what}, found {article(a)}"
             t = unify(t, a)
         if t is None:
             return f"needs {what} of one type"
@@ -324,7 +336,7 @@ def _fixed(params: tuple[Type, ...], result: Type) -> Callable[[list[Type]], Typ
             )
         for got, want in zip(args, params, strict=True):
             if not want.accepts(got):
-                return f"needs a {want}, found a {got}"
+                return f"needs {article(want)}, found {article(got)}"
         return result
 
     return check
@@ -339,7 +351,7 @@ def _count(args: list[Type]) -> Type | str:
 def _bools(args: list[Type]) -> Type | str:
     for a in _flat(args):
         if a.name not in ("bool", "any"):
-            return f"needs true/false values, found a {a}"
+            return f"needs true/false values, found {article(a)}"
     return BOOL if args else "needs at least one argument"
 
 

@@ -72,3 +72,15 @@ DURATION = Type("duration")
 STRING = Type("string")
 NULL = Type("null")
 ANY = Type("any")
+
+
+def article(t: Type) -> str:
+    """The type with its article, for messages: ``a date``, ``an int``, ``one of "IBC", …``.
+
+    >>> article(Type("int")), article(Type("date"))
+    ('an int', 'a date')
+    """
+    s = str(t)
+    if s.startswith(("one of", "list")):
+        return s
+    return ("an " if s[0] in "aeiou" else "a ") + s

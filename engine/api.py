@@ -301,9 +301,12 @@ def load_policy(path: Path | str | None = None, *, strict: bool = True) -> Polic
         )
     policy = Policy(root, jurisdictions, {})
     wanted = [only] if only else sorted(jurisdictions)
-    for jid in wanted:
-        if jid in jurisdictions:
-            _compile_jurisdiction(policy, jurisdictions[jid], out)
+    # Stop at the stage boundary: a file that did not load would make every reference to what
+    # it declares look like a second error.
+    if not out.errors:
+        for jid in wanted:
+            if jid in jurisdictions:
+                _compile_jurisdiction(policy, jurisdictions[jid], out)
     policy.diagnostics = sorted(out.items, key=Diagnostic.sort_key)
     if strict:
         out.raise_if_errors(PolicyError)

@@ -20,7 +20,7 @@ from dsl.compile import Fn, compile_expression, conjoin
 from dsl.errors import DslErrors
 from dsl.parse import parse_expression
 from dsl.typecheck import check_expression, did_you_mean
-from dsl.typesys import DATE, Type
+from dsl.typesys import DATE, Type, article
 from dsl.values import Unknown
 from engine import graph as gr
 from engine.calendar import Calendar
@@ -240,8 +240,8 @@ def _collect_rules(
         if first and first[0][0].type != rule.type:
             out.add(
                 "policy/rule-type-conflict",
-                f"`{rule.id}` is {_a(rule.type)} here but "
-                f"{_a(first[0][0].type)} in `{first[0][1].citation}`",
+                f"`{rule.id}` is {article(rule.type)} here but "
+                f"{article(first[0][0].type)} in `{first[0][1].citation}`",
                 rule.origin.span("type"),
                 related=((first[0][0].origin.span("type"), "declared here"),),
             )
@@ -350,7 +350,7 @@ class _Compiling:
         if not rule.type.accepts(t):
             self.out.add(
                 "dsl/type-mismatch",
-                f"`{rule.id}` is declared as {_a(rule.type)} but its value is {_a(t)}",
+                f"`{rule.id}` is declared as {article(rule.type)} but its value is {article(t)}",
                 rule.value.span(),
                 help=f"change `type:` to `{t.name}` or fix the expression",
             )
@@ -440,15 +440,6 @@ def _result_literals(node: n.Node) -> list[n.Literal]:
     if isinstance(node, n.ListExpr):
         return [lit for item in node.items for lit in _result_literals(item.expr)]
     return []
-
-
-def _a(t: Type) -> str:
-    s = str(t)
-    return (
-        s
-        if s.startswith("one of") or s.startswith("list")
-        else (("an " if s[0] in "aeiou" else "a ") + s)
-    )
 
 
 def _warnings(cp: CompiledPolicy, used: set[str]) -> list[Diagnostic]:

@@ -66,16 +66,17 @@ class Document:
 
     def span(self, path: Path_, *, key: bool = False) -> Span:
         """Where the value (or, with ``key``, the key) at ``path`` is; falls back to the nearest
-        enclosing node that has a position."""
-        table = self.keys if key else self.values
+        enclosing node that has a position (a list item has no key: its value is used)."""
         p = path
-        while p not in table and p:
+        while p:
+            if key and p in self.keys:
+                return self.span_of(*self.keys[p])
+            if p in self.values and (not key or isinstance(p[-1], int)):
+                return self.span_of(*self.values[p])
             if not key and p in self.keys:
                 return self.span_of(*self.keys[p])
             p = p[:-1]
-            table = self.values
-        start, end = table.get(p, (0, 0))
-        return self.span_of(start, end)
+        return self.span_of(*self.values.get((), (0, 0)))
 
     def expr_span(self, path: Path_, start: int, end: int) -> Span:
         """Map offsets inside the scalar string at ``path`` to a file span (for DSL errors).

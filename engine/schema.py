@@ -83,8 +83,12 @@ def _report(doc: Document, err: ValidationError, out: Collector) -> None:
             "schema/invalid-value" if v == "enum" else "schema/type",
             f"{_name(path)} must be {expected}, found `{got[:60]}`",
             doc.span(path),
-            help=_enum_help(err.instance, val) if v == "enum" else None,
+            help=_enum_help(err.instance, val) if v == "enum" else _type_help(path, val),
         )
+    elif v == "pattern" and _is_key(doc, path, err.instance):
+        out.add("schema/invalid-value", f"`{err.instance}` is not a valid id",
+                doc.span((*path, str(err.instance)), key=True),
+                help="ids are lowercase words joined by dots: `permit.issued_on`")  # fmt: skip
     elif v == "pattern" and path and path[-1] == "id":
         out.add(
             "schema/invalid-value",
@@ -111,6 +115,25 @@ def _report(doc: Document, err: ValidationError, out: Collector) -> None:
                 doc.span(path), help="an empty list leaves nothing to work with")  # fmt: skip
     else:
         out.add("schema/invalid", f"{_name(path)}: {err.message}", doc.span(path))
+
+
+_EXPRESSION_KEYS = ("value", "when", "done", "deadline")
+
+
+def _type_help(path: tuple[Any, ...], expected: Any) -> str | None:
+    """An expression YAML read as a number, date or boolean: say to quote it."""
+    if path and path[-1] in _EXPRESSION_KEYS and expected == "string":
+        return f'quote the expression so YAML keeps it as text: `{path[-1]}: "…"`'
+    return None
+
+
+def _is_key(doc: Document, path: tuple[Any, ...], name: Any) -> bool:
+    """Whether ``name`` is a key of the mapping at ``path`` (a propertyNames failure)."""
+    try:
+        node = doc.data_at(path)
+    except (KeyError, IndexError, TypeError):
+        return False
+    return isinstance(node, dict) and isinstance(name, str) and name in node
 
 
 def _extra_keys(err: ValidationError) -> list[str]:
