@@ -7,9 +7,6 @@ Python traceback and never hang. The same cases given to the Python API as dicts
 
 Files that cannot sensibly be committed (binary, not UTF-8, huge, alias bombs) are generated in
 ``tmp_path``; the others live in ``tests/fixtures/broken_cases/``.
-
-Tests marked ``xfail(strict=True)`` describe what the engine should do but does not yet; each
-reason names the problem.
 """
 
 from __future__ import annotations
@@ -131,7 +128,7 @@ def assert_friendly_failure(run: Run, path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Fixture files: (file, code, line of the problem, substrings the output must contain). A line
-# of None: the engine reports the wrong one today, see the xfail tests below.
+# of None: the position is checked by a test of its own below.
 # --------------------------------------------------------------------------------------------
 
 CASES: list[tuple[str, str, int | None, tuple[str, ...]]] = [

@@ -4,9 +4,6 @@ triggers it, at the exact file, line and column (DESIGN.md §6).
 Each tree lives in ``tests/fixtures/broken_policies/<code with / replaced by ->/`` (variants of
 one code add ``--<what>``); ``ok/`` is a clean tree the generated variants start from. A tree is
 a policy root with one jurisdiction (``town``) or two (``model`` and ``town``, which extends it).
-
-Tests marked ``xfail(strict=True)`` describe what the engine should do but does not yet; each
-reason names the problem.
 """
 
 from __future__ import annotations
@@ -58,7 +55,7 @@ def find(policy: Policy, code: str) -> Diagnostic:
 @dataclass(frozen=True)
 class Expect:
     """One diagnostic a tree must produce. ``line``/``col`` None: the position is checked by
-    an xfail test below (the engine gets it wrong today)."""
+    a test of its own below."""
 
     tree: str
     code: str
