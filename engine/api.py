@@ -218,7 +218,7 @@ class Policy:
         cp, case, facts, day, _ = self.prepare(case, as_of)
         only = _checked(cp, decisions)
         env, _chosen = run_plan(cp, facts, day, only)
-        wanted = only if only is not None else (r for r, c in cp.rules.items() if not c.internal)
+        wanted = only if only is not None else cp.public
         return {rid: env[rid] for rid in wanted}
 
 

@@ -113,6 +113,17 @@ class CompiledPolicy:
     def revision(self) -> str:
         return self.layered.revision.id
 
+    def type_of(self, name: str) -> Type:
+        """The type of a fact, a rule or a built-in."""
+        if name in self.facts:
+            return self.facts[name].type
+        return self.rules[name].type if name in self.rules else BUILTINS[name]
+
+    @cached_property
+    def public(self) -> tuple[str, ...]:
+        """The ids of the rules reported as decisions, in evaluation order."""
+        return tuple(rid for rid, r in self.rules.items() if not r.internal)
+
     @cached_property
     def reader(self) -> FactReader:
         """Checks and converts a case's facts for this revision (built once)."""

@@ -87,9 +87,8 @@ def build_decide(
     section), a table from that value to the candidate definitions replaces trying each in turn.
     """
     defs = tuple((conjoin([f for _, f in p]), v) for p, v in zip(parts, values, strict=True))
-    if len(defs) == 1 and defs[0][0] is None:
-        only = defs[0][1]
-        return lambda env: (only(env), 0)
+    if len(defs) == 1:
+        return _single(defs)
     keys = [_dispatch_key(p[0][0]) if p else None for p in parts]
     facts = {k[0] for k in keys if k is not None}
     if len(facts) != 1 or sum(k is not None for k in keys) < 2:
@@ -118,6 +117,23 @@ def build_decide(
         return decide_among(table.get(key, default), defs, env)
 
     return dispatched
+
+
+def _single(defs: tuple[Definition, ...]) -> Decide:
+    """The common case of one definition: no candidates to go through."""
+    when, fn = defs[0]
+    if when is None:
+        return lambda env: (fn(env), 0)
+
+    def single(env: Env) -> tuple[Any, int]:
+        w = when(env)
+        if w is True:
+            return fn(env), 0
+        if w is False:
+            return None, -1
+        return resolve_unknown(defs, 0, w, env)
+
+    return single
 
 
 def run_plan(plan: tuple[tuple[str, Decide], ...], env: Env) -> dict[str, int]:

@@ -16,7 +16,7 @@ from dsl.typesys import Type
 from dsl.values import Unknown
 from engine.compiler import CompiledPolicy
 from engine.decide import run_plan as decide_plan
-from engine.values import to_json
+from engine.values import json_converter, to_json
 
 DETERMINED, UNDETERMINED, NOT_APPLICABLE = "determined", "undetermined", "not_applicable"
 RESULT_VERSION = "1"
@@ -36,7 +36,7 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "value": to_json(self.value, self.type),
+            "value": json_converter(self.type)(self.value),
             "status": self.status,
             "citations": self.citations,
             "because": self.because or [],

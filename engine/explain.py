@@ -11,7 +11,7 @@ from typing import Any
 from dsl.values import Unknown
 from engine.compiler import CompiledPolicy, CompiledRule, Variant
 from engine.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
-from engine.values import to_json, to_words
+from engine.values import json_converter, to_json, to_words, words_converter
 
 
 def explain_decision(
@@ -48,13 +48,14 @@ def _node(
         "rule": rid,
         "citation": v.citation,
         "status": status,
-        "value": to_json(value, rule.type),
+        "value": json_converter(rule.type)(value),
         "text": _sentence(cp, env, rule, v, value),
     }
     if status == UNDETERMINED:
         node["needs"] = sorted(value.needs)
+    facts = cp.facts
     node["facts"] = {
-        f: "unknown" if (x := env[f]).__class__ is Unknown else to_json(x, cp.facts[f].type)
+        f: "unknown" if (x := env[f]).__class__ is Unknown else json_converter(facts[f].type)(x)
         for f in v.facts
     }
     memo[rid] = node
@@ -105,14 +106,9 @@ def _sentence(
     for text, ref in v.explain:
         parts.append(text)
         if ref == "value":
-            parts.append(to_words(value, rule.type))
+            parts.append(words_converter(rule.type)(value))
         elif ref is not None:
-            t = (
-                cp.facts[ref].type
-                if ref in cp.facts
-                else (cp.rules[ref].type if ref in cp.rules else None)
-            )
-            parts.append(to_words(env.get(ref), t))
+            parts.append(words_converter(cp.type_of(ref))(env.get(ref)))
     return "".join(parts)
 
 

@@ -7,8 +7,9 @@ their offset (DESIGN.md §4).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from dsl.typesys import Type
@@ -69,3 +70,25 @@ def to_words(value: Any, t: Type | None = None) -> str:
     if t is not None and t.name == "money":
         return f"${Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP):,}"
     return str(to_json(value, t))
+
+
+@cache
+def json_converter(t: Type) -> Callable[[Any], Any]:
+    """``to_json`` specialised for one type, for the explanation path (called per step)."""
+    if t.name in ("date", "datetime"):
+        return lambda v: None if v is None or v.__class__ is Unknown else v.isoformat()
+    if t.name in ("bool", "int", "string", "enum"):
+        return lambda v: None if v.__class__ is Unknown else v
+    return lambda v: to_json(v, t)
+
+
+@cache
+def words_converter(t: Type) -> Callable[[Any], str]:
+    """``to_words`` specialised for one type."""
+    if t.name == "date":
+        return lambda v: (
+            "unknown" if v.__class__ is Unknown else "none" if v is None else _date_words(v)
+        )
+    if t.name == "bool":
+        return lambda v: "unknown" if v.__class__ is Unknown else "yes" if v else "no"
+    return lambda v: to_words(v, t)
