@@ -183,12 +183,11 @@ def check_cmd(policy_path: Path | None, fmt: str) -> None:
     errors = [d for d in diags if d.severity == "error"]
     if diags:
         click.echo(render(diags, fmt), err=fmt != "json")
-    revisions = len(policy.compiled)
     if fmt != "json":
+        checked = sorted({jid for jid, _ in policy.compiled}) or sorted(policy.jurisdictions)
         click.echo(
-            f"checked {len(policy.jurisdictions)} jurisdiction(s), {revisions} encoded "
-            f"revision(s): {len(errors)} error(s), {len(diags) - len(errors)} "
-            "warning(s)"
+            f"checked {', '.join(checked)} ({len(policy.compiled)} encoded revision(s)): "
+            f"{len(errors)} error(s), {len(diags) - len(errors)} warning(s)"
         )
     sys.exit(1 if errors else 0)
 
