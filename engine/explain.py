@@ -66,18 +66,19 @@ def _node(
 
 
 def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule) -> dict[str, Any]:
+    """Why no definition applies: for each, the first condition that does not hold. When some
+    definitions were selected by their first condition (the permit's code) and failed a later
+    one, only those are shown: the others were never candidates."""
+    failed = [(v, _first_false(v, env)) for v in rule.variants]
+    shown = [(v, k) for v, k in failed if k > 0] or failed
     conditions = [
-        {
-            "citation": v.citation,
-            "text": "applies only when "
-            + " and ".join(f"`{' '.join(w.text.split())}`" for w in v.whens)
-            + ", which is not the case",
-        }
-        for v in rule.variants
-    ]
+        {"citation": v.citation,
+         "text": f"does not apply: `{' '.join(v.whens[k].text.split())}` does not hold"}
+        for v, k in shown
+    ]  # fmt: skip
     facts = {
         f: to_json(env[f], cp.facts[f].type) if env[f].__class__ is not Unknown else "unknown"
-        for v in rule.variants
+        for v, _ in shown
         for f in v.facts
     }
     return {
@@ -89,6 +90,14 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
         "facts": facts,
         "because": conditions,
     }
+
+
+def _first_false(v: Variant, env: dict[str, Any]) -> int:
+    """The index of the first condition of ``v`` that is false in ``env`` (0 if none is)."""
+    for k, (_, fn) in enumerate(v.when_parts):
+        if fn(env) is False:
+            return k
+    return 0
 
 
 def _sentence(
