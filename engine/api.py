@@ -75,6 +75,13 @@ class Policy:
             help=f"the first encoded revision, {encoded[0][1]}, takes effect on {encoded[0][0]}"
             if encoded else "encode a revision of this jurisdiction")])  # fmt: skip
 
+    def _compiled_on(self, jurisdiction: str, day: dt.date) -> CompiledPolicy | None:
+        """The compiled revision in force on ``day`` (None: none is; ``revision_for`` says why).
+        The fast path of revision selection: one bisection, no exceptions."""
+        dates, revisions = self._timeline(jurisdiction)
+        i = bisect.bisect_right(dates, day)
+        return self.compiled.get((jurisdiction, revisions[i - 1].id)) if i else None
+
     def _timeline(self, jurisdiction: str) -> tuple[list[dt.date], list[RevisionInfo]]:
         """The revisions of a jurisdiction by the date each took effect (or was adopted)."""
         cached = self._timelines.get(jurisdiction)
@@ -144,8 +151,9 @@ class Policy:
         else:
             vest = _vesting_date(jur, case)
             basis = vest if vest else ("as_of", day)
+            found = self._compiled_on(jur.id, vest[1] if vest else day)
             try:
-                rev = self.revision_for(jur.id, vest[1] if vest else day)
+                cp = found or self.compiled_for(jur.id, self.revision_for(jur.id, basis[1]).id)
             except CaseError as exc:
                 span = case.span("facts", *vest[0].split(".")) if vest else case.span("as_of")
                 raise CaseError(
@@ -160,7 +168,6 @@ class Policy:
                         for d in exc.diagnostics
                     ]
                 ) from None
-            cp = self.compiled_for(jur.id, rev.id)
         out = Collector()
         facts = cp.reader.read(case, out)
         out.raise_if_errors(CaseError)
@@ -238,6 +245,8 @@ def _checked(cp: CompiledPolicy, decisions: Iterable[str] | None) -> frozenset[s
     """The requested decisions as a set, refusing ids the policy does not decide."""
     if decisions is None:
         return None
+    if isinstance(decisions, tuple | frozenset) and decisions in cp.checked_requests:
+        return cp.checked_requests[decisions]
     only = frozenset(decisions)
     unknown = sorted(only - cp.rules.keys())
     if unknown:
@@ -247,6 +256,8 @@ def _checked(cp: CompiledPolicy, decisions: Iterable[str] | None) -> frozenset[s
             "case/unknown-decision", f"`{cp.jurisdiction}` decides no `{rid}`",
             help=f"did you mean `{g}`?" if (g := did_you_mean(rid, cp.rules)) else None)
             for rid in unknown])  # fmt: skip
+    if isinstance(decisions, tuple | frozenset):
+        cp.checked_requests[decisions] = only
     return only
 
 

@@ -31,6 +31,7 @@ from engine.layer import EffectiveSection, LayeredPolicy
 from engine.model import Expr, FactDecl, ProcedureDef, RuleDef, StepDef
 
 BUILTINS: dict[str, Type] = {"as_of": DATE}
+Plan = tuple[tuple[str, Decide], ...]
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
 
@@ -88,22 +89,25 @@ class CompiledPolicy:
     graph: nx.DiGraph
     warnings: list[Diagnostic] = field(default_factory=list)
     # The evaluation plan: (rule id, its decide function) in dependency order.
-    plan: tuple[tuple[str, Decide], ...] = ()
+    plan: Plan = ()
     missing: dict[str, Unknown] = field(default_factory=dict)  # fact id → its Unknown
-    _plans: dict[frozenset[str], tuple[tuple[str, Decide], ...]] = field(default_factory=dict)
+    # Per requested set of decisions: (the part of the plan they need, the unknowns of the facts
+    # that part reads). Computed once per set.
+    _plans: dict[frozenset[str], tuple[Plan, dict[str, Unknown]]] = field(default_factory=dict)
+    checked_requests: dict[Any, frozenset[str]] = field(default_factory=dict)
 
-    def plan_for(self, decisions: frozenset[str]) -> tuple[tuple[str, Decide], ...]:
-        """The part of the plan that the given decisions need (computed once per set)."""
-        plan = self._plans.get(decisions)
-        if plan is None:
-            needed = set(decisions)
+    def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
+        """The part of the plan that the given decisions need, and the facts it reads."""
+        found = self._plans.get(decisions)
+        if found is None:
+            nodes = set()
             for rid in decisions:
-                needed |= {
-                    self.graph.nodes[a]["name"] for a in gr.dependencies(self.graph, gr.RULE, rid)
-                }
-            plan = tuple((rid, d) for rid, d in self.plan if rid in needed)
-            self._plans[decisions] = plan
-        return plan
+                nodes |= gr.dependencies(self.graph, gr.RULE, rid) | {gr.node_id(gr.RULE, rid)}
+            names = {self.graph.nodes[n]["name"] for n in nodes}
+            plan = tuple((rid, d) for rid, d in self.plan if rid in names)
+            found = plan, {f: u for f, u in self.missing.items() if f in names}
+            self._plans[decisions] = found
+        return found
 
     @property
     def jurisdiction(self) -> str:

@@ -123,10 +123,11 @@ def run_plan(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """Evaluate the rules (all, or those ``only`` needs). Returns the environment (fact and rule
     values) and, per rule, the index of the definition that decided it (-1: none applied)."""
-    env: dict[str, Any] = dict(cp.missing)
+    plan, missing = (cp.plan, cp.missing) if only is None else cp.plan_for(only)
+    env: dict[str, Any] = dict(missing)
     env.update(facts)
     env["as_of"] = as_of
-    return env, decide_plan(cp.plan if only is None else cp.plan_for(only), env)
+    return env, decide_plan(plan, env)
 
 
 def status_of(value: Any, pick: int) -> str:
