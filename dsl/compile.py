@@ -327,34 +327,31 @@ def _divide(a: Any, b: Any) -> Any:
     return Decimal(a) / Decimal(b)
 
 
-def _and(fa: Fn, fb: Fn) -> Fn:
-    def and_(env: Env) -> Any:
+def _connective(decisive: bool, fa: Fn, fb: Fn) -> Fn:
+    """``and`` (decisive False) or ``or`` (decisive True): one operand with the decisive value
+    decides, whatever the other is; otherwise both must be known."""
+    other = not decisive
+
+    def connective(env: Env) -> Any:
         a = fa(env)
-        if a is False:
-            return False
+        if a is decisive:
+            return decisive
         b = fb(env)
-        if b is False:
-            return False
-        if a is True and b is True:
-            return True
+        if b is decisive:
+            return decisive
+        if a is other and b is other:
+            return other
         return _unknown2(a, b)
 
-    return and_
+    return connective
+
+
+def _and(fa: Fn, fb: Fn) -> Fn:
+    return _connective(False, fa, fb)
 
 
 def _or(fa: Fn, fb: Fn) -> Fn:
-    def or_(env: Env) -> Any:
-        a = fa(env)
-        if a is True:
-            return True
-        b = fb(env)
-        if b is True:
-            return True
-        if a is False and b is False:
-            return False
-        return _unknown2(a, b)
-
-    return or_
+    return _connective(True, fa, fb)
 
 
 # Specialised closures for the shapes policies use most (a reference compared with a constant, a
