@@ -359,5 +359,5 @@ class FactReader:
             case.doc.span(here, key=True) if case.doc else None,
             help=f"did you mean `{guess}`?"
             if guess
-            else "see `ordinance facts` or the fact catalogue for the facts this policy reads",
+            else "`ordinance facts` lists the facts this policy reads",
         )

@@ -7,6 +7,7 @@ internal error. No input, however broken, produces a Python traceback.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 import traceback
@@ -47,6 +48,9 @@ def _guarded(fn: F) -> F:
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except BrokenPipeError:  # `ordinance … | head`: the reader left; nothing is wrong
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except Exception as exc:  # a bug in ordinance, not in the user's files
             if os.environ.get("ORDINANCE_DEBUG"):
                 traceback.print_exc()
@@ -274,6 +278,60 @@ def graph_cmd(
         g = g.subgraph({node} | gr.dependencies(g, gr.RULE, decision))
     title = f"{jurisdiction} {cp.revision}"
     click.echo(gr.to_mermaid(g, title) if fmt == "mermaid" else gr.to_dot(g, title), nl=False)
+
+
+@main.command("facts")
+@click.option("--jurisdiction", "-j", default="kent", show_default=True)
+@click.option("--revision", default=None)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@policy_option
+@_guarded
+def facts_cmd(jurisdiction: str, revision: str | None, fmt: str, policy_dir: Path | None) -> None:
+    """List the facts a case may give: id, type, allowed values, description."""
+    cp = _compiled(_load(policy_dir), jurisdiction, revision)
+    rows = [{"id": f.id, "type": _type_name(f.type), "values": list(f.type.values or (
+        f.type.item.values if f.type.item else ())), "nullable": f.nullable,
+        "description": f.description, "citation": f.citation, "layer": f.jurisdiction}
+        for f in sorted(cp.facts.values(), key=lambda f: f.id)]  # fmt: skip
+    _print_catalogue(rows, fmt)
+
+
+@main.command("decisions")
+@click.option("--jurisdiction", "-j", default="kent", show_default=True)
+@click.option("--revision", default=None)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@policy_option
+@_guarded
+def decisions_cmd(
+    jurisdiction: str, revision: str | None, fmt: str, policy_dir: Path | None
+) -> None:
+    """List the decisions the policy makes: id, type, description and the sections defining it."""
+    cp = _compiled(_load(policy_dir), jurisdiction, revision)
+    rows = [{"id": r.id, "type": _type_name(r.type), "values": list(r.type.values or (
+        r.type.item.values if r.type.item else ())), "description": r.description,
+        "citations": list(dict.fromkeys(v.citation for v in r.variants))}
+        for r in sorted(cp.rules.values(), key=lambda r: r.id) if not r.internal]  # fmt: skip
+    _print_catalogue(rows, fmt)
+
+
+def _type_name(t: Any) -> str:
+    return f"list of {t.item.name}" if t.name == "list" else str(t.name)
+
+
+def _print_catalogue(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        values = f" ({', '.join(row['values'])})" if row["values"] else ""
+        null = ", may be null" if row.get("nullable") else ""
+        click.echo(f"{row['id']}: {row['type']}{values}{null}")
+        click.echo(f"    {row['description']}")
+        cites = row.get("citations") or ([row["citation"]] if row.get("citation") else [])
+        if cites:
+            click.echo(f"    [{'; '.join(cites)}]")
 
 
 if __name__ == "__main__":

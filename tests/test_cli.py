@@ -141,3 +141,17 @@ def test_unknown_jurisdiction_in_show_is_located_error() -> None:
     code, _, err = run("show", "IBC 105.5", "--jurisdiction", "kentt")
     assert code == 1
     assert "did you mean `kent`?" in err
+
+
+def test_facts_and_decisions_catalogues() -> None:
+    code, out, _ = run("facts")
+    assert code == 0
+    assert "permit.code: enum (IBC, IRC, IEBC, UPC, IMC)" in out
+    assert "work.commenced_on: date, may be null" in out
+    code, out, _ = run("decisions", "--format", "json")
+    rows = {r["id"]: r for r in json.loads(out)}
+    assert "permit.three_year_limit" not in rows  # internal helpers are not decisions
+    assert rows["permit.expires_on"]["citations"][0] == "IBC 105.5.1 as amended by KCC 14.01.030.D"
+    assert len(rows["permit.expires_on"]["citations"]) == 5  # one per code
+    code, out, _ = run("facts", "--jurisdiction", "generic")
+    assert "appeal.decision_on" not in out
