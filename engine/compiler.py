@@ -8,7 +8,7 @@ touched when a case is evaluated.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -29,6 +29,7 @@ from engine.decide import Decide, build_decide
 from engine.diagnostics import Collector, Diagnostic, Span
 from engine.layer import EffectiveSection, LayeredPolicy
 from engine.model import Expr, FactDecl, ProcedureDef, RuleDef, StepDef
+from engine.values import json_converter, words_converter
 
 BUILTINS: dict[str, Type] = {"as_of": DATE}
 Plan = tuple[tuple[str, Decide], ...]
@@ -59,6 +60,14 @@ class CompiledRule:
     description: str
     variants: tuple[Variant, ...]
     decide: Decide
+    # The value's JSON form and words, specialised for the type once (explanations call them
+    # for every step of every case).
+    json: Callable[[Any], Any] = field(init=False)
+    words: Callable[[Any], str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.json = json_converter(self.type)
+        self.words = words_converter(self.type)
 
 
 @dataclass
@@ -117,11 +126,18 @@ class CompiledPolicy:
     def revision(self) -> str:
         return self.layered.revision.id
 
-    def type_of(self, name: str) -> Type:
-        """The type of a fact, a rule or a built-in."""
-        if name in self.facts:
-            return self.facts[name].type
-        return self.rules[name].type if name in self.rules else BUILTINS[name]
+    @cached_property
+    def fact_json(self) -> dict[str, Callable[[Any], Any]]:
+        """Each fact's JSON converter, specialised for its type once."""
+        return {f: json_converter(d.type) for f, d in self.facts.items()}
+
+    @cached_property
+    def words_of(self) -> dict[str, Callable[[Any], str]]:
+        """The words converter of every fact, rule and built-in (for explanation templates)."""
+        out = {f: words_converter(d.type) for f, d in self.facts.items()}
+        out.update({r: c.words for r, c in self.rules.items()})
+        out.update({b: words_converter(t) for b, t in BUILTINS.items()})
+        return out
 
     @cached_property
     def public(self) -> tuple[str, ...]:

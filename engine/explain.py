@@ -11,7 +11,7 @@ from typing import Any
 from dsl.values import Unknown
 from engine.compiler import CompiledPolicy, CompiledRule, Variant
 from engine.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
-from engine.values import json_converter, to_json, to_words, words_converter
+from engine.values import to_json, to_words
 
 
 def explain_decision(
@@ -48,15 +48,14 @@ def _node(
         "rule": rid,
         "citation": v.citation,
         "status": status,
-        "value": json_converter(rule.type)(value),
+        "value": rule.json(value),
         "text": _sentence(cp, env, rule, v, value),
     }
     if status == UNDETERMINED:
         node["needs"] = sorted(value.needs)
-    facts = cp.facts
+    convert = cp.fact_json
     node["facts"] = {
-        f: "unknown" if (x := env[f]).__class__ is Unknown else json_converter(facts[f].type)(x)
-        for f in v.facts
+        f: "unknown" if (x := env[f]).__class__ is Unknown else convert[f](x) for f in v.facts
     }
     memo[rid] = node
     children = [_node(cp, env, chosen, dep, memo) for dep in v.rules]
@@ -115,9 +114,9 @@ def _sentence(
     for text, ref in v.explain:
         parts.append(text)
         if ref == "value":
-            parts.append(words_converter(rule.type)(value))
+            parts.append(rule.words(value))
         elif ref is not None:
-            parts.append(words_converter(cp.type_of(ref))(env.get(ref)))
+            parts.append(cp.words_of[ref](env.get(ref)))
     return "".join(parts)
 
 
