@@ -149,12 +149,16 @@ class CompiledPolicy:
         """Checks and converts a case's facts for this revision (built once)."""
         return FactReader(self.facts, self.calendar.time_zone)
 
+    @cached_property
+    def _statuses(self) -> dict[str, str]:
+        return {" ".join(c.split()).upper(): sec.status for c, sec in self.layered.sections.items()}
+
     def in_force(self, citation: str) -> bool:
-        """False when the section or one it belongs to is repealed or deleted."""
-        parts = citation.strip()
+        """False when the section or one it belongs to is repealed or deleted (case and spacing
+        of the citation do not matter)."""
+        parts = " ".join(citation.split()).upper()
         while parts:
-            sec = self.layered.sections.get(parts)
-            if sec is not None and sec.status != "in_force":
+            if self._statuses.get(parts, "in_force") != "in_force":
                 return False
             if "." not in parts:
                 break

@@ -31,10 +31,8 @@ def test_eval_json_is_one_valid_object_per_case_per_line() -> None:
     assert first["case"] == "KENT-2025-0153"
     assert first["decisions"]["permit.expires_on"]["value"] == "2026-04-28"
     assert first["revision_basis"] == {"by": "application.complete_on", "date": "2024-04-02"}
-    assert first["procedures"]["certificate_of_occupancy"]["next_steps"] == [
-        "final_approvals",
-        "co_inspection",
-    ]
+    # Fire Prevention's approval is missing: the inspection waits for it, though requested.
+    assert first["procedures"]["certificate_of_occupancy"]["next_steps"] == ["final_approvals"]
 
 
 def test_eval_output_is_byte_identical_across_runs() -> None:
