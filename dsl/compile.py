@@ -268,8 +268,12 @@ class _Compiler:
         if node.name == "at":
             return _lift2(fs[0], fs[1], lambda d, t: impl(ctx, d, t))
         scalar_args = all(self.types[id(a)].name != "list" for a in node.args)
-        if node.name in _PICK and scalar_args and len(fs) == 2:
-            return _pick2(_PICK[node.name], fs[0], fs[1])
+        if node.name in _PICK and scalar_args:
+            return (
+                _pick2(_PICK[node.name], fs[0], fs[1])
+                if len(fs) == 2
+                else _pick(_PICK[node.name], fs)
+            )
 
         def call(env: Env) -> Any:
             args = [f(env) for f in fs]
@@ -290,6 +294,23 @@ def _pick2(first: bool, fa: Fn, fb: Fn) -> Fn:
         if b is None:
             return a
         return (a if a <= b else b) if first else (a if a >= b else b)
+
+    return pick
+
+
+def _pick(first: bool, fs: list[Fn]) -> Fn:
+    """``_pick2`` for any number of scalars."""
+
+    def pick(env: Env) -> Any:
+        best: Any = None
+        unknown: Any = None
+        for f in fs:
+            v = f(env)
+            if v.__class__ is U:
+                unknown = v if unknown is None else unknown.merge(v)
+            elif v is not None and (best is None or (v < best if first else v > best)):
+                best = v
+        return best if unknown is None else unknown
 
     return pick
 
