@@ -3,8 +3,9 @@
 Nothing is ever handed to ``eval``/``exec``: every node becomes a small closure, built once per
 policy. Evaluation is three-valued: an ``Unknown`` (a fact the case does not give) propagates
 through every operation except where the logic already decides (``false and unknown`` is false).
-A ``None`` is a null event (a date that has not happened): arithmetic on it gives null,
-comparisons with it are false, and earliest/latest/min/max/sum skip it.
+A ``None`` is a null event (a date that has not happened) or the value of a rule that did not
+apply: arithmetic on it gives null, comparisons with it are false, earliest/latest/min/max/sum
+skip it, and as a condition it counts as false.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ class _Compiler:
 
             def not_(env: Env) -> Any:
                 v = f(env)
-                return v if v.__class__ is U else not v
+                return v if v.__class__ is U else not v  # not null is true: null is false
 
             return not_
 
@@ -171,7 +172,7 @@ class _Compiler:
             c = fc(env)
             if c is True:
                 return ft(env)
-            if c is False:
+            if c is False or c is None:  # a condition that did not apply is false
                 return fe(env)
             # Unknown condition: still decided when both branches agree.
             t, e = ft(env), fe(env)
@@ -355,9 +356,13 @@ def _connective(decisive: bool, fa: Fn, fb: Fn) -> Fn:
 
     def connective(env: Env) -> Any:
         a = fa(env)
+        if a is None:  # a condition that did not apply counts as false
+            a = False
         if a is decisive:
             return decisive
         b = fb(env)
+        if b is None:
+            b = False
         if b is decisive:
             return decisive
         if a is other and b is other:
@@ -512,6 +517,7 @@ def _any(ctx: Context, *args: Any) -> Any:
     vals: list[Any] = []
     for a in args:
         vals.extend(a) if isinstance(a, list) else vals.append(a)
+    vals = [False if v is None else v for v in vals]
     if True in vals:
         return True
     u = merge_unknowns(vals)
@@ -522,6 +528,7 @@ def _all(ctx: Context, *args: Any) -> Any:
     vals: list[Any] = []
     for a in args:
         vals.extend(a) if isinstance(a, list) else vals.append(a)
+    vals = [False if v is None else v for v in vals]
     if False in vals:
         return False
     u = merge_unknowns(vals)

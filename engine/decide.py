@@ -1,6 +1,7 @@
 """The evaluation kernel: how one rule picks the definition that decides it, and the loop over a
 compiled plan. Kept apart so that nothing on this path imports YAML, Lark or networkx.
 
+A condition that reads a rule which did not apply gets null, and null counts as false.
 A rule's definitions read as nested ``if … then … else``: the first whose conditions hold gives
 the value; one whose conditions are unknown leaves the rule undetermined unless every way it
 could go gives the same value; when none applies the rule is not applicable (-1).
@@ -31,7 +32,7 @@ def decide_among(candidates: tuple[Candidate, ...], defs: tuple[Definition, ...]
     for i, when, fn in candidates:
         if when is not None:
             w = when(env)
-            if w is False:
+            if w is False or w is None:
                 continue
             if w is not True:
                 return resolve_unknown(defs, i, w, env)
@@ -46,7 +47,7 @@ def resolve_unknown(defs: tuple[Definition, ...], i: int, w: Unknown, env: Env) 
     for j in range(i + 1, len(defs)):
         when, fn = defs[j]
         wj = True if when is None else when(env)
-        if wj is False:
+        if wj is False or wj is None:
             continue
         if wj is True:
             rest, pick = fn(env), j
@@ -129,7 +130,7 @@ def _single(defs: tuple[Definition, ...]) -> Decide:
         w = when(env)
         if w is True:
             return fn(env), 0
-        if w is False:
+        if w is False or w is None:
             return None, -1
         return resolve_unknown(defs, 0, w, env)
 

@@ -171,7 +171,7 @@ def run_procedures(cp: CompiledPolicy, env: dict[str, Any]) -> dict[str, Procedu
             res = StepResult(s.id, s.title, "waiting", cs.citation, requires=list(s.requires))
             applies = True if cs.when_fn is None else cs.when_fn(env)
             done = False if cs.done_fn is None else cs.done_fn(env)
-            if applies is False:
+            if applies is False or applies is None:
                 res.status = "not_applicable"
             elif isinstance(applies, Unknown) or isinstance(done, Unknown):
                 res.status = "undetermined"
