@@ -32,8 +32,9 @@ from typing import Any, TypeVar
 
 from engine.case import Case, case_from_dict
 from engine.compiler import CompiledPolicy, compile_policy
+from engine.decide import run_values
 from engine.diagnostics import CaseError, Collector, Diagnostic, PolicyError
-from engine.evaluate import Result, build_decisions, run_plan, run_procedures
+from engine.evaluate import Result, build_decisions, run_plan, run_procedures, start_env
 from engine.explain import explain_decision
 from engine.layer import apply_layers
 from engine.model import JurisdictionDef, RevisionInfo, read_jurisdiction
@@ -224,7 +225,8 @@ class Policy:
         """
         cp, case, facts, day, _ = self.prepare(case, as_of)
         only = _checked(cp, decisions)
-        env, _chosen = run_plan(cp, facts, day, only)
+        env, plan = start_env(cp, facts, day, only)
+        run_values(plan, env)
         wanted = only if only is not None else cp.public
         return {rid: env[rid] for rid in wanted}
 

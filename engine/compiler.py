@@ -25,14 +25,13 @@ from dsl.values import Unknown
 from engine import graph as gr
 from engine.calendar import Calendar
 from engine.case import FactReader
-from engine.decide import Decide, build_decide
+from engine.decide import Decide, Plan, build_decide
 from engine.diagnostics import Collector, Diagnostic, Span
 from engine.layer import EffectiveSection, LayeredPolicy
 from engine.model import Expr, FactDecl, ProcedureDef, RuleDef, StepDef
 from engine.values import json_converter, words_converter
 
 BUILTINS: dict[str, Type] = {"as_of": DATE}
-Plan = tuple[tuple[str, Decide], ...]
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
 

@@ -137,9 +137,18 @@ def _single(defs: tuple[Definition, ...]) -> Decide:
     return single
 
 
-def run_plan(plan: tuple[tuple[str, Decide], ...], env: Env) -> dict[str, int]:
+Plan = tuple[tuple[str, Decide], ...]
+
+
+def run_plan(plan: Plan, env: Env) -> dict[str, int]:
     """Decide every rule of ``plan`` into ``env``; returns each rule's deciding definition."""
     chosen: dict[str, int] = {}
     for rid, decide in plan:
         env[rid], chosen[rid] = decide(env)
     return chosen
+
+
+def run_values(plan: Plan, env: Env) -> None:
+    """``run_plan`` for bulk work: the values only, not which definition decided each."""
+    for rid, decide in plan:
+        env[rid] = decide(env)[0]

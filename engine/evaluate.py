@@ -15,6 +15,7 @@ from typing import Any
 from dsl.typesys import Type
 from dsl.values import Unknown
 from engine.compiler import CompiledPolicy
+from engine.decide import Plan
 from engine.decide import run_plan as decide_plan
 from engine.values import json_converter, to_json
 
@@ -123,11 +124,19 @@ def run_plan(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """Evaluate the rules (all, or those ``only`` needs). Returns the environment (fact and rule
     values) and, per rule, the index of the definition that decided it (-1: none applied)."""
+    env, plan = start_env(cp, facts, as_of, only)
+    return env, decide_plan(plan, env)
+
+
+def start_env(
+    cp: CompiledPolicy, facts: dict[str, Any], as_of: dt.date, only: frozenset[str] | None
+) -> tuple[dict[str, Any], Plan]:
+    """The environment before any rule runs (unknowns, then the case's facts), and the plan."""
     plan, missing = (cp.plan, cp.missing) if only is None else cp.plan_for(only)
     env: dict[str, Any] = dict(missing)
     env.update(facts)
     env["as_of"] = as_of
-    return env, decide_plan(plan, env)
+    return env, plan
 
 
 def status_of(value: Any, pick: int) -> str:
