@@ -102,6 +102,11 @@ class Policy:
         except KeyError:
             jur = self._jurisdiction(jurisdiction)
             ids = [r.id for r in jur.revisions if r.encoded]
+            if revision in ids:
+                raise CaseError([Diagnostic(
+                    "case/unknown-revision", f"revision `{revision}` of `{jurisdiction}` has "
+                    "errors and could not be compiled",
+                    help=f"run `ordinance check policy/{jurisdiction}`")]) from None  # fmt: skip
             raise CaseError(
                 [
                     Diagnostic(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -20,13 +20,14 @@ from dsl.compile import Fn, compile_expression, conjoin
 from dsl.errors import DslErrors
 from dsl.parse import parse_expression
 from dsl.typecheck import check_expression, did_you_mean
-from dsl.typesys import DATE, Type, article
+from dsl.typesys import DATE, MONEY, Type, article
 from dsl.values import Unknown
 from engine import graph as gr
 from engine.calendar import Calendar
 from engine.case import FactReader
 from engine.decide import Decide, Plan, build_decide
 from engine.diagnostics import Collector, Diagnostic, Span
+from engine.fees import CompiledItem, build_total, check_fee, lines_value
 from engine.layer import EffectiveSection, LayeredPolicy
 from engine.model import Expr, FactDecl, ProcedureDef, RuleDef, StepDef
 from engine.values import json_converter, words_converter
@@ -225,10 +226,15 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
             **BUILTINS,
             **{f: d.type for f, d in layered.facts.items()},
             **{rid: vs[0][0].type for rid, vs in defs.items()},
+            **{rid + "_lines": _lines_type(vs) for rid, vs in defs.items() if _has_fee(vs)},
         }
     )
     c = _Compiling(cp, scope, out)
     rules = {rid: c.rule(rid, vs) for rid, vs in defs.items()}
+    for rid, vs in defs.items():
+        if _has_fee(vs) and rid in rules:
+            rules[rid + "_lines"] = _lines_rule(rules[rid], _lines_type(vs))
+            c.edges.append((gr.node_id(gr.RULE, rid), gr.node_id(gr.RULE, rid + "_lines"), None))
     procedures = {pid: c.procedure(p) for pid, p in layered.procedures.items()}
     if out.errors:
         return None
@@ -245,6 +251,27 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
     cp.warnings = _warnings(cp, c.used_facts)
     out.items.extend(cp.warnings)
     return cp
+
+
+def _has_fee(defs: list[tuple[RuleDef, EffectiveSection]]) -> bool:
+    return any(r.fee is not None for r, _ in defs)
+
+
+def _lines_type(defs: list[tuple[RuleDef, EffectiveSection]]) -> Type:
+    ids = [it.id for r, _ in defs if r.fee for it in r.fee.items]
+    return Type.list_of(Type.enum(tuple(dict.fromkeys(ids))))
+
+
+def _lines_rule(fee: CompiledRule, t: Type) -> CompiledRule:
+    """The companion decision of a fee, ``<id>_lines``: the ids of the lines it charged, decided
+    by the same definitions (same conditions, same citations)."""
+    value = lines_value(fee.id)
+    variants = tuple(replace(v, value_fn=value, facts=(), rules=(fee.id,), explain=())
+                     for v in fee.variants)  # fmt: skip
+    decide = build_decide([v.when_parts for v in variants], [value] * len(variants), conjoin)
+    what = fee.description[:1].lower() + fee.description[1:]
+    description = f"The lines charged for {what}" if what else "The fee lines charged"
+    return CompiledRule(fee.id + "_lines", t, fee.internal, description, variants, decide)
 
 
 def _holiday_guess(calendar: Calendar, name: str) -> str | None:
@@ -325,7 +352,13 @@ class _Compiling:
             v = self.variant(rid, user, rule, sec)
             if v is None:
                 continue
-            if v.when_fn is None and i < len(defs) - 1:
+            # A layer that overrides its parent's definitions unconditionally means to (local
+            # law governs); only a dead definition within one layer is worth a warning.
+            if (
+                v.when_fn is None
+                and i < len(defs) - 1
+                and defs[i + 1][1].jurisdiction == sec.jurisdiction
+            ):
                 later = defs[i + 1][0]
                 self.out.add(
                     "graph/unreachable-rule",
@@ -347,8 +380,18 @@ class _Compiling:
     def variant(self, rid: str, user: str, rule: RuleDef, sec: EffectiveSection) -> Variant | None:
         whens = [*sec.when, *([rule.when] if rule.when else [])]
         compiled_whens = [self.expr(w, user) for w in whens]
-        value = self.expr(rule.value, user)
-        if value is None or any(w is None for w in compiled_whens):
+        if any(w is None for w in compiled_whens):
+            return None
+        when_nodes = [cw[2] for cw in compiled_whens if cw is not None]
+        if rule.fee is not None:
+            fee = self.fee(rid, user, rule, sec.cite(rule.subsection), when_nodes)
+            if fee is None:
+                return None
+            value: tuple[Fn, Type, n.Node] | None = fee
+        else:
+            assert rule.value is not None
+            value = self.expr(rule.value, user)
+        if value is None:
             return None
         for w, cw in zip(whens, compiled_whens, strict=True):
             assert cw is not None
@@ -359,8 +402,9 @@ class _Compiling:
                     w.span(),
                 )
         fn, t, node = value
-        self._check_declared(rule, t, node)
-        nodes = [cw[2] for cw in compiled_whens if cw is not None] + [node]
+        if rule.fee is None:
+            self._check_declared(rule, t, node)
+        nodes = [*when_nodes, node]
         refs = [r.path for nd in nodes for r in n.iter_refs(nd)]
         facts = tuple(dict.fromkeys(r for r in refs if r in self.cp.layered.facts))
         rules = tuple(
@@ -380,7 +424,55 @@ class _Compiling:
             self.template(rule),
         )
 
+    def fee(
+        self, rid: str, user: str, rule: RuleDef, citation: str, when_nodes: list[n.Node]
+    ) -> tuple[Fn, Type, n.Node] | None:
+        """Compile a fee schedule: each item's condition, amount and quantity."""
+        spec = rule.fee
+        assert spec is not None
+        if rule.type.name != "money":
+            self.out.add("dsl/type-mismatch", f"`{rid}` has a `fee:` schedule, so its type is "
+                         "money", rule.origin.span("type"), help="write `type: money`")  # fmt: skip
+        items, refs, whens = [], [], {}
+        for it in spec.items:
+            parts = {k: self._typed(e, user, want) for k, e, want in (
+                ("when", it.when, "bool"), ("amount", it.amount or it.unit_amount, "money"),
+                ("quantity", it.quantity, "number"))}  # fmt: skip
+            if any(p is None for k, p in parts.items() if getattr(it, k, None) or k == "amount"):
+                continue
+            when, amount, quantity = parts["when"], parts["amount"], parts["quantity"]
+            assert amount is not None
+            refs += [p[1] for p in parts.values() if p is not None]
+            if when is not None:
+                whens[it.id] = when[1]
+            items.append(CompiledItem(it, when[0] if when else None, amount[0],
+                                      quantity[0] if quantity else None,
+                                      it.citation or citation))  # fmt: skip
+        if len(items) < len(spec.items):
+            return None
+        check_fee(spec, when_nodes, whens, self.out)
+        # The refs of all items stand for the schedule's value in the graph and explanation.
+        node = n.ListExpr((0, 0), tuple(n.Item((0, 0), r, None) for r in refs))
+        return build_total(rid, items, spec.rounding), MONEY, node
+
+    def _typed(self, e: Expr | None, user: str, want: str) -> tuple[Fn, n.Node] | None:
+        """Compile ``e`` and check it gives ``want`` (bool, money or number)."""
+        if e is None:
+            return None
+        found = self.expr(e, user)
+        if found is None:
+            return None
+        fn, t, node = found
+        ok = t.name in ("any", "null") or (t.is_numeric if want == "number" else t.name == want)
+        if not ok:
+            self.out.add("dsl/type-mismatch", f"a fee item's value here must be "
+                         f"{'a number' if want == 'number' else article(Type(want))}, found "
+                         f"{article(t)}", e.span())  # fmt: skip
+            return None
+        return fn, node
+
     def _check_declared(self, rule: RuleDef, t: Type, node: n.Node) -> None:
+        assert rule.value is not None
         if not rule.type.accepts(t):
             self.out.add(
                 "dsl/type-mismatch",

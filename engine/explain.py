@@ -6,11 +6,14 @@ staff (``text``), the facts it read and, under ``because``, the rules it read in
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from dsl.typesys import MONEY
 from dsl.values import Unknown
 from engine.compiler import CompiledPolicy, CompiledRule, Variant
 from engine.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
+from engine.fees import lines_key
 from engine.values import to_json, to_words
 
 
@@ -58,10 +61,34 @@ def _node(
         f: "unknown" if (x := env[f]).__class__ is Unknown else convert[f](x) for f in v.facts
     }
     memo[rid] = node
-    children = [_node(cp, env, chosen, dep, memo) for dep in v.rules]
+    children = _fee_lines(env, rid) if v.rule.fee is not None and status == "determined" else []
+    children += [_node(cp, env, chosen, dep, memo) for dep in v.rules]
     if children:
         node["because"] = children
     return node
+
+
+def _fee_lines(env: dict[str, Any], rid: str) -> list[dict[str, Any]]:
+    """One step per charged line: quantity, unit amount, amount and citation."""
+    out: list[dict[str, Any]] = []
+    for line in env.get(lines_key(rid), ()):
+        amount, unit_amount = to_json(line.amount, MONEY), _exact(line.unit_amount)
+        if line.quantity == 1 and line.unit is None:
+            text = f"{line.title}: {to_words(line.amount, MONEY)}"
+        else:
+            unit = f" {line.unit}{'s' if line.quantity != 1 else ''}" if line.unit else ""
+            text = (f"{line.title}: {line.quantity}{unit} × ${unit_amount}"
+                    f" = {to_words(line.amount, MONEY)}")  # fmt: skip
+        out.append({"line": line.id, "citation": line.citation, "text": text,
+                    "quantity": to_json(line.quantity), "unit_amount": unit_amount,
+                    "amount": amount})  # fmt: skip
+    return out
+
+
+def _exact(money: Any) -> str:
+    """A unit amount as charged: cents, or every digit when it is finer than a cent."""
+    d = Decimal(money)
+    return f"{d:.2f}" if d == d.quantize(Decimal("0.01")) else str(d.normalize())
 
 
 def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule) -> dict[str, Any]:

@@ -55,10 +55,37 @@ class FactDecl:
 
 
 @dataclass(frozen=True)
+class FeeItem:
+    id: str
+    title: str
+    amount: Expr | None  # a flat amount, or
+    unit_amount: Expr | None  # an amount per unit
+    quantity: Expr | None  # times a quantity,
+    over: int  # counting only the units beyond this many,
+    up_to: int | None  # and at most this many in all
+    unit: str | None
+    when: Expr | None
+    citation: str | None
+    interpretation: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class FeeSpec:
+    items: tuple[FeeItem, ...]
+    effective_on: dt.date | None
+    rounding: str
+    source: str | None
+    interpretation: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class RuleDef:
     id: str
     type: Type
-    value: Expr
+    value: Expr | None  # None for a fee schedule, whose value is the total of its lines
+    fee: FeeSpec | None
     when: Expr | None
     description: str
     subsection: str | None
@@ -333,12 +360,11 @@ def _expr(doc: Document, path: Path_, data: dict[str, Any], key: str) -> Expr | 
 
 
 def _rule(doc: Document, path: Path_, r: dict[str, Any]) -> RuleDef:
-    value = _expr(doc, path, r, "value")
-    assert value is not None
     return RuleDef(
         id=r["id"],
         type=parse_type(r),
-        value=value,
+        value=_expr(doc, path, r, "value"),
+        fee=_fee(doc, (*path, "fee"), r["fee"]) if "fee" in r else None,
         when=_expr(doc, path, r, "when"),
         description=r.get("description", ""),
         subsection=r.get("subsection"),
@@ -348,6 +374,21 @@ def _rule(doc: Document, path: Path_, r: dict[str, Any]) -> RuleDef:
         precedence=r.get("precedence", 0),
         origin=Origin(doc, path),
     )
+
+
+def _fee(doc: Document, path: Path_, f: dict[str, Any]) -> FeeSpec:
+    items = []
+    for i, it in enumerate(f["items"]):
+        ipath = (*path, "items", i)
+        items.append(FeeItem(
+            id=it["id"], title=it["title"], amount=_expr(doc, ipath, it, "amount"),
+            unit_amount=_expr(doc, ipath, it, "unit_amount"),
+            quantity=_expr(doc, ipath, it, "quantity"), over=it.get("over", 0),
+            up_to=it.get("up_to"), unit=it.get("unit"), when=_expr(doc, ipath, it, "when"),
+            citation=it.get("citation"), interpretation=it.get("interpretation"),
+            origin=Origin(doc, ipath)))  # fmt: skip
+    return FeeSpec(tuple(items), _date(f.get("effective_on")), f.get("rounding", "half_up"),
+                   f.get("source"), f.get("interpretation"), Origin(doc, path))  # fmt: skip
 
 
 def _read_policy_file(doc: Document, jur: str, content: RevisionContent, out: Collector) -> None:

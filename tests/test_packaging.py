@@ -32,4 +32,4 @@ def test_wheel_carries_the_policy_and_finds_it(tmp_path: Path) -> None:
         cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, timeout=60,
     ).stdout.splitlines()  # fmt: skip
     assert out[0] == str(target / "engine" / "_policy")
-    assert out[1] == "[('generic', 'icc-2021'), ('kent', 'ord-4463')]"
+    assert out[1] == "[('generic', 'icc-2021'), ('houston', 'cal-2024'), ('kent', 'ord-4463')]"
