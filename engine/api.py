@@ -325,7 +325,8 @@ def load_policy(path: Path | str | None = None, *, strict: bool = True) -> Polic
         for jid in wanted:
             if jid in jurisdictions:
                 _compile_jurisdiction(policy, jurisdictions[jid], out)
-    policy.diagnostics = sorted(out.items, key=Diagnostic.sort_key)
+    # A parent layer is compiled under each child: report each of its problems once.
+    policy.diagnostics = sorted(dict.fromkeys(out.items), key=Diagnostic.sort_key)
     if strict:
         out.raise_if_errors(PolicyError)
     return policy

@@ -81,7 +81,7 @@ class OrdinanceError(Exception):
     """Root of the errors a stage raises; carries every diagnostic that stage found."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
-        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        self.diagnostics = sorted(dict.fromkeys(diagnostics), key=Diagnostic.sort_key)
         super().__init__("\n".join(d.one_line() for d in self.diagnostics))
 
 
