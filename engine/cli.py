@@ -228,12 +228,20 @@ def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
 
 @main.command("show")
 @click.argument("section", nargs=-1, required=True)
-@click.option("--jurisdiction", "-j", default="kent", show_default=True)
+@click.option(
+    "--jurisdiction",
+    "-j",
+    default=None,
+    help="Jurisdiction id (default: the only one, when the policy has one).",
+)
 @click.option("--revision", default=None, help="Revision id (default: the latest encoded).")
 @policy_option
 @_guarded
 def show_cmd(
-    section: tuple[str, ...], jurisdiction: str, revision: str | None, policy_dir: Path | None
+    section: tuple[str, ...],
+    jurisdiction: str | None,
+    revision: str | None,
+    policy_dir: Path | None,
 ) -> None:
     """Print the effective text of SECTION (e.g. `IBC 105.5`) with its provenance."""
     from engine.sections import render_section
@@ -245,7 +253,9 @@ def show_cmd(
     sys.exit(0 if ok else 1)
 
 
-def _compiled(policy: Policy, jurisdiction: str, revision: str | None) -> Any:
+def _compiled(policy: Policy, jurisdiction: str | None, revision: str | None) -> Any:
+    if jurisdiction is None:
+        jurisdiction = _only_jurisdiction(policy)
     jur = policy._jurisdiction(jurisdiction)
     if revision is None:
         encoded = [r for r in jur.revisions if r.encoded and (jur.id, r.id) in policy.compiled]
@@ -254,7 +264,12 @@ def _compiled(policy: Policy, jurisdiction: str, revision: str | None) -> Any:
 
 
 @main.command("graph")
-@click.option("--jurisdiction", "-j", default="kent", show_default=True)
+@click.option(
+    "--jurisdiction",
+    "-j",
+    default=None,
+    help="Jurisdiction id (default: the only one, when the policy has one).",
+)
 @click.option("--revision", default=None)
 @click.option(
     "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
@@ -263,7 +278,11 @@ def _compiled(policy: Policy, jurisdiction: str, revision: str | None) -> Any:
 @policy_option
 @_guarded
 def graph_cmd(
-    jurisdiction: str, revision: str | None, fmt: str, decision: str | None, policy_dir: Path | None
+    jurisdiction: str | None,
+    revision: str | None,
+    fmt: str,
+    decision: str | None,
+    policy_dir: Path | None,
 ) -> None:
     """Export the dependency graph of facts, rules and procedure steps."""
     from engine import graph as gr
@@ -276,18 +295,25 @@ def graph_cmd(
             _unknown_decisions([decision], cp.rules)
         node = gr.node_id(gr.RULE, decision)
         g = g.subgraph({node} | gr.dependencies(g, gr.RULE, decision))
-    title = f"{jurisdiction} {cp.revision}"
+    title = f"{cp.jurisdiction} {cp.revision}"
     click.echo(gr.to_mermaid(g, title) if fmt == "mermaid" else gr.to_dot(g, title), nl=False)
 
 
 @main.command("facts")
-@click.option("--jurisdiction", "-j", default="kent", show_default=True)
+@click.option(
+    "--jurisdiction",
+    "-j",
+    default=None,
+    help="Jurisdiction id (default: the only one, when the policy has one).",
+)
 @click.option("--revision", default=None)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)  # fmt: skip
 @policy_option
 @_guarded
-def facts_cmd(jurisdiction: str, revision: str | None, fmt: str, policy_dir: Path | None) -> None:
+def facts_cmd(
+    jurisdiction: str | None, revision: str | None, fmt: str, policy_dir: Path | None
+) -> None:
     """List the facts a case may give: id, type, allowed values, description."""
     cp = _compiled(_load(policy_dir), jurisdiction, revision)
     rows = [{"id": f.id, "type": _type_name(f.type), "values": list(f.type.values or (
@@ -298,14 +324,19 @@ def facts_cmd(jurisdiction: str, revision: str | None, fmt: str, policy_dir: Pat
 
 
 @main.command("decisions")
-@click.option("--jurisdiction", "-j", default="kent", show_default=True)
+@click.option(
+    "--jurisdiction",
+    "-j",
+    default=None,
+    help="Jurisdiction id (default: the only one, when the policy has one).",
+)
 @click.option("--revision", default=None)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)  # fmt: skip
 @policy_option
 @_guarded
 def decisions_cmd(
-    jurisdiction: str, revision: str | None, fmt: str, policy_dir: Path | None
+    jurisdiction: str | None, revision: str | None, fmt: str, policy_dir: Path | None
 ) -> None:
     """List the decisions the policy makes: id, type, description and the sections defining it."""
     cp = _compiled(_load(policy_dir), jurisdiction, revision)
@@ -314,6 +345,17 @@ def decisions_cmd(
         "citations": list(dict.fromkeys(v.citation for v in r.variants))}
         for r in sorted(cp.rules.values(), key=lambda r: r.id) if not r.internal]  # fmt: skip
     _print_catalogue(rows, fmt)
+
+
+def _only_jurisdiction(policy: Policy) -> str:
+    """The jurisdiction meant when none is named: the one compiled that no other extends."""
+    compiled = {jid for jid, _ in policy.compiled}
+    parents = {policy.jurisdictions[j].extends for j in compiled}
+    leaves = sorted(compiled - parents) or sorted(compiled)
+    if len(leaves) == 1:
+        return leaves[0]
+    raise click.UsageError("name the jurisdiction with --jurisdiction: one of "
+                           + ", ".join(sorted(compiled)))  # fmt: skip
 
 
 def _type_name(t: Any) -> str:

@@ -105,31 +105,31 @@ def test_test_command_runs_golden_cases_and_reports_mismatches(tmp_path) -> None
 
 
 def test_show_amended_repealed_and_deleted_sections() -> None:
-    code, out, _ = run("show", "IBC", "105.5")
+    code, out, _ = run("show", "IBC", "105.5", "-j", "kent")
     assert code == 0
     assert "IBC 105.5 as amended by KCC 14.01.030.D" in out
     assert "shall expire automatically three years after the date of permit issuance" in out
     assert "Model text before amendment" in out
     assert "permit.expires_on" in out
-    code, out, _ = run("show", "IPMC 604")
+    code, out, _ = run("show", "IPMC 604", "-j", "kent")
     assert code == 0
     assert "IPMC 604: deleted by KCC 14.01.090.H" in out
-    code, out, _ = run("show", "IRC R110.1")
+    code, out, _ = run("show", "IRC R110.1", "-j", "kent")
     assert "repealed by KCC 14.01.050.F" in out
     code, out, _ = run("show", "IBC 105.5", "--jurisdiction", "generic")
     assert "become invalid unless the work" in out
-    code, _, err = run("show", "IBC 105.6")
+    code, _, err = run("show", "IBC 105.6", "-j", "kent")
     assert code == 1
     assert "no section `IBC 105.6`" in err
 
 
 def test_graph_exports_mermaid_and_dot() -> None:
-    code, out, _ = run("graph", "--decision", "permit.expired")
+    code, out, _ = run("graph", "--decision", "permit.expired", "-j", "kent")
     assert code == 0
     assert out.splitlines()[3] == "flowchart LR"
     assert '(["permit.issued_on"])' in out
     assert "appeal" not in out
-    code, out, _ = run("graph", "--format", "dot")
+    code, out, _ = run("graph", "--format", "dot", "--policy", str(ROOT / "policy" / "kent"))
     assert code == 0
     assert out.startswith('digraph "kent ord-4463"')
     assert '"fact:permit.issued_on" -> "rule:permit.three_year_limit";' in out
@@ -142,14 +142,23 @@ def test_unknown_jurisdiction_in_show_is_located_error() -> None:
 
 
 def test_facts_and_decisions_catalogues() -> None:
-    code, out, _ = run("facts")
+    code, out, _ = run("facts", "-j", "kent")
     assert code == 0
     assert "permit.code: enum (IBC, IRC, IEBC, UPC, IMC)" in out
     assert "work.commenced_on: date, may be null" in out
-    code, out, _ = run("decisions", "--format", "json")
+    code, out, _ = run("decisions", "--format", "json", "-j", "kent")
     rows = {r["id"]: r for r in json.loads(out)}
     assert "permit.three_year_limit" not in rows  # internal helpers are not decisions
     assert rows["permit.expires_on"]["citations"][0] == "IBC 105.5.1 as amended by KCC 14.01.030.D"
     assert len(rows["permit.expires_on"]["citations"]) == 5  # one per code
     code, out, _ = run("facts", "--jurisdiction", "generic")
     assert "appeal.decision_on" not in out
+
+
+def test_a_jurisdiction_must_be_named_when_there_are_several() -> None:
+    code, _, err = run("facts")
+    assert code == 2
+    assert "--jurisdiction" in err and "houston" in err and "kent" in err
+    code, out, _ = run("facts", "--policy", str(ROOT / "policy" / "houston"))
+    assert code == 0
+    assert "request.kind: enum (new, duplicate, name_change, building_core)" in out
