@@ -162,3 +162,24 @@ def test_a_jurisdiction_must_be_named_when_there_are_several() -> None:
     code, out, _ = run("facts", "--policy", str(ROOT / "policy" / "houston"))
     assert code == 0
     assert "request.kind: enum (new, duplicate, name_change, building_core)" in out
+
+
+def test_houston_example_itemizes_fees_and_gives_next_steps() -> None:
+    example = str(ROOT / "examples" / "houston-office-building.yaml")
+    code, out, _ = run("eval", example, "--format", "json")
+    assert code == 0
+    result = json.loads(out)
+    fee = result["decisions"]["co.fee"]
+    assert fee["value"] == "1063.11"  # 501.29 + 2 x 125.32 + 311.18
+    lines = [s for s in fee["because"][0]["because"] if "line" in s]
+    assert [(s["line"], s["quantity"], s["amount"], s["citation"]) for s in lines] == [
+        ("certificate_of_compliance", 1, "501.29", "Houston CO Fees"),
+        ("additional_floors", 2, "250.64", "Houston CO Fees"),
+        ("investigation", 1, "311.18", "Houston CO Fees"),
+    ]
+    procedure = result["procedures"]["houston_certificate_of_occupancy"]
+    assert [s["status"] for s in procedure["steps"]] == [
+        "done", "done", "done", "done", "ready", "waiting"
+    ]  # fmt: skip
+    assert procedure["next_steps"] == ["inspection"]
+    assert result["decisions"]["inspection.blockers"]["value"] == ["ladder"]
