@@ -52,8 +52,9 @@ class Unknown:
 
 def merge_unknowns(values: list[object]) -> Unknown | None:
     """The union of the unknowns among ``values``, or None when every value is known."""
-    out: Unknown | None = None
-    for v in values:
-        if v.__class__ is Unknown:
-            out = v if out is None else out.merge(v)
-    return out
+    found = [v for v in values if v.__class__ is Unknown]
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0]
+    return Unknown(frozenset().union(*(u.needs for u in found)))

@@ -320,9 +320,8 @@ class FactReader:
                     else:
                         self._null(fid, (*path, key), case, out)
                     continue
-                raw = case.doc.raw.get((*path, key)) if wants_raw and case.doc else None
                 try:
-                    values[fid] = convert(value, raw)
+                    values[fid] = convert(value, self._raw(case, path, key) if wants_raw else None)
                 except BadValue as exc:
                     out.add(
                         "case/bad-value",
@@ -341,6 +340,10 @@ class FactReader:
                     f"facts ({', '.join(sorted(node))})",
                     case.span(*path, key),
                 )
+
+    @staticmethod
+    def _raw(case: Case, path: tuple[str, ...], key: str) -> str | None:
+        return case.doc.raw.get((*path, key)) if case.doc else None
 
     def _null(self, fid: str, here: tuple[str, ...], case: Case, out: Collector) -> None:
         out.add(
