@@ -36,6 +36,16 @@ policy_option = click.option(
 )
 
 
+jurisdiction_option = click.option(
+    "--jurisdiction", "-j", default=None,
+    help="Jurisdiction id (default: the only one, when the policy has one).")  # fmt: skip
+revision_option = click.option(
+    "--revision", default=None, help="Revision id (default: the latest encoded).")  # fmt: skip
+catalogue_format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+
+
 def _guarded(fn: F) -> F:
     """Turn stage errors into located diagnostics and any bug into a one-line message."""
 
@@ -228,13 +238,8 @@ def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
 
 @main.command("show")
 @click.argument("section", nargs=-1, required=True)
-@click.option(
-    "--jurisdiction",
-    "-j",
-    default=None,
-    help="Jurisdiction id (default: the only one, when the policy has one).",
-)
-@click.option("--revision", default=None, help="Revision id (default: the latest encoded).")
+@jurisdiction_option
+@revision_option
 @policy_option
 @_guarded
 def show_cmd(
@@ -264,13 +269,8 @@ def _compiled(policy: Policy, jurisdiction: str | None, revision: str | None) ->
 
 
 @main.command("graph")
-@click.option(
-    "--jurisdiction",
-    "-j",
-    default=None,
-    help="Jurisdiction id (default: the only one, when the policy has one).",
-)
-@click.option("--revision", default=None)
+@jurisdiction_option
+@revision_option
 @click.option(
     "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
 )
@@ -300,15 +300,9 @@ def graph_cmd(
 
 
 @main.command("facts")
-@click.option(
-    "--jurisdiction",
-    "-j",
-    default=None,
-    help="Jurisdiction id (default: the only one, when the policy has one).",
-)
-@click.option("--revision", default=None)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
+@jurisdiction_option
+@revision_option
+@catalogue_format_option
 @policy_option
 @_guarded
 def facts_cmd(
@@ -316,23 +310,16 @@ def facts_cmd(
 ) -> None:
     """List the facts a case may give: id, type, allowed values, description."""
     cp = _compiled(_load(policy_dir), jurisdiction, revision)
-    rows = [{"id": f.id, "type": _type_name(f.type), "values": list(f.type.values or (
-        f.type.item.values if f.type.item else ())), "nullable": f.nullable,
-        "description": f.description, "citation": f.citation, "layer": f.jurisdiction}
-        for f in sorted(cp.facts.values(), key=lambda f: f.id)]  # fmt: skip
+    rows = [{**_typed_row(f.id, f.type), "nullable": f.nullable, "description": f.description,
+             "citation": f.citation, "layer": f.jurisdiction}
+            for f in sorted(cp.facts.values(), key=lambda f: f.id)]  # fmt: skip
     _print_catalogue(rows, fmt)
 
 
 @main.command("decisions")
-@click.option(
-    "--jurisdiction",
-    "-j",
-    default=None,
-    help="Jurisdiction id (default: the only one, when the policy has one).",
-)
-@click.option("--revision", default=None)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
+@jurisdiction_option
+@revision_option
+@catalogue_format_option
 @policy_option
 @_guarded
 def decisions_cmd(
@@ -340,9 +327,8 @@ def decisions_cmd(
 ) -> None:
     """List the decisions the policy makes: id, type, description and the sections defining it."""
     cp = _compiled(_load(policy_dir), jurisdiction, revision)
-    rows = [{"id": r.id, "type": _type_name(r.type), "values": list(r.type.values or (
-        r.type.item.values if r.type.item else ())), "description": r.description,
-        "citations": list(dict.fromkeys(v.citation for v in r.variants))}
+    rows = [{**_typed_row(r.id, r.type), "description": r.description,
+             "citations": list(dict.fromkeys(v.citation for v in r.variants))}
         for r in sorted(cp.rules.values(), key=lambda r: r.id) if not r.internal]  # fmt: skip
     _print_catalogue(rows, fmt)
 
@@ -358,8 +344,11 @@ def _only_jurisdiction(policy: Policy) -> str:
                            + ", ".join(sorted(compiled)))  # fmt: skip
 
 
-def _type_name(t: Any) -> str:
-    return f"list of {t.item.name}" if t.name == "list" else str(t.name)
+def _typed_row(ident: str, t: Any) -> dict[str, Any]:
+    """A catalogue row's id, type name and allowed values."""
+    name = f"list of {t.item.name}" if t.name == "list" else str(t.name)
+    values = t.values or (t.item.values if t.item else ())
+    return {"id": ident, "type": name, "values": list(values)}
 
 
 def _print_catalogue(rows: list[dict[str, Any]], fmt: str) -> None:
