@@ -34,7 +34,7 @@ def _validator(name: str) -> Draft202012Validator:
 def check_document(doc: Document, name: str, out: Collector) -> None:
     """Validate ``doc`` against schema ``name``; add one diagnostic per problem to ``out``."""
     for err in sorted(_validator(name).iter_errors(doc.data), key=lambda e: list(e.path)):
-        for leaf in _leaves(err):
+        for leaf in [err] if _alternatives(err) is not None else _leaves(err):
             _report(doc, leaf, out)
 
 
@@ -46,8 +46,34 @@ def _leaves(err: ValidationError) -> list[ValidationError]:
     return [err]
 
 
+def _alternatives(err: ValidationError) -> list[str] | None:
+    """For a ``oneOf`` of required keys (a rule's `value:` or `fee:`), the keys offered."""
+    if err.validator != "oneOf":
+        return None
+    branches = cast(list[Any], err.validator_value)
+    if not all(isinstance(b, dict) and set(b) == {"required"} for b in branches):
+        return None
+    return [k for b in branches for k in b["required"]]
+
+
 def _report(doc: Document, err: ValidationError, out: Collector) -> None:
     path = tuple(err.absolute_path)
+    keys = _alternatives(err)
+    if keys is not None and isinstance(err.instance, dict):
+        given = [k for k in keys if k in err.instance]
+        words = " or ".join(f"`{k}:`" for k in keys)
+        if given:
+            out.add(
+                "schema/invalid",
+                f"give one of {words}, not several",
+                doc.span((*path, given[-1]), key=True),
+                help=f"remove `{given[-1]}:` or the other",
+            )
+        else:
+            out.add(
+                "schema/missing-key", f"missing {words}", doc.span(path), help=f"add one of {words}"
+            )
+        return
     where = _where(path)
     v, val = err.validator, cast(Any, err.validator_value)
     sch = cast(dict[str, Any], err.schema)

@@ -78,7 +78,7 @@ EXPECTED = [
         needles=("unknown key `rule`", "did you mean `rules`?"),
     ),
     Expect("schema-missing-key", "schema/missing-key", JUR, 1, 1, needles=("`time_zone`",)),
-    Expect("schema-missing-key--second-rule", "schema/missing-key", RULES, needles=("`value`",)),
+    Expect("schema-missing-key--second-rule", "schema/missing-key", RULES, needles=("`value:`",)),
     Expect(
         "schema-invalid-value",
         "schema/invalid-value",

@@ -62,3 +62,20 @@ def test_a_schedule_charges_only_from_its_effective_date(tmp_path: Path) -> None
     assert "as_of >= 2024-07-01" in before.because[0]["because"][0]["text"]
     case = {**_case(units=3), "as_of": "2024-07-01"}
     assert policy.values(case, ["permit.fee"])["permit.fee"] == Decimal("30.00")
+
+
+def test_a_rule_gives_a_value_or_a_fee_not_both(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "policy"
+    shutil.copytree(GAP, root)
+    (root / "town" / "r1" / "rules.yaml").write_text(
+        "sections:\n  - citation: TC 1.01\n    title: T\n    rules:\n"
+        "      - id: permit.fee\n        type: money\n        value: $1\n"
+        "        fee:\n          items:\n            - {id: a, title: A, amount: $1}\n"
+        "      - id: permit.other\n        type: money\n"
+    )
+    problems = {(d.code, d.span.line if d.span else 0, d.message)
+                for d in load_policy(root, strict=False).diagnostics}  # fmt: skip
+    assert ("schema/invalid", 8, "give one of `value:` or `fee:`, not several") in problems
+    assert ("schema/missing-key", 11, "missing `value:` or `fee:`") in problems
