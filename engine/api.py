@@ -136,7 +136,10 @@ class Policy:
         return self.jurisdictions[jid]
 
     def prepare(
-        self, case: Case | dict[str, Any], as_of: dt.date | None = None
+        self,
+        case: Case | dict[str, Any],
+        as_of: dt.date | None = None,
+        revision: str | None = None,
     ) -> tuple[CompiledPolicy, Case, dict[str, Any], dt.date, tuple[str, dt.date | None]]:
         """Choose the revision and check the facts of ``case``.
 
@@ -150,9 +153,9 @@ class Policy:
         )
         day = as_of or case.as_of or dt.datetime.now(_tz(jur)).date()
         basis: tuple[str, dt.date | None]
-        if case.revision:
-            revision = case.revision
-            cp = _located(lambda: self.compiled_for(jur.id, revision), case, "revision")
+        forced = revision or case.revision
+        if forced:
+            cp = _located(lambda: self.compiled_for(jur.id, forced), case, "revision")
             basis = ("revision", None)
         else:
             vest = _vesting_date(jur, case)
@@ -186,6 +189,7 @@ class Policy:
         as_of: dt.date | None = None,
         explain: bool = True,
         decisions: Iterable[str] | None = None,
+        revision: str | None = None,
     ) -> Result:
         """Evaluate one case.
 
@@ -194,12 +198,14 @@ class Policy:
                 file, with ISO date strings or ``datetime.date`` values.
             as_of: overrides the case's ``as_of``.
             explain: build the ``because`` trees (skip for bulk work).
-            decisions: report only these decision ids (all rules are still evaluated).
+            decisions: report only these decision ids (only the rules they need run).
+            revision: decide under this encoded revision instead of the one in force on the
+                case's vesting date or ``as_of`` (overrides the case's ``revision:``).
 
         Raises:
             CaseError: the case does not fit the policy; its diagnostics say where and why.
         """
-        cp, case, facts, day, basis = self.prepare(case, as_of)
+        cp, case, facts, day, basis = self.prepare(case, as_of, revision)
         only = _checked(cp, decisions)
         env, chosen = run_plan(cp, facts, day, only)
         found = build_decisions(cp, env, chosen, only)

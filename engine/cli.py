@@ -96,6 +96,8 @@ def _parse_date(_: Any, __: Any, value: str | None) -> dt.date | None:
 @main.command("eval")
 @click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as-of", callback=_parse_date, help="Evaluate as of this date (YYYY-MM-DD).")
+@click.option("--revision", default=None,
+              help="Decide under this encoded revision instead of the one in force.")  # fmt: skip
 @click.option(
     "--format",
     "fmt",
@@ -115,6 +117,7 @@ def _parse_date(_: Any, __: Any, value: str | None) -> dt.date | None:
 def eval_cmd(
     cases: tuple[Path, ...],
     as_of: dt.date | None,
+    revision: str | None,
     fmt: str,
     explain: tuple[str, ...],
     policy_dir: Path | None,
@@ -125,7 +128,7 @@ def eval_cmd(
     for path in cases:
         try:
             case = read_case(path)
-            result = policy.evaluate(case, as_of=as_of)
+            result = policy.evaluate(case, as_of=as_of, revision=revision)
         except OrdinanceError as exc:
             click.echo(render(_locate(exc.diagnostics, path)), err=True)
             failed = True

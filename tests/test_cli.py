@@ -183,3 +183,12 @@ def test_houston_example_itemizes_fees_and_gives_next_steps() -> None:
     ]  # fmt: skip
     assert procedure["next_steps"] == ["inspection"]
     assert result["decisions"]["inspection.blockers"]["value"] == ["ladder"]
+
+
+def test_eval_revision_forces_a_revision_and_says_so() -> None:
+    code, out, _ = run("eval", EXAMPLE, "--revision", "ord-4463", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["revision_basis"] == {"by": "revision", "date": None}
+    code, _, err = run("eval", EXAMPLE, "--revision", "ord-4387")
+    assert code == 1
+    assert "case/unknown-revision" in err and "encoded revisions: ord-4463" in err
