@@ -14,7 +14,7 @@ from typing import Any
 
 from dsl.typesys import Type
 from dsl.values import Unknown
-from engine.compiler import CompiledPolicy
+from engine.compiler import CompiledPolicy, CompiledRule
 from engine.decide import Plan
 from engine.decide import run_plan as decide_plan
 from engine.values import json_converter, to_json
@@ -159,7 +159,7 @@ def build_decisions(
         value, pick = env[rid], chosen[rid]
         status = status_of(value, pick)
         if pick >= 0:
-            cites = [rule.variants[pick].citation]
+            cites = _citations(rule, pick, env, status)
         else:
             cites = list(dict.fromkeys(v.citation for v in rule.variants))
         needs = sorted(value.needs) if status == UNDETERMINED else []
@@ -167,6 +167,25 @@ def build_decisions(
             rid, None if status != DETERMINED else value, status, cites, needs, rule.type
         )
     return out
+
+
+def _citations(rule: CompiledRule, pick: int, env: dict[str, Any], status: str) -> list[str]:
+    """The deciding definition's citation; when its own condition is unknown and the rule was
+    decided because every definition that may apply agrees, all of those are cited."""
+    chosen = rule.variants[pick]
+    if status != DETERMINED or chosen.when_fn is None:
+        return [chosen.citation]
+    if chosen.when_fn(env).__class__ is not Unknown:
+        return [chosen.citation]
+    possible = []
+    for v in rule.variants[pick:]:
+        w = True if v.when_fn is None else v.when_fn(env)
+        if w is False or w is None:
+            continue
+        possible.append(v.citation)
+        if w is True:
+            break
+    return list(dict.fromkeys(possible))
 
 
 def run_procedures(cp: CompiledPolicy, env: dict[str, Any]) -> dict[str, ProcedureResult]:
