@@ -368,5 +368,36 @@ def _print_catalogue(rows: list[dict[str, Any]], fmt: str) -> None:
             click.echo(f"    [{'; '.join(cites)}]")
 
 
+@main.group("docs")
+def docs_group() -> None:
+    """The documentation site of the rules in force, generated from the policy."""
+
+
+@docs_group.command("build")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build/site-src"),
+    show_default=True,
+    help="Where to write mkdocs.yml and the Markdown pages (emptied first).",
+)
+@click.option(
+    "--examples",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("tests/golden"),
+    show_default=True,
+    help="Golden cases shown as worked examples (skipped when the folder is absent).",
+)
+@policy_option
+@_guarded
+def docs_build_cmd(out: Path, examples: Path, policy_dir: Path | None) -> None:
+    """Write the Markdown site; then `mkdocs build --strict -f OUT/mkdocs.yml` renders it."""
+    from engine.docsgen import build_docs
+
+    written = build_docs(_load(policy_dir), out, examples if examples.is_dir() else None)
+    click.echo(f"wrote {len(written)} files under {out}; render with: "
+               f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,78 @@
+"""The documentation site: generated from the policy alone, deterministic, and rendered by
+mkdocs-material in strict mode (no warnings, no broken links)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import Policy
+from engine.docsgen import build_docs, slug
+from tests.conftest import GOLDEN
+
+
+@pytest.fixture(scope="module")
+def site(policy: Policy, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    build_docs(policy, out, GOLDEN)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q"], cwd=out,
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "WARNING" not in run.stderr
+    return out
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_the_markdown_is_deterministic(policy: Policy, tmp_path: Path) -> None:
+    build_docs(policy, tmp_path / "a", GOLDEN)
+    build_docs(policy, tmp_path / "b", GOLDEN)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+def test_every_section_has_a_page(policy: Policy, site: Path) -> None:
+    cp = policy.compiled[("kent", "ord-4463")]
+    for citation in cp.layered.sections:
+        assert (site / "docs" / "kent" / "sections" / f"{slug(citation)}.md").is_file(), citation
+
+
+def test_the_amended_section_reads_as_law_with_its_provenance(site: Path) -> None:
+    page = (site / "docs" / "kent" / "sections" / "ibc-105-5.md").read_text("utf-8")
+    assert "**IBC 105.5 as amended by KCC 14.01.030.D**" in page
+    assert "shall expire automatically three years after the date of permit issuance" in page
+    assert "## Model text before amendment" in page  # and what it replaced
+    assert "### `permit.expires_on`" in page and "```mermaid" in page
+    assert "### Example KENT-G-" in page  # worked examples from the golden cases
+    deleted = (site / "docs" / "kent" / "sections" / "ipmc-604.md").read_text("utf-8")
+    assert "IPMC 604 is deleted by KCC 14.01.090.H" in deleted
+
+
+def test_fees_procedures_and_calendar(site: Path) -> None:
+    fees = (site / "docs" / "houston" / "sections" / "houston-co-fees.md").read_text("utf-8")
+    assert "| Additional floors | $125.32 per floor | `building.stories` beyond 1 |" in fees
+    proc = (site / "docs" / "kent" / "procedures" / "certificate-of-occupancy.md").read_text()
+    assert "flowchart TD" in proc and "final_approvals --> co_inspection" in proc
+    home = (site / "docs" / "kent" / "index.md").read_text("utf-8")
+    assert "| 2024-11-29 (Friday) | Native American Heritage Day |" in home
+
+
+def test_search_finds_the_staff_questions(site: Path) -> None:
+    index = json.loads((site / "site" / "search" / "search_index.json").read_text("utf-8"))
+
+    def where(term: str) -> set[str]:
+        return {d["location"].split("#")[0] for d in index["docs"]
+                if term.lower() in (d["title"] + " " + d["text"]).lower()}  # fmt: skip
+
+    assert "kent/sections/kcc-14-01-110-a-1/" in where("hearing examiner")
+    assert "kent/sections/ibc-105-5/" in where("105.5")
+    assert "houston/sections/houston-co-inspection/" in where("re-inspection")
