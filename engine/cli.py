@@ -388,13 +388,23 @@ def docs_group() -> None:
     show_default=True,
     help="Golden cases shown as worked examples (skipped when the folder is absent).",
 )
+@click.option(
+    "--mermaid-js",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="ORDINANCE_MERMAID_JS",
+    default=None,
+    help="A local mermaid.min.js to serve with the site (default: the theme's CDN).",
+)
 @policy_option
 @_guarded
-def docs_build_cmd(out: Path, examples: Path, policy_dir: Path | None) -> None:
+def docs_build_cmd(
+    out: Path, examples: Path, mermaid_js: Path | None, policy_dir: Path | None
+) -> None:
     """Write the Markdown site; then `mkdocs build --strict -f OUT/mkdocs.yml` renders it."""
     from engine.docsgen import build_docs
 
-    written = build_docs(_load(policy_dir), out, examples if examples.is_dir() else None)
+    golden = examples if examples.is_dir() else None
+    written = build_docs(_load(policy_dir), out, golden, mermaid_js)
     click.echo(f"wrote {len(written)} files under {out}; render with: "
                f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
 

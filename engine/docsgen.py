@@ -71,13 +71,17 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def build_docs(policy: Policy, out: Path, examples: Path | None = None) -> list[Path]:
+def build_docs(
+    policy: Policy, out: Path, examples: Path | None = None, mermaid_js: Path | None = None
+) -> list[Path]:
     """Write the site's Markdown and ``mkdocs.yml`` under ``out``; returns the files written.
 
     Args:
         policy: the loaded policy (every jurisdiction's latest encoded revision is documented).
         out: the folder to write (``out/mkdocs.yml`` and ``out/docs/``); emptied first.
         examples: golden cases (``<jurisdiction>/<revision>/*.yaml``) shown as worked examples.
+        mermaid_js: a local copy of Mermaid (``mermaid.min.js``) to serve with the site, for
+            readers without internet access; by default mkdocs-material loads it from its CDN.
     """
     if out.exists():
         shutil.rmtree(out)
@@ -101,8 +105,15 @@ def build_docs(policy: Policy, out: Path, examples: Path | None = None) -> list[
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, "utf-8")
         written.append(path)
+    head = MKDOCS_HEAD
+    if mermaid_js is not None:
+        target = out / "docs" / "javascripts" / "mermaid.min.js"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(mermaid_js, target)
+        written.append(target)
+        head += "extra_javascript:\n  - javascripts/mermaid.min.js\n"
     config = out / "mkdocs.yml"
-    config.write_text(MKDOCS_HEAD + "nav:\n" + "\n".join(nav) + "\n", "utf-8")
+    config.write_text(head + "nav:\n" + "\n".join(nav) + "\n", "utf-8")
     return [config, *written]
 
 
