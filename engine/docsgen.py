@@ -24,7 +24,14 @@ from engine.render import render_markdown
 from engine.sections import decided_by
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md")
+HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md")  # copied from docs/
+WRITING = (
+    "A case file",
+    "Writing a policy file",
+    "Fee schedules",
+    "Adding a jurisdiction",
+    "Adding a golden case",
+)  # the README's sections on the administrator's work
 
 MKDOCS_HEAD = """\
 site_name: ordinance - the rules in force
@@ -93,7 +100,12 @@ def build_docs(
         nav += _jurisdiction_pages(cp, cases, pages)
     pages["index.md"] = _home(policy, latest)
     nav.append("  - Reference:")
+    pages["reference/writing-policy.md"] = _from_readme("Writing and testing policy", WRITING)
+    nav.append("    - reference/writing-policy.md")
     for name in HAND_WRITTEN:
+        if name == "diagnostics.md":
+            nav += _diagnostic_pages((DOCS / name).read_text("utf-8"), pages)
+            continue
         pages[f"reference/{name}"] = (DOCS / name).read_text("utf-8")
         nav.append(f"    - reference/{name}")
     pages["reference/cli.md"] = _cli_reference()
@@ -361,11 +373,13 @@ def _fact_catalogue(cp: CompiledPolicy) -> str:
     lines = [f"# Facts — {cp.layered.jurisdiction.title}", "",
              "The facts a case file may give. An absent fact is unknown; `null` is allowed only "
              "where it says so, and means the event has not happened.", "",
-             "| fact | type | description | declared by |", "|---|---|---|---|"]  # fmt: skip
+             "| fact | type | description | citation | declared by |",
+             "|---|---|---|---|---|"]  # fmt: skip
     for fid in sorted(cp.facts):
         f = cp.facts[fid]
         null = " (may be null)" if f.nullable else ""
-        lines.append(f"| `{fid}` | {f.type}{null} | {f.description} | {f.jurisdiction} |")
+        lines.append(f"| `{fid}` | {f.type}{null} | {f.description} | {f.citation or ''} | "
+                     f"{f.jurisdiction} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -389,6 +403,34 @@ def _procedure_page(cp: CompiledPolicy, pid: str) -> str:
         due = f"`{' '.join(s.deadline.text.split())}`" if s.deadline else "—"
         lines.append(f"| {s.title} | {', '.join(s.requires) or '—'} | {done} | {due} |")
     return "\n".join(lines) + "\n"
+
+
+def _from_readme(title: str, headings: tuple[str, ...]) -> str:
+    """The README's sections on writing policy, as one page (the README stays the source)."""
+    readme = (DOCS.parent / "README.md").read_text("utf-8")
+    parts = re.split(r"^## ", readme, flags=re.M)
+    chosen = {p.split("\n", 1)[0].strip(): p for p in parts[1:]}
+    body = [f"## {chosen[h]}" for h in headings if h in chosen]
+    text = f"# {title}\n\n" + "\n".join(body)
+    # Links in the README point into docs/; on the site those pages sit beside this one.
+    return text.replace("](docs/", "](")
+
+
+def _diagnostic_pages(source: str, pages: dict[str, str]) -> list[str]:
+    """One page per diagnostic code (its meaning, an example and the fix), and an index."""
+    intro, *entries = re.split(r"^## ", source, flags=re.M)
+    nav = ["    - Diagnostics:", "      - reference/diagnostics/index.md"]
+    rows = []
+    for entry in entries:
+        code, body = entry.split("\n", 1)
+        name = slug(code)
+        pages[f"reference/diagnostics/{name}.md"] = f"# {code}\n{body}"
+        nav.append(f"      - reference/diagnostics/{name}.md")
+        rows.append(f"| [`{code}`]({name}.md) | {body.strip().splitlines()[0]} |")
+    pages["reference/diagnostics/index.md"] = (
+        intro.strip() + "\n\n| code | meaning |\n|---|---|\n" + "\n".join(rows) + "\n"
+    )
+    return nav
 
 
 def _cli_reference() -> str:

@@ -117,6 +117,19 @@ def test_search_finds_hearing_examiner(page, base_url: str) -> None:  # type: ig
     page.screenshot(path=str(ARTIFACTS / "search-hearing-examiner.png"))
 
 
+def test_a_section_page_prints_without_navigation(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "kent/sections/kcc-14-01-110-a-2/")
+    page.emulate_media(media="print")
+    hidden = page.evaluate(
+        "() => ['.md-header', '.md-sidebar--primary', '.md-footer'].map("
+        "s => getComputedStyle(document.querySelector(s)).display)"
+    )
+    assert hidden == ["none", "none", "none"]
+    assert "fourteenth calendar day" in page.inner_text("article")
+    page.pdf(path=str(ARTIFACTS / "kcc-14-01-110-a-2.pdf"))
+    page.emulate_media(media="screen")
+
+
 class _Links(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()

@@ -76,3 +76,22 @@ def test_search_finds_the_staff_questions(site: Path) -> None:
     assert "kent/sections/kcc-14-01-110-a-1/" in where("hearing examiner")
     assert "kent/sections/ibc-105-5/" in where("105.5")
     assert "houston/sections/houston-co-inspection/" in where("re-inspection")
+    assert "kent/sections/kent-co-process/" in where("reinspection")
+
+
+def test_every_diagnostic_code_has_its_page(site: Path) -> None:
+    import re
+
+    source = (Path(__file__).parent.parent / "docs" / "diagnostics.md").read_text("utf-8")
+    for code in re.findall(r"^## (\S+)$", source, re.M):
+        page = site / "docs" / "reference" / "diagnostics" / f"{slug(code)}.md"
+        assert page.read_text("utf-8").startswith(f"# {code}\n"), code
+    index = (site / "docs" / "reference" / "diagnostics" / "index.md").read_text("utf-8")
+    assert "| [`graph/cycle`](graph-cycle.md) |" in index
+
+
+def test_the_administrators_guide_comes_from_the_readme(site: Path) -> None:
+    page = (site / "docs" / "reference" / "writing-policy.md").read_text("utf-8")
+    assert page.startswith("# Writing and testing policy")
+    for heading in ("## Writing a policy file", "## Fee schedules", "## Adding a golden case"):
+        assert heading in page
