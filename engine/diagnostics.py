@@ -7,13 +7,27 @@ Rendered in full for people, one line per problem for editors, JSON for tools.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
-DOCS_URL = "docs/diagnostics.md"
+# Where a diagnostic's page is: the documentation site's page for its code (set
+# ORDINANCE_DOCS_URL to the site's address), else the section of docs/diagnostics.md.
+DOCS_URL = os.environ.get("ORDINANCE_DOCS_URL", "").rstrip("/")
+
+
+def docs_link(code: str) -> str:
+    """The link printed under a diagnostic.
+
+    >>> docs_link("graph/cycle") if not DOCS_URL else "docs/diagnostics.md (graph/cycle)"
+    'docs/diagnostics.md (graph/cycle)'
+    """
+    if DOCS_URL:
+        return f"{DOCS_URL}/reference/diagnostics/{code.replace('/', '-')}/"
+    return f"docs/diagnostics.md ({code})"
 
 
 @dataclass(frozen=True, order=True)
@@ -149,7 +163,7 @@ def render_full(d: Diagnostic) -> str:
     ...                              help="did you mean `permit.issued_on`?")))
     error[case/unknown-fact]: unknown fact `permit.isued_on`
        = help: did you mean `permit.issued_on`?
-       = see: docs/diagnostics.md#case-unknown-fact
+       = see: docs/diagnostics.md (case/unknown-fact)
     """
     out = [f"{d.severity}[{d.code}]: {d.message}"]
     if d.span:
@@ -160,7 +174,7 @@ def render_full(d: Diagnostic) -> str:
         out.append(f"   = section: {d.citation}")
     if d.help:
         out.append(f"   = help: {d.help}")
-    out.append(f"   = see: {DOCS_URL}#{d.code.replace('/', '-')}")
+    out.append(f"   = see: {docs_link(d.code)}")
     return "\n".join(out)
 
 
