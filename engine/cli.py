@@ -409,5 +409,106 @@ def docs_build_cmd(
                f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
 
 
+@main.group("revision")
+def revision_group() -> None:
+    """Revisions of a jurisdiction's policy over time."""
+
+
+@revision_group.command("new")
+@jurisdiction_option
+@click.option("--id", "rev_id", required=True, help="The new revision's id (`ord-4501`).")
+@click.option("--effective", required=True, callback=_parse_date,
+              help="The date it takes effect (YYYY-MM-DD).")  # fmt: skip
+@click.option("--title", default=None, help="Its title (`Ord. No. 4501`).")
+@click.option("--policy", "policy_dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="ORDINANCE_POLICY", default=Path("policy"), show_default=True,
+              help="The policy folder to add the revision to.")  # fmt: skip
+@_guarded
+def revision_new_cmd(jurisdiction: str | None, rev_id: str, effective: dt.date,
+                     title: str | None, policy_dir: Path) -> None:  # fmt: skip
+    """Start a revision as a copy of the latest one; earlier revisions are never changed."""
+    from engine.revisions import new_revision
+
+    if jurisdiction is None:
+        raise click.UsageError("name the jurisdiction with --jurisdiction")
+    folder = new_revision(policy_dir, jurisdiction, rev_id, effective, title)
+    click.echo(f"created {folder} from the latest revision and listed `{rev_id}` "
+               f"(effective {effective}) in {policy_dir / jurisdiction / 'jurisdiction.yaml'}; "
+               "edit its files, then run `ordinance check` and `ordinance diff`")  # fmt: skip
+
+
+@main.command("diff")
+@jurisdiction_option
+@click.option("--from", "rev_from", required=True, help="The earlier revision.")
+@click.option("--to", "rev_to", required=True, help="The later revision.")
+@click.option("--cases", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Case files or folders to evaluate under both (default: the golden cases "
+              "of the earlier revision).")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)  # fmt: skip
+@policy_option
+@_guarded
+def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[Path, ...],
+             fmt: str, policy_dir: Path | None) -> None:  # fmt: skip
+    """What changes from one revision to another: the law, then every case it affects.
+    Exit 0 when nothing changed, 1 when something did."""
+    from engine.revisions import case_impact, diff_revisions
+
+    policy = _load(policy_dir)
+    a = _compiled(policy, jurisdiction, rev_from)
+    b = _compiled(policy, a.jurisdiction, rev_to)
+    changes = diff_revisions(a, b)
+    folders = list(cases) or [Path("tests/golden") / a.jurisdiction / a.revision]
+    loaded = []
+    for path in find_case_files([f for f in folders if f.exists()]):
+        try:
+            loaded.append(read_case(path))
+        except OrdinanceError as exc:
+            click.echo(render(exc.diagnostics), err=True)
+    impact = case_impact(policy, [c for c in loaded if c.jurisdiction == a.jurisdiction],
+                         a, b, changes)  # fmt: skip
+    click.echo(_render_diff(a, b, changes, impact, len(loaded), fmt))
+    sys.exit(1 if changes or impact else 0)
+
+
+def _render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any], n: int,
+                 fmt: str) -> str:  # fmt: skip
+    if fmt == "json":
+        return json.dumps({"jurisdiction": a.jurisdiction, "from": a.revision, "to": b.revision,
+                           "changes": [c.to_dict() for c in changes], "cases_evaluated": n,
+                           "impact": [{"case": i.case, "file": i.file, "decisions": [
+                               d.to_dict() for d in i.changes]} for i in impact]},
+                          indent=2, ensure_ascii=False, default=str)  # fmt: skip
+    md = fmt == "markdown"
+    head = "## " if md else ""
+    lines = [f"{'# ' if md else ''}{a.jurisdiction}: {a.revision} → {b.revision}", "",
+             f"{head}What the law changes ({len(changes)})", ""]  # fmt: skip
+    for c in changes:
+        lines.append(f"- {c.kind} `{c.what}` {c.change} [{c.citation}]")
+        if c.change == "changed":
+            lines += [f"    - before: {_short(c.before)}", f"    - after:  {_short(c.after)}"]
+    lines += ["", f"{head}Cases affected ({len(impact)} of {n})", ""]
+    for i in impact:
+        lines.append(f"- {i.case} ({i.file})")
+        for d in i.changes:
+            cause = f" because of {', '.join(d.causes)}" if d.causes else ""
+            lines.append(f"    - `{d.decision}`: {_summary_words(d.before)} → "
+                         f"{_summary_words(d.after)}{cause}")  # fmt: skip
+    if not changes and not impact:
+        lines.append("Nothing changes.")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _summary_words(s: dict[str, Any]) -> str:
+    if s.get("status") != "determined":
+        return str(s.get("status"))
+    return json.dumps(s.get("value"), ensure_ascii=False)
+
+
 if __name__ == "__main__":
     main()

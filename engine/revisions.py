@@ -1,0 +1,216 @@
+"""Revisions over time: start a new revision from the current one, and say what changes between
+two revisions, in legal terms and case by case.
+
+``new_revision`` copies the latest encoded revision's folder and lists the new revision in
+``jurisdiction.yaml`` (older folders are never touched, so history is kept). ``diff_revisions``
+compares two compiled revisions section by section, rule by rule and fee item by fee item;
+``case_impact`` evaluates cases under both and traces every changed decision to the changed
+rules it depends on (through the dependency graph).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine import graph as gr
+from engine.api import Policy
+from engine.case import Case
+from engine.compiler import CompiledPolicy, Variant
+from engine.diagnostics import Diagnostic, OrdinanceError
+from engine.evaluate import Result
+
+
+class RevisionError(OrdinanceError):
+    """A revision cannot be created or compared as asked."""
+
+
+def new_revision(policy_root: Path, jurisdiction: str, rev_id: str, effective: dt.date,
+                 title: str | None = None) -> Path:  # fmt: skip
+    """Copy the latest encoded revision of ``jurisdiction`` to ``<rev_id>/`` and list it.
+
+    Returns the new revision's folder. Raises ``RevisionError`` when the id is taken, the date
+    is not after the latest revision, or the jurisdiction's file cannot be extended safely.
+    """
+    policy = _load(policy_root / jurisdiction)
+    jur = policy.jurisdictions[jurisdiction]
+    encoded = sorted((r for r in jur.revisions if r.encoded and r.effective_on),
+                     key=lambda r: r.effective_on or dt.date.min)  # fmt: skip
+    problems = []
+    if any(r.id == rev_id for r in jur.revisions):
+        problems.append(f"`{jurisdiction}` already has a revision `{rev_id}`")
+    if encoded and encoded[-1].effective_on and effective <= encoded[-1].effective_on:
+        problems.append(f"{effective} is not after {encoded[-1].title}'s effective date "
+                        f"({encoded[-1].effective_on})")  # fmt: skip
+    if not encoded:
+        problems.append(f"`{jurisdiction}` has no encoded revision to start from")
+    path = jur.directory / "jurisdiction.yaml"
+    text = path.read_text("utf-8")
+    last_key = [ln for ln in text.splitlines() if ln and not ln.startswith((" ", "#", "-"))]
+    if not last_key or not last_key[-1].startswith("revisions:"):
+        problems.append("`revisions:` must be the last key of jurisdiction.yaml to add to it")
+    if problems:
+        raise RevisionError([Diagnostic("revision/cannot-create", p) for p in problems])
+    source = jur.directory / encoded[-1].id
+    target = jur.directory / rev_id
+    shutil.copytree(source, target)
+    entry = (f"  - id: {rev_id}\n    title: {title or rev_id}\n"
+             f"    effective_on: {effective.isoformat()}\n    encoded: true\n"
+             f"    note: Started from {encoded[-1].id}.\n")  # fmt: skip
+    path.write_text(text.rstrip("\n") + "\n" + entry, "utf-8")
+    return target
+
+
+def _load(folder: Path) -> Policy:
+    from engine.api import load_policy
+
+    return load_policy(folder)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change between two revisions, in legal terms."""
+
+    kind: str  # section | rule | fee
+    what: str  # citation, rule id, or rule id + fee item
+    change: str  # added | removed | changed
+    citation: str
+    before: Any = None
+    after: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "what": self.what, "change": self.change,
+                "citation": self.citation, "before": self.before, "after": self.after}  # fmt: skip
+
+
+def diff_revisions(a: CompiledPolicy, b: CompiledPolicy) -> list[Change]:
+    """What changed from revision ``a`` to revision ``b``: sections, rules, fee items."""
+    out: list[Change] = []
+    secs_a, secs_b = a.layered.sections, b.layered.sections
+    for cite in sorted(set(secs_a) | set(secs_b)):
+        sa, sb = secs_a.get(cite), secs_b.get(cite)
+        if sa is None or sb is None:
+            sec = sb or sa
+            assert sec is not None
+            out.append(Change("section", cite, "added" if sa is None else "removed",
+                              sec.cited_as, sa and sa.text, sb and sb.text))  # fmt: skip
+        elif (sa.text, sa.status) != (sb.text, sb.status):
+            out.append(Change("section", cite, "changed", sb.cited_as,
+                              sa.text if sa.text == sb.text else sa.text or sa.status,
+                              sb.text if sa.text == sb.text else sb.text or sb.status))  # fmt: skip
+    rules_a, rules_b = _definitions(a), _definitions(b)
+    for key in sorted(set(rules_a) | set(rules_b)):
+        va, vb = rules_a.get(key), rules_b.get(key)
+        rid = key[0]
+        if va is None or vb is None:
+            v = vb or va
+            assert v is not None
+            out.append(Change("rule", rid, "added" if va is None else "removed", v.citation,
+                              va and _expression(va), vb and _expression(vb)))  # fmt: skip
+            continue
+        if _expression(va) != _expression(vb):
+            out.append(Change("rule", rid, "changed", vb.citation, _expression(va),
+                              _expression(vb)))  # fmt: skip
+        out += _fee_changes(rid, va, vb)
+    return out
+
+
+def _definitions(cp: CompiledPolicy) -> dict[tuple[str, str], Variant]:
+    return {(rid, v.section.citation): v for rid, r in cp.rules.items() for v in r.variants}
+
+
+def _expression(v: Variant) -> str:
+    whens = " and ".join(" ".join(w.text.split()) for w in v.whens)
+    value = " ".join(v.rule.value.text.split()) if v.rule.value else "fee schedule"
+    return f"{value}" + (f"  [when {whens}]" if whens else "")
+
+
+def _fee_changes(rid: str, va: Variant, vb: Variant) -> list[Change]:
+    fa, fb = va.rule.fee, vb.rule.fee
+    if fa is None or fb is None:
+        return []
+    items_a = {it.id: _item(it) for it in fa.items}
+    items_b = {it.id: _item(it) for it in fb.items}
+    out = []
+    for iid in sorted(set(items_a) | set(items_b)):
+        ia, ib = items_a.get(iid), items_b.get(iid)
+        if ia != ib:
+            change = "added" if ia is None else "removed" if ib is None else "changed"
+            out.append(Change("fee", f"{rid}: {iid}", change, vb.citation, ia, ib))
+    if fa.effective_on != fb.effective_on:
+        out.append(Change("fee", f"{rid}: effective_on", "changed", vb.citation,
+                          str(fa.effective_on), str(fb.effective_on)))  # fmt: skip
+    return out
+
+
+def _item(it: Any) -> str:
+    amount = it.amount.text if it.amount else f"{it.unit_amount.text} × {it.quantity.text}"
+    limits = (f" over {it.over}" if it.over else "") + (f" up to {it.up_to}" if it.up_to else "")
+    when = f" when {' '.join(it.when.text.split())}" if it.when else ""
+    return f"{amount}{limits}{when}"
+
+
+@dataclass
+class DecisionChange:
+    decision: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    causes: list[str] = field(default_factory=list)  # citations of the changed rules behind it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision, "before": self.before, "after": self.after,
+                "caused_by": self.causes}  # fmt: skip
+
+
+@dataclass
+class CaseImpact:
+    case: str
+    file: str
+    changes: list[DecisionChange]
+
+
+def case_impact(policy: Policy, cases: list[Case], a: CompiledPolicy, b: CompiledPolicy,
+                changes: list[Change]) -> list[CaseImpact]:  # fmt: skip
+    """Each case under both revisions; every decision whose value, status or citations
+    changed, with the changed rules (and their sections) it depends on."""
+    changed = {c.what.split(":")[0] for c in changes if c.kind in ("rule", "fee")}
+    out = []
+    for case in cases:
+        ra = policy.evaluate(case, revision=a.revision, explain=False)
+        rb = policy.evaluate(case, revision=b.revision)
+        found = []
+        for rid in sorted(set(ra.decisions) | set(rb.decisions)):
+            before, after = _summary(ra, rid), _summary(rb, rid)
+            if before != after:
+                found.append(DecisionChange(rid, before, after, _causes(b, rb, rid, changed)))
+        if found:
+            out.append(CaseImpact(case.id or "(no id)", case.doc.file if case.doc else "", found))
+    return out
+
+
+def _summary(result: Result, rid: str) -> dict[str, Any]:
+    d = result.decisions.get(rid)
+    if d is None:
+        return {"status": "absent"}
+    return {k: v for k, v in d.to_dict().items() if k in ("value", "status", "citations")}
+
+
+def _causes(cp: CompiledPolicy, result: Result, rid: str, changed: set[str]) -> list[str]:
+    """The changed rules this decision depends on, each cited by the definition that decided
+    it for this case (read from the explanation tree under the later revision)."""
+    if rid not in cp.rules:
+        return []
+    upstream = {cp.graph.nodes[n]["name"] for n in gr.dependencies(cp.graph, gr.RULE, rid)}
+    wanted = (upstream | {rid}) & changed
+    found: set[str] = set()
+    decision = result.decisions.get(rid)
+    stack = list(decision.because or []) if decision else []
+    while stack:
+        node = stack.pop()
+        if node.get("rule") in wanted:
+            found.add(f"{node['rule']} ({node.get('citation') or 'not applicable'})")
+        stack += [n for n in node.get("because", []) if "rule" in n]
+    return sorted(found) or sorted(wanted)

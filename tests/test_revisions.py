@@ -1,0 +1,107 @@
+"""Revisions over time: a new revision starts as a copy, older ones keep deciding their cases,
+and `ordinance diff` says what changed in law and for which cases, and why."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from engine import load_policy
+from engine.cli import main
+from tests.conftest import GOLDEN, ROOT
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "policy"
+    shutil.copytree(ROOT / "policy", root)
+    return root
+
+
+def _new(root: Path, jur: str, rev: str, day: str) -> Path:
+    code, _, err = run("revision", "new", "-j", jur, "--id", rev, "--effective", day,
+                         "--title", f"{rev} (hypothetical)", "--policy", str(root))  # fmt: skip
+    assert code == 0, err
+    return root / jur / rev
+
+
+def test_a_new_revision_keeps_history(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    folder = _new(root, "kent", "ord-9999", "2026-01-01")
+    rules = folder / "rulesets.yaml"
+    rules.write_text(rules.read_text().replace(
+        "work.last_inspection_on) + 180 days", "work.last_inspection_on) + 270 days"))  # fmt: skip
+    policy = load_policy(root)
+    case = {"jurisdiction": "kent", "as_of": "2026-02-01", "facts": {
+        "permit": {"code": "IBC", "issued_on": "2025-06-02"},
+        "work": {"commenced_on": "2025-06-02", "last_inspection_on": None}}}  # fmt: skip
+    new = policy.evaluate(case)
+    assert new.revision == "ord-9999"
+    assert new.decisions["permit.expires_on"].value.isoformat() == "2026-02-27"  # + 270 days
+    old = policy.evaluate(case, revision="ord-4463")
+    assert old.decisions["permit.expires_on"].value.isoformat() == "2025-11-29"  # + 180 days
+    earlier = policy.evaluate({**case, "as_of": "2025-12-01"})
+    assert earlier.revision == "ord-4463"
+
+
+def test_diff_names_the_changed_law_and_the_cases_it_changes(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    folder = _new(root, "kent", "ord-9999", "2026-01-01")
+    rules = folder / "rulesets.yaml"
+    rules.write_text(rules.read_text().replace(
+        "work.last_inspection_on) + 180 days", "work.last_inspection_on) + 270 days"))  # fmt: skip
+    golden = str(GOLDEN / "kent" / "ord-4463")
+    code, out, _ = run("diff", "-j", "kent", "--from", "ord-4463", "--to", "ord-9999",
+                       "--cases", golden, "--policy", str(root), "--format", "json")  # fmt: skip
+    assert code == 1
+    report = json.loads(out)
+    assert {c["what"] for c in report["changes"]} == {"permit.inaction_limit"}
+    assert len(report["changes"]) == 5  # one definition per code
+    by_case = {i["case"]: i["decisions"] for i in report["impact"]}
+    g05 = {d["decision"]: d for d in by_case["KENT-G-05"]}
+    assert g05["permit.expires_on"]["before"]["value"] == "2025-03-09"
+    assert g05["permit.expires_on"]["after"]["value"] == "2025-06-07"
+    assert g05["permit.expires_on"]["caused_by"] == [
+        "permit.inaction_limit (IBC 105.5.1 as amended by KCC 14.01.030.D)"
+    ]
+    assert "KENT-G-41" not in by_case  # a CO case the change does not touch
+
+
+def test_diff_of_a_fee_raise_and_of_an_unchanged_revision(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    folder = _new(root, "houston", "cal-2025", "2025-01-01")
+    co = folder / "certificate-of-occupancy.yaml"
+    co.write_text(co.read_text().replace("amount: $501.29\n              when: |\n"
+                                         "                request.kind == \"new\" and building."
+                                         "use != \"multi_family\"",
+                                         "amount: $525.00\n              when: |\n"
+                                         "                request.kind == \"new\" and building."
+                                         "use != \"multi_family\""))  # fmt: skip
+    code, out, _ = run("diff", "-j", "houston", "--from", "cal-2024", "--to", "cal-2025",
+                       "--cases", str(GOLDEN / "houston"), "--policy", str(root))  # fmt: skip
+    assert code == 1
+    assert "fee `co.fee: certificate_of_compliance` changed [Houston CO Fees]" in out
+    assert "before: $501.29 when" in out and "after:  $525.00 when" in out
+    assert '`co.fee`: "751.93" → "775.64"' in out  # 3-story commercial, +$23.71
+    folder2 = _new(root, "kent", "ord-9999", "2026-01-01")
+    assert folder2.is_dir()
+    code, out, _ = run("diff", "-j", "kent", "--from", "ord-4463", "--to", "ord-9999",
+                       "--cases", str(GOLDEN / "kent"), "--policy", str(root))  # fmt: skip
+    assert code == 0
+    assert "Nothing changes." in out
+
+
+def test_a_revision_cannot_reuse_an_id_or_go_back_in_time(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    code, _, err = run("revision", "new", "-j", "kent", "--id", "ord-4463", "--effective",
+                       "2023-01-01", "--policy", str(root))  # fmt: skip
+    assert code == 1
+    assert "already has a revision `ord-4463`" in err
+    assert "is not after Ord. No. 4463's effective date (2024-03-15)" in err
