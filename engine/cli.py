@@ -423,15 +423,22 @@ def revision_group() -> None:
 @click.option("--policy", "policy_dir", type=click.Path(file_okay=False, path_type=Path),
               envvar="ORDINANCE_POLICY", default=Path("policy"), show_default=True,
               help="The policy folder to add the revision to.")  # fmt: skip
+@click.option("--golden", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also copy the previous revision's golden cases from this folder "
+              "(`tests/golden`), each forced to the new revision.")  # fmt: skip
 @_guarded
 def revision_new_cmd(jurisdiction: str | None, rev_id: str, effective: dt.date,
-                     title: str | None, policy_dir: Path) -> None:  # fmt: skip
+                     title: str | None, policy_dir: Path, golden: Path | None) -> None:  # fmt: skip
     """Start a revision as a copy of the latest one; earlier revisions are never changed."""
-    from engine.revisions import new_revision
+    from engine.revisions import copy_golden, new_revision
 
     if jurisdiction is None:
         raise click.UsageError("name the jurisdiction with --jurisdiction")
+    previous = _compiled(load_policy(policy_dir / jurisdiction), jurisdiction, None).revision
     folder = new_revision(policy_dir, jurisdiction, rev_id, effective, title)
+    if golden is not None:
+        copied = copy_golden(golden, jurisdiction, previous, rev_id)
+        click.echo(f"copied {len(copied)} golden cases to {golden / jurisdiction / rev_id}")
     click.echo(f"created {folder} from the latest revision and listed `{rev_id}` "
                f"(effective {effective}) in {policy_dir / jurisdiction / 'jurisdiction.yaml'}; "
                "edit its files, then run `ordinance check` and `ordinance diff`")  # fmt: skip

@@ -64,6 +64,22 @@ def new_revision(policy_root: Path, jurisdiction: str, rev_id: str, effective: d
     return target
 
 
+def copy_golden(golden: Path, jurisdiction: str, source: str, target: str) -> list[Path]:
+    """Copy the golden cases of revision ``source`` into ``target``'s folder, each forced to
+    the new revision (``revision: <target>``), so the snapshot diff shows what changes."""
+    written = []
+    for path in sorted((golden / jurisdiction / source).glob("*.yaml")):
+        lines = path.read_text("utf-8").splitlines(keepends=True)
+        out = [ln for ln in lines if not ln.startswith("revision:")]
+        at = next((i + 1 for i, ln in enumerate(out) if ln.startswith("jurisdiction:")), 0)
+        out.insert(at, f"revision: {target}\n")
+        dest = golden / jurisdiction / target / path.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text("".join(out), "utf-8")
+        written.append(dest)
+    return written
+
+
 def _load(folder: Path) -> Policy:
     from engine.api import load_policy
 

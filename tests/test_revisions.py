@@ -105,3 +105,18 @@ def test_a_revision_cannot_reuse_an_id_or_go_back_in_time(tmp_path: Path) -> Non
     assert code == 1
     assert "already has a revision `ord-4463`" in err
     assert "is not after Ord. No. 4463's effective date (2024-03-15)" in err
+
+
+def test_golden_cases_carry_over_forced_to_the_new_revision(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    golden = tmp_path / "golden"
+    shutil.copytree(GOLDEN / "kent" / "ord-4463", golden / "kent" / "ord-4463")
+    code, out, err = run("revision", "new", "-j", "kent", "--id", "ord-9999", "--effective",
+                         "2026-01-01", "--policy", str(root), "--golden", str(golden))  # fmt: skip
+    assert code == 0, err
+    assert "copied 90 golden cases" in out
+    copied = golden / "kent" / "ord-9999" / "10-tie-at-three-years.yaml"
+    assert copied.read_text().splitlines()[:3] == [
+        "case: KENT-G-10", "jurisdiction: kent", "revision: ord-9999"]  # fmt: skip
+    code, out, _ = run("test", str(golden / "kent" / "ord-9999"), "--policy", str(root))
+    assert out.strip().endswith("90 passed, 0 failed")  # unchanged law: same answers
