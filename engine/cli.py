@@ -459,7 +459,7 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
              fmt: str, policy_dir: Path | None) -> None:  # fmt: skip
     """What changes from one revision to another: the law, then every case it affects.
     Exit 0 when nothing changed, 1 when something did."""
-    from engine.revisions import case_impact, diff_revisions
+    from engine.revisions import case_impact, diff_revisions, render_diff
 
     policy = _load(policy_dir)
     a = _compiled(policy, jurisdiction, rev_from)
@@ -474,47 +474,8 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
             click.echo(render(exc.diagnostics), err=True)
     impact = case_impact(policy, [c for c in loaded if c.jurisdiction == a.jurisdiction],
                          a, b, changes)  # fmt: skip
-    click.echo(_render_diff(a, b, changes, impact, len(loaded), fmt))
+    click.echo(render_diff(a, b, changes, impact, len(loaded), fmt))
     sys.exit(1 if changes or impact else 0)
-
-
-def _render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any], n: int,
-                 fmt: str) -> str:  # fmt: skip
-    if fmt == "json":
-        return json.dumps({"jurisdiction": a.jurisdiction, "from": a.revision, "to": b.revision,
-                           "changes": [c.to_dict() for c in changes], "cases_evaluated": n,
-                           "impact": [{"case": i.case, "file": i.file, "decisions": [
-                               d.to_dict() for d in i.changes]} for i in impact]},
-                          indent=2, ensure_ascii=False, default=str)  # fmt: skip
-    md = fmt == "markdown"
-    head = "## " if md else ""
-    lines = [f"{'# ' if md else ''}{a.jurisdiction}: {a.revision} → {b.revision}", "",
-             f"{head}What the law changes ({len(changes)})", ""]  # fmt: skip
-    for c in changes:
-        lines.append(f"- {c.kind} `{c.what}` {c.change} [{c.citation}]")
-        if c.change == "changed":
-            lines += [f"    - before: {_short(c.before)}", f"    - after:  {_short(c.after)}"]
-    lines += ["", f"{head}Cases affected ({len(impact)} of {n})", ""]
-    for i in impact:
-        lines.append(f"- {i.case} ({i.file})")
-        for d in i.changes:
-            cause = f" because of {', '.join(d.causes)}" if d.causes else ""
-            lines.append(f"    - `{d.decision}`: {_summary_words(d.before)} → "
-                         f"{_summary_words(d.after)}{cause}")  # fmt: skip
-    if not changes and not impact:
-        lines.append("Nothing changes.")
-    return "\n".join(lines)
-
-
-def _short(value: Any) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _summary_words(s: dict[str, Any]) -> str:
-    if s.get("status") != "determined":
-        return str(s.get("status"))
-    return json.dumps(s.get("value"), ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -379,11 +379,6 @@ class _Compiling:
 
     def variant(self, rid: str, user: str, rule: RuleDef, sec: EffectiveSection) -> Variant | None:
         whens = [*sec.when, *([rule.when] if rule.when else [])]
-        if rule.fee is not None and rule.fee.effective_on is not None:
-            # A schedule charges only cases on or after the date it took effect.
-            origin = rule.fee.origin
-            whens.append(Expr(f"as_of >= {rule.fee.effective_on.isoformat()}", origin.doc,
-                              (*origin.path, "effective_on")))  # fmt: skip
         compiled_whens = [self.expr(w, user) for w in whens]
         if any(w is None for w in compiled_whens):
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ def build_docs(
     for cp in latest.values():
         cases = _examples(policy, cp, examples)
         nav += _jurisdiction_pages(cp, cases, pages)
+        nav += _change_pages(policy, cp.jurisdiction, pages)
     pages["index.md"] = _home(policy, latest)
     nav.append("  - Reference:")
     pages["reference/writing-policy.md"] = _from_readme("Writing and testing policy", WRITING)
@@ -194,6 +196,25 @@ def _jurisdiction_pages(cp: CompiledPolicy, cases: list[tuple[Any, Result]],
 def _order(citation: str) -> list[Any]:
     """Sort citations as people read them: IBC 105.3.2 before IBC 105.5 before IBC 111."""
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", citation)]
+
+
+def _change_pages(policy: Policy, jid: str, pages: dict[str, str]) -> list[str]:
+    """A "what changed" page per encoded revision after the first, from the same diff as
+    ``ordinance diff`` (the law's changes; run the command for the cases they affect)."""
+    from engine.revisions import diff_revisions, render_diff
+
+    revisions = sorted((cp for (j, _), cp in policy.compiled.items() if j == jid),
+                       key=lambda cp: cp.layered.revision.effective_on or dt.date.min)  # fmt: skip
+    nav = []
+    for before, after in pairwise(revisions):
+        rel = f"{jid}/changes/{after.revision}.md"
+        title = f"What changed in {after.layered.revision.title}"
+        body = render_diff(before, after, diff_revisions(before, after), [], 0, "markdown")
+        pages[rel] = f"# {title}\n\n" + body.split("\n", 1)[1].replace(
+            "## Cases affected (0 of 0)\n", "Run `ordinance diff` for the cases affected.\n"
+        )
+        nav.append(f"      - {rel}")
+    return ["    - What changed:", *nav] if nav else []
 
 
 def _jurisdiction_home(cp: CompiledPolicy) -> str:

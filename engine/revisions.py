@@ -11,6 +11,7 @@ rules it depends on (through the dependency graph).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +136,10 @@ def diff_revisions(a: CompiledPolicy, b: CompiledPolicy) -> list[Change]:
 
 
 def _definitions(cp: CompiledPolicy) -> dict[tuple[str, str], Variant]:
-    return {(rid, v.section.citation): v for rid, r in cp.rules.items() for v in r.variants}
+    """Every definition by rule and section (a fee's companion `<id>_lines` is the fee's own
+    definition again, so it is left out)."""
+    return {(rid, v.section.citation): v for rid, r in cp.rules.items() for v in r.variants
+            if v.rule.id == rid}  # fmt: skip
 
 
 def _expression(v: Variant) -> str:
@@ -230,3 +234,43 @@ def _causes(cp: CompiledPolicy, result: Result, rid: str, changed: set[str]) -> 
             found.add(f"{node['rule']} ({node.get('citation') or 'not applicable'})")
         stack += [n for n in node.get("because", []) if "rule" in n]
     return sorted(found) or sorted(wanted)
+
+
+def render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any], n: int,
+                 fmt: str) -> str:  # fmt: skip
+    """The diff as text for the terminal, Markdown for a staff report, or JSON for tools."""
+    if fmt == "json":
+        return json.dumps({"jurisdiction": a.jurisdiction, "from": a.revision, "to": b.revision,
+                           "changes": [c.to_dict() for c in changes], "cases_evaluated": n,
+                           "impact": [{"case": i.case, "file": i.file, "decisions": [
+                               d.to_dict() for d in i.changes]} for i in impact]},
+                          indent=2, ensure_ascii=False, default=str)  # fmt: skip
+    md = fmt == "markdown"
+    head = "## " if md else ""
+    lines = [f"{'# ' if md else ''}{a.jurisdiction}: {a.revision} → {b.revision}", "",
+             f"{head}What the law changes ({len(changes)})", ""]  # fmt: skip
+    for c in changes:
+        lines.append(f"- {c.kind} `{c.what}` {c.change} [{c.citation}]")
+        if c.change == "changed":
+            lines += [f"    - before: {_short(c.before)}", f"    - after:  {_short(c.after)}"]
+    lines += ["", f"{head}Cases affected ({len(impact)} of {n})", ""]
+    for i in impact:
+        lines.append(f"- {i.case} ({i.file})")
+        for d in i.changes:
+            cause = f" because of {', '.join(d.causes)}" if d.causes else ""
+            lines.append(f"    - `{d.decision}`: {_summary_words(d.before)} → "
+                         f"{_summary_words(d.after)}{cause}")  # fmt: skip
+    if not changes and not impact:
+        lines.append("Nothing changes.")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _summary_words(s: dict[str, Any]) -> str:
+    if s.get("status") != "determined":
+        return str(s.get("status"))
+    return json.dumps(s.get("value"), ensure_ascii=False)

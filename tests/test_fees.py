@@ -47,23 +47,6 @@ def test_lines_round_half_up_to_the_cent(tmp_path: Path) -> None:
                     "amount": "0.38"}  # fmt: skip
 
 
-def test_a_schedule_charges_only_from_its_effective_date(tmp_path: Path) -> None:
-    import shutil
-
-    root = tmp_path / "policy"
-    shutil.copytree(GAP, root)
-    rules = root / "town" / "r1" / "rules.yaml"
-    rules.write_text(
-        rules.read_text().replace("effective_on: 2024-01-01", "effective_on: 2024-07-01")
-    )
-    policy = load_policy(root, strict=False)
-    before = policy.evaluate(_case(units=3)).decisions["permit.fee"]  # as_of 2024-06-01
-    assert before.status == "not_applicable"
-    assert "as_of >= 2024-07-01" in before.because[0]["because"][0]["text"]
-    case = {**_case(units=3), "as_of": "2024-07-01"}
-    assert policy.values(case, ["permit.fee"])["permit.fee"] == Decimal("30.00")
-
-
 def test_a_rule_gives_a_value_or_a_fee_not_both(tmp_path: Path) -> None:
     import shutil
 
