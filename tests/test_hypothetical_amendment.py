@@ -58,3 +58,24 @@ def test_the_site_has_a_what_changed_page(tmp_path: Path) -> None:
     assert (
         "rule `permit.inaction_limit` changed [IBC 105.5.1 as amended by KCC 14.01.030.D]" in page
     )
+
+
+def test_an_application_keeps_the_fee_in_force_when_it_was_submitted(tmp_path: Path) -> None:
+    policy = load_policy(_amended(tmp_path))
+    case = {"jurisdiction": "houston", "as_of": "2025-03-03", "facts": {
+        "building": {"use": "commercial", "stories": 1}, "space": {"multi_tenant": False},
+        "request": {"kind": "new"}, "co": {"investigation_warranted": False}}}  # fmt: skip
+    late = policy.evaluate(case)
+    assert (late.revision, str(late.decisions["co.fee"].value)) == ("cal-2025", "525.00")
+    early = policy.evaluate(
+        {
+            **case,
+            "facts": {
+                **case["facts"],  # type: ignore[dict-item]
+                "application": {"submitted_on": "2024-12-20"},
+            },
+        }
+    )
+    assert (early.revision, str(early.decisions["co.fee"].value)) == ("cal-2024", "501.29")
+    assert early.to_dict()["revision_basis"] == {"by": "application.submitted_on",
+                                                 "date": "2024-12-20"}  # fmt: skip
