@@ -32,12 +32,17 @@ def _new(root: Path, jur: str, rev: str, day: str) -> Path:
     return root / jur / rev
 
 
-def test_a_new_revision_keeps_history(tmp_path: Path) -> None:
+def _kent_270_days(tmp_path: Path) -> Path:
+    """A policy copy with a (hypothetical) Kent revision whose inactivity period is 270 days."""
     root = _copy(tmp_path)
-    folder = _new(root, "kent", "ord-9999", "2026-01-01")
-    rules = folder / "rulesets.yaml"
+    rules = _new(root, "kent", "ord-9999", "2026-01-01") / "rulesets.yaml"
     rules.write_text(rules.read_text().replace(
         "work.last_inspection_on) + 180 days", "work.last_inspection_on) + 270 days"))  # fmt: skip
+    return root
+
+
+def test_a_new_revision_keeps_history(tmp_path: Path) -> None:
+    root = _kent_270_days(tmp_path)
     policy = load_policy(root)
     case = {"jurisdiction": "kent", "as_of": "2026-02-01", "facts": {
         "permit": {"code": "IBC", "issued_on": "2025-06-02"},
@@ -52,11 +57,7 @@ def test_a_new_revision_keeps_history(tmp_path: Path) -> None:
 
 
 def test_diff_names_the_changed_law_and_the_cases_it_changes(tmp_path: Path) -> None:
-    root = _copy(tmp_path)
-    folder = _new(root, "kent", "ord-9999", "2026-01-01")
-    rules = folder / "rulesets.yaml"
-    rules.write_text(rules.read_text().replace(
-        "work.last_inspection_on) + 180 days", "work.last_inspection_on) + 270 days"))  # fmt: skip
+    root = _kent_270_days(tmp_path)
     golden = str(GOLDEN / "kent" / "ord-4463")
     code, out, _ = run("diff", "-j", "kent", "--from", "ord-4463", "--to", "ord-9999",
                        "--cases", golden, "--policy", str(root), "--format", "json")  # fmt: skip
