@@ -96,6 +96,16 @@ class Policy:
             self._timelines[jurisdiction] = cached
         return cached
 
+    def latest(self, jurisdiction: str) -> CompiledPolicy:
+        """The latest encoded revision of ``jurisdiction`` that compiled (what documentation,
+        ``show`` and ``graph`` describe when no revision is named)."""
+        found = [cp for (jid, _), cp in self.compiled.items() if jid == jurisdiction]
+        if not found:
+            self._jurisdiction(jurisdiction)  # an unknown id gets its did-you-mean
+            raise CaseError([Diagnostic("case/unknown-revision", f"`{jurisdiction}` has no "
+                             "compiled revision", help="run `ordinance check`")])  # fmt: skip
+        return max(found, key=lambda cp: cp.layered.revision.effective_on or dt.date.min)
+
     def compiled_for(self, jurisdiction: str, revision: str) -> CompiledPolicy:
         try:
             return self.compiled[(jurisdiction, revision)]
@@ -308,6 +318,10 @@ def load_policy(path: Path | str | None = None, *, strict: bool = True) -> Polic
             False to collect them all).
     """
     root = Path(path) if path is not None else bundled_policy_dir()
+    if not root.is_dir():
+        raise PolicyError([Diagnostic(
+            "policy/empty", f"`{root}` is not a folder",
+            help="give the policy folder or a jurisdiction's folder")])  # fmt: skip
     only = None
     if (root / "jurisdiction.yaml").is_file():
         only, root = root.name, root.parent

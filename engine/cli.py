@@ -264,10 +264,8 @@ def show_cmd(
 def _compiled(policy: Policy, jurisdiction: str | None, revision: str | None) -> Any:
     if jurisdiction is None:
         jurisdiction = _only_jurisdiction(policy)
-    jur = policy._jurisdiction(jurisdiction)
     if revision is None:
-        encoded = [r for r in jur.revisions if r.encoded and (jur.id, r.id) in policy.compiled]
-        revision = max(encoded, key=lambda r: r.effective_on or dt.date.min).id
+        return policy.latest(jurisdiction)
     return policy.compiled_for(jurisdiction, revision)
 
 
@@ -434,7 +432,7 @@ def revision_new_cmd(jurisdiction: str | None, rev_id: str, effective: dt.date,
 
     if jurisdiction is None:
         raise click.UsageError("name the jurisdiction with --jurisdiction")
-    previous = _compiled(load_policy(policy_dir / jurisdiction), jurisdiction, None).revision
+    previous = load_policy(policy_dir / jurisdiction).latest(jurisdiction).revision
     folder = new_revision(policy_dir, jurisdiction, rev_id, effective, title)
     if golden is not None:
         copied = copy_golden(golden, jurisdiction, previous, rev_id)

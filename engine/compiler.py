@@ -82,8 +82,7 @@ class CompiledStep:
 @dataclass
 class CompiledProcedure:
     procedure: ProcedureDef
-    when_fn: Fn | None
-    steps: tuple[CompiledStep, ...]
+    steps: tuple[CompiledStep, ...]  # each step's when_fn includes the procedure's `when:`
 
 
 @dataclass
@@ -554,7 +553,7 @@ class _Compiling:
                     fns[3][0] if fns[3] else None,
                 )
             )
-        return CompiledProcedure(p, None, tuple(steps))
+        return CompiledProcedure(p, tuple(steps))
 
 
 def _result_literals(node: n.Node) -> list[n.Literal]:

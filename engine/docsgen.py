@@ -18,7 +18,7 @@ from engine import graph as gr
 from engine.api import Policy
 from engine.case import read_case
 from engine.compiler import CompiledPolicy, CompiledRule, Variant
-from engine.diagnostics import OrdinanceError
+from engine.diagnostics import Diagnostic, OrdinanceError
 from engine.evaluate import Result
 from engine.layer import EffectiveSection
 from engine.render import render_markdown
@@ -91,7 +91,12 @@ def build_docs(
         mermaid_js: a local copy of Mermaid (``mermaid.min.js``) to serve with the site, for
             readers without internet access; by default mkdocs-material loads it from its CDN.
     """
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
+        if not (out / "mkdocs.yml").is_file():
+            # Never empty a folder this command did not write (`--out .` would wipe the repo).
+            raise OrdinanceError([Diagnostic(
+                "cli/unsafe-output", f"`{out}` is not empty and holds no earlier site build",
+                help="give an empty or new folder, such as build/site-src")])  # fmt: skip
         shutil.rmtree(out)
     pages: dict[str, str] = {}
     nav: list[str] = ["  - Home: index.md"]
@@ -133,13 +138,7 @@ def build_docs(
 
 def _latest(policy: Policy) -> dict[str, CompiledPolicy]:
     """Each jurisdiction's latest encoded revision (the one documented)."""
-    out: dict[str, CompiledPolicy] = {}
-    for (jid, _), cp in sorted(policy.compiled.items()):
-        eff = cp.layered.revision.effective_on or dt.date.min
-        current = out.get(jid)
-        if current is None or eff > (current.layered.revision.effective_on or dt.date.min):
-            out[jid] = cp
-    return out
+    return {jid: policy.latest(jid) for jid in sorted({j for j, _ in policy.compiled})}
 
 
 def _examples(policy: Policy, cp: CompiledPolicy, root: Path | None) -> list[tuple[Any, Result]]:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine import graph as gr
-from engine.api import Policy
+from engine.api import Policy, load_policy
 from engine.case import Case
 from engine.compiler import CompiledPolicy, Variant
 from engine.diagnostics import Diagnostic, OrdinanceError
 from engine.evaluate import Result
+
+_REVISION_ID = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # as engine/schemas/jurisdiction.schema.json
 
 
 class RevisionError(OrdinanceError):
@@ -36,11 +39,14 @@ def new_revision(policy_root: Path, jurisdiction: str, rev_id: str, effective: d
     Returns the new revision's folder. Raises ``RevisionError`` when the id is taken, the date
     is not after the latest revision, or the jurisdiction's file cannot be extended safely.
     """
-    policy = _load(policy_root / jurisdiction)
+    policy = load_policy(policy_root / jurisdiction)
     jur = policy.jurisdictions[jurisdiction]
     encoded = sorted((r for r in jur.revisions if r.encoded and r.effective_on),
                      key=lambda r: r.effective_on or dt.date.min)  # fmt: skip
     problems = []
+    if not _REVISION_ID.fullmatch(rev_id):
+        problems.append(f"`{rev_id}` is not a revision id: lowercase letters, digits, `-`, `.`, "
+                        "`_` (like `ord-4501`)")  # fmt: skip
     if any(r.id == rev_id for r in jur.revisions):
         problems.append(f"`{jurisdiction}` already has a revision `{rev_id}`")
     if encoded and encoded[-1].effective_on and effective <= encoded[-1].effective_on:
@@ -79,12 +85,6 @@ def copy_golden(golden: Path, jurisdiction: str, source: str, target: str) -> li
         dest.write_text("".join(out), "utf-8")
         written.append(dest)
     return written
-
-
-def _load(folder: Path) -> Policy:
-    from engine.api import load_policy
-
-    return load_policy(folder)
 
 
 @dataclass(frozen=True)

@@ -192,3 +192,17 @@ def test_eval_revision_forces_a_revision_and_says_so() -> None:
     code, _, err = run("eval", EXAMPLE, "--revision", "ord-4387")
     assert code == 1
     assert "case/unknown-revision" in err and "encoded revisions: ord-4463" in err
+
+
+def test_error_paths_an_administrator_can_hit_are_located(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run("eval", EXAMPLE, "--policy", str(tmp_path / "nowhere"))
+    assert code == 1
+    assert "policy/empty" in err and "is not a folder" in err
+    (tmp_path / "notes.txt").write_text("keep me")
+    code, _, err = run("docs", "build", "--out", str(tmp_path))
+    assert code == 1
+    assert "cli/unsafe-output" in err
+    assert (tmp_path / "notes.txt").read_text() == "keep me"  # nothing was deleted
+    code, _, err = run("revision", "new", "-j", "kent", "--id", "Ord 45/01", "--effective",
+                       "2030-01-01", "--policy", str(tmp_path / "nowhere"))  # fmt: skip
+    assert code == 1 and "is not a folder" in err

@@ -121,3 +121,12 @@ def test_golden_cases_carry_over_forced_to_the_new_revision(tmp_path: Path) -> N
         "case: KENT-G-10", "jurisdiction: kent", "revision: ord-9999"]  # fmt: skip
     code, out, _ = run("test", str(golden / "kent" / "ord-9999"), "--policy", str(root))
     assert out.strip().endswith("90 passed, 0 failed")  # unchanged law: same answers
+
+
+def test_a_revision_id_must_be_a_plain_id(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    code, _, err = run("revision", "new", "-j", "kent", "--id", "Ord 45/01", "--effective",
+                       "2030-01-01", "--policy", str(root))  # fmt: skip
+    assert code == 1
+    assert "`Ord 45/01` is not a revision id" in err
+    assert not (root / "kent" / "Ord 45").exists()
