@@ -5,8 +5,9 @@
 Generates N Kent cases that give every fact of the decision catalogue (permits under each code,
 applications, CO approvals, appeals), then reports, on one core:
 - the cost of loading and compiling the bundled policy (fresh process, median of 3);
-- whole-catalogue evaluations per second, values only (``Policy.values``) and with
-  explanations (``Policy.evaluate``), excluding file parsing (the cases are dicts in memory);
+- whole-catalogue evaluations per second, values only (``Policy.values`` case by case, and
+  ``Policy.values_many`` on the whole batch) and with explanations (``Policy.evaluate``),
+  excluding file parsing (the cases are dicts in memory);
 - the CLI's cold start: ``ordinance eval`` on the bundled example (median of 5).
 """
 
@@ -145,6 +146,15 @@ def _median_pass(fn: Any, cases: list[dict[str, Any]], repeat: int) -> float:
     return statistics.median(times)
 
 
+def _median_batch(fn: Any, cases: list[dict[str, Any]], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(cases)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def _subprocess_ms(code: list[str], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -176,6 +186,9 @@ def main() -> None:
         policy.evaluate(c)
     values = _median_pass(policy.values, cases, args.repeat)
     kent_catalogue = _median_pass(lambda c: policy.values(c, ISSUE_2_CATALOGUE), cases, args.repeat)
+    bulk = _median_batch(policy.values_many, cases, args.repeat)
+    kent_bulk = _median_batch(lambda cs: policy.values_many(cs, ISSUE_2_CATALOGUE), cases,
+                              args.repeat)  # fmt: skip
     explained = _median_pass(policy.evaluate, cases, args.repeat)
     as_json = _median_pass(lambda c: policy.evaluate(c).to_json(), cases, 1)
     cli = _subprocess_ms(["ordinance", "eval", "examples/kent-co-and-permit.yaml"], 5)
@@ -187,6 +200,11 @@ def main() -> None:
           f"{in_process:.1f} ms in process")  # fmt: skip
     print(f"values only:       {values / n * 1e6:7.1f} µs/case {n / values:>9,.0f} cases/s")
     k = kent_catalogue
+    print(f"  the {len(ISSUE_2_CATALOGUE)} decisions of Kent's catalogue (issue 2) only: "
+          f"{k / n * 1e6:.1f} µs/case {n / k:,.0f} cases/s")  # fmt: skip
+    print(f"values in bulk:    {bulk / n * 1e6:7.1f} µs/case {n / bulk:>9,.0f} cases/s"
+          f"  (values_many on the {n} cases)")  # fmt: skip
+    k = kent_bulk
     print(f"  the {len(ISSUE_2_CATALOGUE)} decisions of Kent's catalogue (issue 2) only: "
           f"{k / n * 1e6:.1f} µs/case {n / k:,.0f} cases/s")  # fmt: skip
     print(f"with explanations: {explained / n * 1e6:7.1f} µs/case {n / explained:>9,.0f} cases/s")

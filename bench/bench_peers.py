@@ -5,8 +5,9 @@
 Uses ``catalogue.make_cases`` (the peers' corpus in ordinance's case shape) and
 ``catalogue.decide`` (the hand-written reference with the catalogue's exact semantics, the speed
 floor), checks every value, and times both in the same run, interleaved, on one core. Reported:
-ordinance values only (the four decisions the reference computes), ordinance with explanations,
-and the ratio to the reference.
+ordinance values only (the four decisions the reference computes) in bulk (``values_many`` on
+the whole corpus: how a program deciding many cases calls it) and case by case (``values``),
+ordinance with explanations, and each one's ratio to the reference.
 """
 
 from __future__ import annotations
@@ -58,14 +59,17 @@ def main() -> None:
     def values(c: dict[str, Any]) -> Any:
         return policy.values(c, DECISIONS)
 
+    def bulk(cs: list[dict[str, Any]]) -> Any:
+        return policy.values_many(cs, DECISIONS)
+
     mismatches = 0
-    for c in cases:
+    for c, many in zip(cases, bulk(cases), strict=True):
         want = decide(c)
-        got = values(c)
-        if {k: _json(got[k]) for k in DECISIONS} != want:
-            mismatches += 1
-            if mismatches <= 3:
-                print("mismatch", c["case"], want, {k: _json(got[k]) for k in DECISIONS})
+        for got in (values(c), many):
+            if {k: _json(got[k]) for k in DECISIONS} != want:
+                mismatches += 1
+                if mismatches <= 3:
+                    print("mismatch", c["case"], want, {k: _json(got[k]) for k in DECISIONS})
 
     def explained(c: dict[str, Any]) -> Any:
         return policy.evaluate(c, decisions=only)
@@ -73,20 +77,28 @@ def main() -> None:
     for fn in (decide, values, explained):  # warm up
         for c in cases[:300]:
             fn(c)
-    ref, ours, ref2, full = [], [], [], []
+    ref, ours, ref2, full, many = [], [], [], [], []
     for _ in range(args.repeat):
         ref.append(_time(decide, cases, 1))
+        t0 = time.perf_counter()
+        bulk(cases)
+        many.append(time.perf_counter() - t0)
         ours.append(_time(values, cases, 1))
         ref2.append(_time(decide, cases, 1))
         full.append(_time(explained, cases, 1))
     prepare = statistics.median(_time(policy.prepare, cases, 1) for _ in range(args.repeat))
     r, o, e = statistics.median(ref + ref2), statistics.median(ours), statistics.median(full)
+    m = statistics.median(many)
     n = len(cases)
     print(f"corpus: {n} cases from peers-bench/catalogue.py; mismatches: {mismatches}")
     print(f"reference (hand-written):   {r / n * 1e6:7.2f} µs/case  {n / r:>10,.0f} cases/s")
     print(
-        f"ordinance values only:      {o / n * 1e6:7.2f} µs/case  {n / o:>10,.0f} cases/s"
-        f"  {o / r:5.2f}× reference"
+        f"ordinance values, in bulk:  {m / n * 1e6:7.2f} µs/case  {n / m:>10,.0f} cases/s"
+        f"  {m / r:5.2f}× reference"
+    )
+    print(
+        f"ordinance values, one call per case:"
+        f" {o / n * 1e6:6.2f} µs/case  {n / o:>10,.0f} cases/s  {o / r:5.2f}× reference"
     )
     print(
         f"ordinance with explanation: {e / n * 1e6:7.2f} µs/case  {n / e:>10,.0f} cases/s"

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any, Protocol
+from functools import lru_cache, reduce
+from typing import Any, Generic, Protocol, TypeVar
 
 from dateutil.relativedelta import relativedelta
 
@@ -113,14 +113,24 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-class _Compiler:
-    def __init__(self, types: Types, ctx: Context) -> None:
+T = TypeVar("T")
+
+
+class NodeCompiler(Generic[T]):
+    """A compiler of typed syntax trees: ``compile`` hands each node to the method named after
+    its class (``_if`` for ``If``). The scalar and the column compilers share this shape."""
+
+    def __init__(self, types: Types, ctx: Any) -> None:
         self.types = types
         self.ctx = ctx
 
-    def compile(self, node: n.Node) -> Fn:
-        method: Callable[[Any], Fn] = getattr(self, "_" + type(node).__name__.lower())
+    def compile(self, node: n.Node) -> T:
+        method: Callable[[Any], T] = getattr(self, "_" + type(node).__name__.lower())
         return method(node)
+
+
+class _Compiler(NodeCompiler[Fn]):
+    ctx: Context
 
     def _literal(self, node: n.Literal) -> Fn:
         value = node.value
@@ -239,26 +249,13 @@ class _Compiler:
     def _arith(self, node: n.Binary, fa: Fn, fb: Fn) -> Fn:
         lt, rt = self.types[id(node.left)].name, self.types[id(node.right)].name
         ctx, op = self.ctx, node.op
-        calc: Callable[[Any, Any], Any]
-        if rt == "duration" and lt in ("date", "datetime"):
-            sign = -1 if op == "-" else 1
-            if isinstance(node.right, n.Literal):  # the common case: `x + 180 days`
-                d = node.right.value
-                if isinstance(node.left, n.Ref):
-                    return _shift_ref(node.left.path, d, ctx, sign)
-                return _lift1(fa, lambda a: shift(a, d, ctx, sign))
-            calc = lambda a, b: shift(a, b, ctx, sign)  # noqa: E731
-        elif lt == "duration" and rt == "date":
-            calc = lambda a, b: shift(b, a, ctx)  # noqa: E731
-        elif lt == "date" and rt == "date":
-            calc = lambda a, b: (a - b).days  # noqa: E731
-        elif "duration" in (lt, rt):
-            calc = _scale_duration
-        elif op == "/":
-            calc = _divide
-        else:
-            calc = {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
-        return _lift2(fa, fb, calc)
+        if rt == "duration" and lt in ("date", "datetime") and isinstance(node.right, n.Literal):
+            # The common case: `x + 180 days`.
+            sign, d = -1 if op == "-" else 1, node.right.value
+            if isinstance(node.left, n.Ref):
+                return _shift_ref(node.left.path, d, ctx, sign)
+            return _lift1(fa, lambda a: shift(a, d, ctx, sign))
+        return _lift2(fa, fb, arithmetic(lt, rt, op, ctx))
 
     def _call(self, node: n.Call) -> Fn:
         fs = [self.compile(a) for a in node.args]
@@ -336,6 +333,23 @@ def _lift2(fa: Fn, fb: Fn, calc: Callable[[Any, Any], Any]) -> Fn:
         return calc(a, b)
 
     return lifted
+
+
+def arithmetic(lt: str, rt: str, op: str, ctx: Context) -> Callable[[Any, Any], Any]:
+    """The operation ``a op b`` on known, non-null operands of types ``lt`` and ``rt`` (the
+    scalar and the column compilers share it)."""
+    if rt == "duration" and lt in ("date", "datetime"):
+        sign = -1 if op == "-" else 1
+        return lambda a, b: shift(a, b, ctx, sign)
+    if lt == "duration" and rt == "date":
+        return lambda a, b: shift(b, a, ctx)
+    if lt == "date" and rt == "date":
+        return lambda a, b: (a - b).days
+    if "duration" in (lt, rt):
+        return _scale_duration
+    if op == "/":
+        return _divide
+    return {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
 
 
 def _scale_duration(a: Any, b: Any) -> Duration:
@@ -585,9 +599,13 @@ def compile_expression(node: n.Node, types: Types, ctx: Context) -> Fn:
 
 def conjoin(fns: list[Fn]) -> Fn | None:
     """One closure for several conditions that must all hold (three-valued ``and``)."""
-    if not fns:
-        return None
-    out = fns[0]
-    for f in fns[1:]:
-        out = _and(out, f)
-    return out
+    return chain(fns, _and)
+
+
+F = TypeVar("F")
+
+
+def chain(fns: Sequence[F], join: Callable[[F, F], F]) -> F | None:
+    """``fns`` joined pairwise from the left (None when there are none): conditions that must
+    all hold, in the scalar and the column compilers alike."""
+    return reduce(join, fns) if fns else None

@@ -19,10 +19,11 @@ from dsl import nodes as n
 from dsl.compile import Fn, compile_expression, conjoin
 from dsl.errors import DslErrors
 from dsl.parse import parse_expression
-from dsl.typecheck import check_expression, did_you_mean
+from dsl.typecheck import Types, check_expression, did_you_mean
 from dsl.typesys import DATE, MONEY, Type, article
 from dsl.values import Unknown
 from engine import graph as gr
+from engine.batch import BatchRule, FactKind, batch_rule
 from engine.calendar import Calendar
 from engine.case import FactReader
 from engine.decide import Decide, Plan, build_decide
@@ -50,6 +51,10 @@ class Variant:
     facts: tuple[str, ...]  # facts read by the conditions and the value, in order
     rules: tuple[str, ...]  # rules read likewise
     explain: tuple[tuple[str, str | None], ...]  # (literal text, reference or None)
+    # The value's syntax tree and the types of every node (for the column compiler of bulk
+    # evaluation); None for a fee schedule, which bulk evaluation decides case by case.
+    value_node: n.Node | None = None
+    types: Types = field(default_factory=dict)
 
 
 @dataclass
@@ -103,6 +108,7 @@ class CompiledPolicy:
     # that part reads). Computed once per set.
     _plans: dict[frozenset[str], tuple[Plan, dict[str, Unknown]]] = field(default_factory=dict)
     checked_requests: dict[Any, frozenset[str]] = field(default_factory=dict)
+    _batch_plans: dict[frozenset[str] | None, tuple[BatchRule, ...]] = field(default_factory=dict)
 
     def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
         """The part of the plan that the given decisions need, and the facts it reads."""
@@ -116,6 +122,29 @@ class CompiledPolicy:
             found = plan, {f: u for f, u in self.missing.items() if f in names}
             self._plans[decisions] = found
         return found
+
+    def batch_plan(self, decisions: frozenset[str] | None) -> tuple[BatchRule, ...]:
+        """The rules the decisions need (all when None), compiled for bulk evaluation once."""
+        found = self._batch_plans.get(decisions)
+        if found is None:
+            plan = self.plan if decisions is None else self.plan_for(decisions)[0]
+            found = tuple(batch_rule(self.rules[rid], self) for rid, _ in plan)
+            self._batch_plans[decisions] = found
+        return found
+
+    @cached_property
+    def batch_kinds(self) -> dict[str, FactKind]:
+        """Per fact: its type name, converter, whether it may be null, and its unknown."""
+        out: dict[str, FactKind] = {}
+        stack = [self.reader.tree]
+        while stack:
+            for node in stack.pop().values():
+                if node.__class__ is dict:
+                    stack.append(node)
+                else:
+                    fid, convert, nullable, _ = node
+                    out[fid] = (self.facts[fid].type.name, convert, nullable, self.missing[fid])
+        return out
 
     @property
     def jurisdiction(self) -> str:
@@ -265,8 +294,8 @@ def _lines_rule(fee: CompiledRule, t: Type) -> CompiledRule:
     """The companion decision of a fee, ``<id>_lines``: the ids of the lines it charged, decided
     by the same definitions (same conditions, same citations)."""
     value = lines_value(fee.id)
-    variants = tuple(replace(v, value_fn=value, facts=(), rules=(fee.id,), explain=())
-                     for v in fee.variants)  # fmt: skip
+    variants = tuple(replace(v, value_fn=value, facts=(), rules=(fee.id,), explain=(),
+                             value_node=None) for v in fee.variants)  # fmt: skip
     decide = build_decide([v.when_parts for v in variants], [value] * len(variants), conjoin)
     what = fee.description[:1].lower() + fee.description[1:]
     description = f"The lines charged for {what}" if what else "The fee lines charged"
@@ -325,12 +354,15 @@ class _Compiling:
         self.out = out
         self.edges: list[tuple[str, str, Span | None]] = []
         self.used_facts: set[str] = set()
+        # The type of every expression node compiled (ids stay valid: the variants keep them).
+        self.types: Types = {}
 
     def expr(self, e: Expr, user: str) -> tuple[Fn, Type, n.Node] | None:
         """Parse, type-check and compile one expression; record its references as edges."""
         try:
             node = parse_expression(e.text)
             t, types = check_expression(node, self.scope)
+            self.types.update(types)
         except DslErrors as exc:
             for err in exc.errors:
                 self.out.add(err.code, err.message, e.span(err.start, err.end), help=err.help)
@@ -421,6 +453,8 @@ class _Compiling:
             facts,
             rules,
             self.template(rule),
+            node if rule.fee is None else None,
+            self.types,
         )
 
     def fee(

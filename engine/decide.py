@@ -66,7 +66,7 @@ def resolve_unknown(defs: tuple[Definition, ...], i: int, w: Unknown, env: Env) 
     return (u.merge(rest) if rest.__class__ is U else u), i
 
 
-def _dispatch_key(node: n.Node) -> tuple[str, frozenset[Any]] | None:
+def dispatch_key(node: n.Node) -> tuple[str, frozenset[Any]] | None:
     """``fact == "x"`` or ``fact in ["x", "y"]``: the fact and the values that select."""
     if not isinstance(node, n.Binary) or not isinstance(node.left, n.Ref):
         return None
@@ -90,7 +90,7 @@ def build_decide(
     defs = tuple((conjoin([f for _, f in p]), v) for p, v in zip(parts, values, strict=True))
     if len(defs) == 1:
         return _single(defs)
-    keys = [_dispatch_key(p[0][0]) if p else None for p in parts]
+    keys = [dispatch_key(p[0][0]) if p else None for p in parts]
     facts = {k[0] for k in keys if k is not None}
     if len(facts) != 1 or sum(k is not None for k in keys) < 2:
         linear = tuple((i, w, f) for i, (w, f) in enumerate(defs))

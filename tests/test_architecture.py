@@ -16,6 +16,9 @@ def test_no_jurisdiction_is_named_in_engine_or_dsl() -> None:
         for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
             if line.strip().startswith((">>>", "...")):
                 continue  # doctest examples run against the bundled policy
+            # typing.Generic is Python's, not the model-code jurisdiction.
+            line = re.sub(r"\bGeneric\b(?=\[)|(?<=from typing import )(.*)\bGeneric\b", r"\1",
+                          line)  # fmt: skip
             if pattern.search(line):
                 found.append(f"{path.name}:{number}: {line.strip()}")
     assert not found, "\n".join(found)

@@ -54,6 +54,12 @@ def test_a_new_revision_keeps_history(tmp_path: Path) -> None:
     assert old.decisions["permit.expires_on"].value.isoformat() == "2025-11-29"  # + 180 days
     earlier = policy.evaluate({**case, "as_of": "2025-12-01"})
     assert earlier.revision == "ord-4463"
+    # In bulk, each case is decided under its own revision (by as_of, or by its vesting date).
+    vested = {**case, "facts": {**case["facts"], "application": {"complete_on": "2025-05-01"}}}
+    batch = [case, {**case, "as_of": "2025-12-01"}, vested, case]
+    got = policy.values_many(iter(batch), iter(["permit.expires_on"]))
+    assert [v["permit.expires_on"].isoformat() for v in got] == [
+        "2026-02-27", "2025-11-29", "2025-11-29", "2026-02-27"]  # fmt: skip
 
 
 def test_diff_names_the_changed_law_and_the_cases_it_changes(tmp_path: Path) -> None:

@@ -1,0 +1,296 @@
+"""Bulk evaluation: many cases at once, column by column (``Policy.values_many``).
+
+Case by case, most of the time goes to walking the same closures and the same checks again for
+every case. Here each fact becomes a column (checked and converted once per distinct value), and
+each rule is computed for all the cases of a batch by the column closures of ``dsl.vector``. The
+results are those of ``Policy.values`` for every case; a test holds the two paths to that:
+
+- a case with an unknown input of a rule (a fact it does not give) is decided for that rule by
+  the scalar closures, so three-valued logic stays in one place;
+- a fee schedule is decided case by case likewise;
+- a batch the column reader does not take as it is (a problem to report, a value in a form other
+  than the usual one, a ``revision:`` key) is evaluated by ``Policy.values``, case by case, so
+  every diagnostic is the one a single case gets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+from dsl.values import Unknown
+from dsl.vector import Cols, Rows, VFn, compile_vector, conjoin_vector, select
+from engine.case import EARLIEST, LATEST, BadValue
+from engine.decide import Decide, dispatch_key
+from engine.fees import lines_key
+
+U = Unknown
+_fromiso = dt.date.fromisoformat
+_MISS: Any = type("_Missing", (), {"__repr__": lambda self: "<missing>"})()
+# Kinds whose conversion depends only on the value (equal values convert alike), so a column is
+# converted once per distinct value. Numbers are converted from their text case by case.
+_BY_VALUE = frozenset({"date", "datetime", "bool", "int", "enum", "string", "time"})
+# Kinds whose converted value is the given value itself.
+_AS_GIVEN = frozenset({"bool", "int", "enum", "string"})
+_TYPES_OF = {"bool": frozenset({bool, type(_MISS), type(None)}),
+             "int": frozenset({int, type(_MISS), type(None)})}  # fmt: skip
+
+
+class Fallback(Exception):
+    """The column reader does not take this batch as it is; evaluate it case by case."""
+
+
+FactKind = tuple[str, Callable[[Any, str | None], Any], bool, Unknown]
+Candidates = tuple[tuple[VFn | None, VFn], ...]  # (conditions or None, value), tried in order
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRule:
+    """How bulk evaluation decides one rule."""
+
+    id: str
+    inputs: tuple[str, ...]  # every fact and rule its definitions read, and as_of
+    decide: Decide  # the scalar decision, for cases with an unknown input
+    dispatch: str | None  # the fact whose value selects the candidate definitions
+    table: dict[Any, int]  # that fact's value → the candidates to try (index in groups)
+    default: int
+    groups: tuple[Candidates, ...] | None  # None: decided case by case (a fee schedule)
+    # What the scalar decision leaves in the environment besides the value (a fee's lines).
+    side: tuple[str, ...] = ()
+
+
+def batch_rule(rule: Any, ctx: Any) -> BatchRule:
+    """Compile one rule for bulk evaluation (``rule`` is an ``engine.compiler.CompiledRule``).
+
+    Definitions told apart by one fact's value (a ruleset's ``permit.code == "IBC"``) are
+    grouped by that value as ``engine.decide.build_decide`` does; values whose definitions read
+    alike (a ruleset gives every code the same wording) share one group, computed once.
+    """
+    variants = rule.variants
+    inputs = tuple(dict.fromkeys(x for v in variants for x in (*v.facts, *v.rules, "as_of")))
+    if any(v.value_node is None for v in variants):
+        # A fee leaves its lines for its `_lines` companion to read.
+        lines = tuple(lines_key(r) for v in variants for r in v.rules)
+        return BatchRule(rule.id, inputs + lines, rule.decide, None, {}, 0, None,
+                         (lines_key(rule.id),))  # fmt: skip
+    keys = [dispatch_key(v.when_parts[0][0]) if v.when_parts else None for v in variants]
+    facts = {k[0] for k in keys if k is not None}
+    dispatch = None
+    if len(facts) == 1 and sum(k is not None for k in keys) >= 2:
+        (dispatch,) = facts
+    signatures: dict[Any, int] = {}
+    groups: list[Candidates] = []
+
+    def group(indices: list[int]) -> int:
+        cands = []
+        for i in indices:
+            v = variants[i]
+            parts = v.when_parts[1:] if dispatch and keys[i] else v.when_parts
+            cands.append((tuple(p[0] for p in parts), v.value_node, v.types))
+        signature = tuple((w, val) for w, val, _ in cands)
+        if signature not in signatures:
+            signatures[signature] = len(groups)
+            groups.append(tuple(
+                (conjoin_vector([compile_vector(w, types, ctx) for w in whens]),
+                 compile_vector(val, types, ctx))
+                for whens, val, types in cands))  # fmt: skip
+        return signatures[signature]
+
+    if dispatch is None:
+        return BatchRule(rule.id, inputs, rule.decide, None, {},
+                         group(list(range(len(variants)))), tuple(groups))  # fmt: skip
+    every = frozenset().union(*(k[1] for k in keys if k is not None))
+    table = {
+        value: group([i for i, k in enumerate(keys) if k is None or value in k[1]])
+        for value in sorted(every, key=repr)
+    }
+    default = group([i for i, k in enumerate(keys) if k is None])
+    return BatchRule(rule.id, inputs, rule.decide, dispatch, table, default, tuple(groups))
+
+
+def run_rules(rules: Sequence[BatchRule], cols: Cols, n_rows: int, unknown: set[str]) -> None:
+    """Compute the column of every rule into ``cols``. ``unknown`` names the columns that may
+    hold an ``Unknown``; it grows with the rules that give one."""
+    every = range(n_rows)
+    for rule in rules:
+        flagged = [k for k in rule.inputs if k in unknown]
+        if flagged:
+            bad = sorted({r for k in flagged for r, v in enumerate(cols[k]) if v.__class__ is U})
+            skip = set(bad)
+            good: Rows = [r for r in every if r not in skip] if bad else every
+        else:
+            bad, good = [], every
+        if rule.groups is None:
+            bad, good = list(every), []
+        out = _decide_columns(rule, cols, good, n_rows) if good else [None] * n_rows
+        if bad:
+            decide, inputs = rule.decide, [k for k in rule.inputs if k in cols]
+            for r in bad:
+                env = {k: cols[k][r] for k in inputs}
+                out[r] = value = decide(env)[0]
+                if value.__class__ is U:
+                    unknown.add(rule.id)
+                for k in rule.side:
+                    if k in env:  # a fee's lines: absent reads as none charged
+                        cols.setdefault(k, [()] * n_rows)[r] = env[k]
+        cols[rule.id] = out
+
+
+def _decide_columns(rule: BatchRule, cols: Cols, rows: Rows, n_rows: int) -> list[Any]:
+    """The rule's column: its value at ``rows`` (every input known), None elsewhere."""
+    assert rule.groups is not None
+    if rule.dispatch is None:
+        return _first_applying(rule.groups[rule.default], cols, rows, None, n_rows)
+    table, default = rule.table, rule.default
+    keys = cols[rule.dispatch]
+    by_value = {v: table.get(v, default) for v in set(keys)}
+    chosen = set(by_value.values())
+    if len(chosen) == 1:
+        return _first_applying(rule.groups[chosen.pop()], cols, rows, None, n_rows)
+    out: list[Any] = [None] * n_rows
+    for g in sorted(chosen):
+        part = [r for r in rows if by_value[keys[r]] == g]
+        if part:
+            _first_applying(rule.groups[g], cols, part, out, n_rows)
+    return out
+
+
+def _first_applying(
+    cands: Candidates, cols: Cols, rows: Rows, out: list[Any] | None, n_rows: int
+) -> list[Any]:
+    """Each row's value from the first candidate whose conditions hold (None when none does),
+    written into ``out`` (a new column when None)."""
+    remaining = rows
+    for when, value in cands:
+        if when is None:
+            take, remaining = remaining, []
+        else:
+            take, rest = select(remaining, when(cols, remaining))
+            take, remaining = (remaining, []) if not rest else (take, rest)
+        if take:
+            vals = value(cols, take)
+            if take.__class__ is range and out is None:
+                return vals  # every row, from one candidate
+            if out is None:
+                out = [None] * n_rows
+            for r, v in zip(take, vals, strict=True):
+                out[r] = v
+        if not remaining:
+            break
+    return out if out is not None else [None] * n_rows
+
+
+# Reading: the facts of many cases as columns.
+
+
+def read_columns(
+    tree: dict[str, Any],
+    kinds: dict[str, FactKind],
+    facts: list[Any],
+    need: dict[str, Unknown],
+) -> tuple[Cols, set[str]]:
+    """The column of every fact the cases give (and of every fact ``need`` names), and the
+    facts whose column holds an unknown.
+
+    ``tree`` is ``FactReader.tree``; ``kinds`` gives per fact id its type name, its converter,
+    whether it may be null and its unknown. Raises ``Fallback`` on anything to report.
+    """
+    cols: Cols = {}
+    unknown: set[str] = set()
+    try:
+        _read_level(tree, facts, kinds, cols, unknown)
+    except (TypeError, AttributeError, BadValue) as exc:
+        raise Fallback from exc
+    n_rows = len(facts)
+    for fid, u in need.items():
+        if fid not in cols:
+            cols[fid] = [u] * n_rows
+            unknown.add(fid)
+    return cols, unknown
+
+
+def _read_level(
+    tree: dict[str, Any],
+    given: list[Any],
+    kinds: dict[str, FactKind],
+    cols: Cols,
+    unknown: set[str],
+) -> None:
+    some_missing = _MISS in given
+    present: set[Any] = set().union(*[g for g in given if g is not _MISS] if some_missing
+                                    else given)  # fmt: skip
+    if not present <= tree.keys():
+        raise Fallback  # an unknown fact: the case-by-case reader names it
+    for key in sorted(present):
+        node = tree[key]
+        if some_missing:
+            col = [_MISS if g is _MISS else g.get(key, _MISS) for g in given]
+        else:
+            col = list(map(dict.get, given, repeat(key), repeat(_MISS)))
+        if node.__class__ is dict:
+            if None in col:
+                raise Fallback  # a group given as null
+            _read_level(node, col, kinds, cols, unknown)
+            continue
+        fid = node[0]
+        kind, convert, nullable, u = kinds[fid]
+        cols[fid], missing = _convert(col, kind, convert, nullable, u)
+        if missing:
+            unknown.add(fid)
+
+
+def _convert(
+    col: list[Any], kind: str, convert: Callable[[Any, str | None], Any], nullable: bool,
+    u: Unknown,
+) -> tuple[list[Any], bool]:  # fmt: skip
+    """One fact's column (converted and checked, a missing value made the fact's unknown), and
+    whether any value is missing."""
+    if kind not in _BY_VALUE:
+        if None in col and not nullable:
+            raise Fallback
+        return [u if v is _MISS else None if v is None else convert(v, None) for v in col], (
+            _MISS in col
+        )
+    if kind in _TYPES_OF and not set(map(type, col)) <= _TYPES_OF[kind]:
+        raise Fallback  # 1 where true is meant: equal values, different types
+    distinct = set(col)
+    if None in distinct and not nullable:
+        raise Fallback
+    missing = _MISS in distinct
+    if kind in _AS_GIVEN and not missing:
+        for v in distinct:
+            if v is not None:
+                convert(v, None)  # checks, raising BadValue
+        return col, False
+    given = [v for v in distinct if v is not _MISS and v is not None]
+    found = iso_dates(given) if kind == "date" else None
+    table = dict(zip(given, found if found is not None else [convert(v, None) for v in given],
+                     strict=True))  # fmt: skip
+    table[_MISS], table[None] = u, None
+    return list(map(table.__getitem__, col)), missing
+
+
+def iso_dates(values: list[Any]) -> list[dt.date] | None:
+    """``YYYY-MM-DD`` strings as dates, when every one is such a date in the range a case may
+    give (None otherwise: convert each with its messages)."""
+    try:
+        days = list(map(_fromiso, values))
+    except (TypeError, ValueError):
+        return None
+    return days if not days or (min(days) >= EARLIEST and max(days) <= LATEST) else None
+
+
+def nested(values: list[Any], path: Sequence[str]) -> list[Any]:
+    """The value at ``path`` in each mapping (None where it is absent)."""
+    for key in path:
+        values = [v.get(key) if v.__class__ is dict else None for v in values]
+    return values
+
+
+def by_value(values: list[Any], convert: Callable[[Any], Any]) -> list[Any]:
+    """``convert`` applied once per distinct value of a column."""
+    table = {v: convert(v) for v in set(values)}
+    return list(map(table.__getitem__, values))
