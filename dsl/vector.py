@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from itertools import compress
 from typing import Any
 
 from dsl import compile as sc
@@ -144,6 +145,23 @@ class _Vector(sc.NodeCompiler[VFn]):
             (self.compile(i.expr), None if i.cond is None else self.compile(i.cond))
             for i in node.items
         ]
+
+        if items and all(self.total(i.expr) for i in node.items):
+            # Items that cannot fail (the usual list of names, each with its condition) are
+            # computed for every row and kept where their condition holds.
+            fs = [f for f, _ in items]
+            cs = [c for _, c in items]
+
+            def total_list(cols: Cols, rows: Rows) -> list[Any]:
+                vals = zip(*[f(cols, rows) for f in fs], strict=True)
+                if all(c is None for c in cs):
+                    return [list(v) for v in vals]
+                keep = zip(*[[True] * len(rows) if c is None else c(cols, rows) for c in cs],
+                           strict=True)  # fmt: skip
+                # compress keeps the values whose condition is true (false and null drop).
+                return list(map(list, map(compress, vals, keep)))
+
+            return total_list
 
         def list_(cols: Cols, rows: Rows) -> list[Any]:
             out: list[list[Any]] = [[] for _ in rows]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
+from dsl import nodes as n
 from dsl.values import Unknown
 from dsl.vector import Cols, Rows, VFn, compile_vector, conjoin_vector, select
 from engine.case import EARLIEST, LATEST, BadValue
@@ -35,6 +36,12 @@ _MISS: Any = type("_Missing", (), {"__repr__": lambda self: "<missing>"})()
 _BY_VALUE = frozenset({"date", "datetime", "bool", "int", "enum", "string", "time"})
 # Kinds whose converted value is the given value itself.
 _AS_GIVEN = frozenset({"bool", "int", "enum", "string"})
+# Numbers are converted from their text (1.50 stays 1.50), so once per distinct value only when
+# equal values have equal texts: all strings or all ints (not 1.0 and 1, nor 0.0 and -0.0).
+_NUMBERS = frozenset({"decimal", "money"})
+_ABSENT = frozenset({type(_MISS), type(None)})
+_ONE_TEXT: tuple[set[type], ...] = (set(), {str}, {int})
+_EMPTY: dict[str, Any] = {}
 _TYPES_OF = {"bool": frozenset({bool, type(_MISS), type(None)}),
              "int": frozenset({int, type(_MISS), type(None)})}  # fmt: skip
 
@@ -70,7 +77,9 @@ def batch_rule(rule: Any, ctx: Any) -> BatchRule:
     alike (a ruleset gives every code the same wording) share one group, computed once.
     """
     variants = rule.variants
-    inputs = tuple(dict.fromkeys(x for v in variants for x in (*v.facts, *v.rules, "as_of")))
+    inputs = tuple(dict.fromkeys(x for v in variants for x in (*v.facts, *v.rules)))
+    if any(v.value_node is None or _reads_as_of(v) for v in variants):
+        inputs += ("as_of",)
     if any(v.value_node is None for v in variants):
         # A fee leaves its lines for its `_lines` companion to read.
         lines = tuple(lines_key(r) for v in variants for r in v.rules)
@@ -111,6 +120,11 @@ def batch_rule(rule: Any, ctx: Any) -> BatchRule:
     return BatchRule(rule.id, inputs, rule.decide, dispatch, table, default, tuple(groups))
 
 
+def _reads_as_of(variant: Any) -> bool:
+    nodes = [*(p[0] for p in variant.when_parts), variant.value_node]
+    return any(r.path == "as_of" for node in nodes for r in n.iter_refs(node))
+
+
 def run_rules(rules: Sequence[BatchRule], cols: Cols, n_rows: int, unknown: set[str]) -> None:
     """Compute the column of every rule into ``cols``. ``unknown`` names the columns that may
     hold an ``Unknown``; it grows with the rules that give one."""
@@ -127,16 +141,41 @@ def run_rules(rules: Sequence[BatchRule], cols: Cols, n_rows: int, unknown: set[
             bad, good = list(every), []
         out = _decide_columns(rule, cols, good, n_rows) if good else [None] * n_rows
         if bad:
-            decide, inputs = rule.decide, [k for k in rule.inputs if k in cols]
-            for r in bad:
-                env = {k: cols[k][r] for k in inputs}
-                out[r] = value = decide(env)[0]
-                if value.__class__ is U:
-                    unknown.add(rule.id)
-                for k in rule.side:
-                    if k in env:  # a fee's lines: absent reads as none charged
-                        cols.setdefault(k, [()] * n_rows)[r] = env[k]
+            _decide_rows(rule, cols, bad, out, unknown)
         cols[rule.id] = out
+
+
+def _decide_rows(
+    rule: BatchRule, cols: Cols, rows: list[int], out: list[Any], unknown: set[str]
+) -> None:
+    """Decide ``rows`` one by one with the scalar closures. A batch often lacks the same facts
+    in many cases, so a decision is remembered by its inputs (when they can be keys and the
+    value cannot be changed by its receiver, so no two cases share a list)."""
+    inputs = [k for k in rule.inputs if k in cols]
+    columns = [cols[k] for k in inputs]
+    decide, side = rule.decide, rule.side
+    memo: dict[tuple[Any, ...], Any] = {}
+    for r in rows:
+        key = tuple([c[r] for c in columns])
+        try:
+            value = memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an input is a list: no key
+            key = ()
+        else:
+            out[r] = value
+            continue
+        env = dict(zip(inputs, key, strict=True)) if key else {k: cols[k][r] for k in inputs}
+        out[r] = value = decide(env)[0]
+        if value.__class__ is U:
+            unknown.add(rule.id)
+        if side:
+            for k in side:
+                if k in env:  # a fee's lines: absent reads as none charged
+                    cols.setdefault(k, [()] * len(out))[r] = env[k]
+        elif key and value.__class__ is not list:
+            memo[key] = value
 
 
 def _decide_columns(rule: BatchRule, cols: Cols, rows: Rows, n_rows: int) -> list[Any]:
@@ -214,25 +253,25 @@ def read_columns(
 
 def _read_level(
     tree: dict[str, Any],
-    given: list[Any],
+    given: list[dict[str, Any]],
     kinds: dict[str, FactKind],
     cols: Cols,
     unknown: set[str],
 ) -> None:
-    some_missing = _MISS in given
-    present: set[Any] = set().union(*[g for g in given if g is not _MISS] if some_missing
-                                    else given)  # fmt: skip
+    """Read one level of the fact tree; ``given`` holds each case's mapping at this level (an
+    empty one where the case has none)."""
+    present: set[Any] = set().union(*given)
     if not present <= tree.keys():
         raise Fallback  # an unknown fact: the case-by-case reader names it
     for key in sorted(present):
         node = tree[key]
-        if some_missing:
-            col = [_MISS if g is _MISS else g.get(key, _MISS) for g in given]
-        else:
-            col = list(map(dict.get, given, repeat(key), repeat(_MISS)))
+        # dict.get on a value that is not a mapping raises TypeError: a Fallback
+        col: list[Any] = list(map(dict.get, given, repeat(key), repeat(_MISS)))
         if node.__class__ is dict:
             if None in col:
                 raise Fallback  # a group given as null
+            if _MISS in col:
+                col = [_EMPTY if v is _MISS else v for v in col]
             _read_level(node, col, kinds, cols, unknown)
             continue
         fid = node[0]
@@ -248,7 +287,8 @@ def _convert(
 ) -> tuple[list[Any], bool]:  # fmt: skip
     """One fact's column (converted and checked, a missing value made the fact's unknown), and
     whether any value is missing."""
-    if kind not in _BY_VALUE:
+    if kind not in _BY_VALUE and not (kind in _NUMBERS and
+                                      (set(map(type, col)) - _ABSENT) in _ONE_TEXT):  # fmt: skip
         if None in col and not nullable:
             raise Fallback
         return [u if v is _MISS else None if v is None else convert(v, None) for v in col], (

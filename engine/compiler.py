@@ -143,7 +143,8 @@ class CompiledPolicy:
                     stack.append(node)
                 else:
                     fid, convert, nullable, _ = node
-                    out[fid] = (self.facts[fid].type.name, convert, nullable, self.missing[fid])
+                    kind = self.facts[fid].type.name
+                    out[fid] = (kind, convert, nullable, self.missing[fid])
         return out
 
     @property
