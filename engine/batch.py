@@ -67,6 +67,9 @@ class BatchRule:
     groups: tuple[Candidates, ...] | None  # None: decided case by case (a fee schedule)
     # What the scalar decision leaves in the environment besides the value (a fee's lines).
     side: tuple[str, ...] = ()
+    # Whether equal inputs are alike in every way a value can show (not so for decimals:
+    # 1.0 == 1; nor for moments: 17:00 Pacific == 20:00 Eastern), so a decision may be reused.
+    reusable: bool = False
 
 
 def batch_rule(rule: Any, ctx: Any) -> BatchRule:
@@ -110,14 +113,28 @@ def batch_rule(rule: Any, ctx: Any) -> BatchRule:
 
     if dispatch is None:
         return BatchRule(rule.id, inputs, rule.decide, None, {},
-                         group(list(range(len(variants)))), tuple(groups))  # fmt: skip
+                         group(list(range(len(variants)))), tuple(groups),
+                         reusable=_reusable(inputs, ctx))  # fmt: skip
     every = frozenset().union(*(k[1] for k in keys if k is not None))
     table = {
         value: group([i for i, k in enumerate(keys) if k is None or value in k[1]])
         for value in sorted(every, key=repr)
     }
     default = group([i for i, k in enumerate(keys) if k is None])
-    return BatchRule(rule.id, inputs, rule.decide, dispatch, table, default, tuple(groups))
+    return BatchRule(rule.id, inputs, rule.decide, dispatch, table, default, tuple(groups),
+                     reusable=_reusable(inputs, ctx))  # fmt: skip
+
+
+# Types whose equal values are the same value: a decision on them may be reused.
+_SAME_WHEN_EQUAL = frozenset({"bool", "int", "date", "enum", "string", "list"})
+
+
+def _reusable(inputs: tuple[str, ...], cp: Any) -> bool:
+    def type_of(name: str) -> str:
+        decl = cp.facts.get(name) or cp.rules.get(name)
+        return "date" if name == "as_of" else decl.type.name if decl is not None else "any"
+
+    return all(type_of(k) in _SAME_WHEN_EQUAL for k in inputs)
 
 
 def _reads_as_of(variant: Any) -> bool:
@@ -149,23 +166,25 @@ def _decide_rows(
     rule: BatchRule, cols: Cols, rows: list[int], out: list[Any], unknown: set[str]
 ) -> None:
     """Decide ``rows`` one by one with the scalar closures. A batch often lacks the same facts
-    in many cases, so a decision is remembered by its inputs (when they can be keys and the
-    value cannot be changed by its receiver, so no two cases share a list)."""
+    in many cases, so a decision is remembered by its inputs when equal inputs are the same
+    inputs (``BatchRule.reusable``) and they can be keys, and reused unless it is a list (no
+    two cases share a list their receiver may change)."""
     inputs = [k for k in rule.inputs if k in cols]
     columns = [cols[k] for k in inputs]
     decide, side = rule.decide, rule.side
     memo: dict[tuple[Any, ...], Any] = {}
+    reuse = rule.reusable and not side
+    key: tuple[Any, ...] = ()
     for r in rows:
-        key = tuple([c[r] for c in columns])
-        try:
-            value = memo[key]
-        except KeyError:
-            pass
-        except TypeError:  # an input is a list: no key
-            key = ()
-        else:
-            out[r] = value
-            continue
+        if reuse:
+            key = tuple([c[r] for c in columns])
+            try:
+                out[r] = memo[key]
+                continue
+            except KeyError:
+                pass
+            except TypeError:  # an input is a list: no key
+                key = ()
         env = dict(zip(inputs, key, strict=True)) if key else {k: cols[k][r] for k in inputs}
         out[r] = value = decide(env)[0]
         if value.__class__ is U:

@@ -197,3 +197,17 @@ def test_unknown_decision_is_refused() -> None:
     with pytest.raises(CaseError) as info:
         POLICY.values_many(_catalogue_cases(3), ["permit.expires"])
     assert info.value.diagnostics[0].code == "case/unknown-decision"
+
+
+def test_decisions_reused_only_on_inputs_alike_when_equal() -> None:
+    """A decision on unknown inputs is reused for equal inputs only where equal means the same:
+    not for decimals (1.0 == 1) nor moments (17:00 Pacific == 20:00 Eastern)."""
+    plan = {r.id: r for r in POLICY.latest("kent").batch_plan(None)}
+    assert plan["permit.expires_on"].reusable
+    assert not plan["final_inspection.likely_failures"].reusable  # reads decimals
+    assert not plan["appeal.timely"].reusable  # reads a datetime
+    cases = _catalogue_cases(40)
+    for i, c in enumerate(cases):
+        c["facts"]["final"] = {"guard_opening_in": ["4", "4.0", 4, "4.00"][i % 4]}
+    wanted = ["final_inspection.likely_failures", "permit.expires_on"]
+    assert _norm(POLICY.values_many(cases, wanted)) == _norm(_one_by_one(cases, wanted))
