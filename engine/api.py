@@ -265,7 +265,7 @@ class Policy:
 
         A batch with a case that does not fit the policy is evaluated case by case, so the
         error raised is the one ``values`` raises for the first such case, its messages naming
-        the case's place in the batch.
+        the case's place in the batch. An unknown decision id is refused for the whole batch.
 
         >>> policy = load_policy()
         >>> policy.values_many([{"jurisdiction": "kent", "as_of": "2025-01-10", "facts": {
@@ -276,18 +276,19 @@ class Policy:
         """
         cases = list(cases)
         decisions = None if decisions is None else tuple(decisions)  # read once, for every group
-        results: list[dict[str, Any]] = [{}] * len(cases)
         try:
             groups = self._batch_groups(cases, as_of)
         except (Fallback, TypeError):  # TypeError: an unhashable `as_of` or vesting date
-            return self._values_each(cases, range(len(cases)), decisions, as_of)
+            return self._values_each(cases, decisions, as_of)
+        results: list[dict[str, Any]] = [{}] * len(cases)
         for cp, rows, days in groups:
             only = _checked(cp, decisions)
             part = cases if len(rows) == len(cases) else [cases[r] for r in rows]
             try:
                 found = self._values_columns(cp, part, days, only)
-            except Fallback:
-                found = self._values_each(part, rows, decisions, as_of)
+            except (Fallback, ArithmeticError):
+                # Case by case, in order: the first case with a problem is the one reported.
+                return self._values_each(cases, decisions, as_of)
             if part is cases:
                 return found
             for r, value in zip(rows, found, strict=True):
@@ -311,18 +312,19 @@ class Policy:
         jids = [c.get("jurisdiction") for c in cases]
         if set(map(type, facts)) != {dict} or set(map(type, jids)) != {str}:
             raise Fallback
-        if as_of is not None:
-            days: list[Any] = [as_of] * len(cases)
-        else:
-            given = [c.get("as_of") for c in cases]
-            distinct = list(set(given) - {None})
-            found = iso_dates(distinct)
-            table = dict(zip(distinct, found if found is not None else map(_case_day, distinct),
-                             strict=True))  # fmt: skip
-            table[None] = None
-            days = list(map(table.__getitem__, given))
+        given = [c.get("as_of") for c in cases]
+        if not set(map(type, given)) <= _AS_OF_TYPES:
+            raise Fallback  # equal values of other types must not be merged below
+        distinct = list(set(given) - {None})
+        found = iso_dates(distinct)
+        table = dict(zip(distinct, found if found is not None else map(_case_day, distinct),
+                         strict=True))  # fmt: skip
+        table[None] = None
+        days: list[Any] = list(map(table.__getitem__, given))  # each case's, checked
+        if as_of:  # as `values` reads it: the argument, when given, overrides the case's
+            days = [as_of] * len(cases)
         groups: dict[int, tuple[CompiledPolicy, Sequence[int]]] = {}
-        for jid in sorted(set(jids)):
+        for jid in dict.fromkeys(jids):
             jur = self.jurisdictions.get(jid)
             if jur is None:
                 raise Fallback
@@ -363,33 +365,38 @@ class Policy:
     ) -> list[dict[str, Any]]:  # fmt: skip
         missing = cp.missing if only is None else cp.plan_for(only)[1]
         rules = cp.batch_plan(only)
-        cols, unknown = read_columns(
+        cols, marks = read_columns(
             cp.reader.tree, cp.batch_kinds, [c["facts"] for c in cases], missing
         )
         cols["as_of"] = days
-        run_rules(rules, cols, len(cases), unknown)
+        run_rules(rules, cols, len(cases), marks)
         wanted = only if only is not None else cp.public
+        if not wanted:
+            return [{} for _ in cases]
         return [dict(zip(wanted, row, strict=True))
                 for row in zip(*(cols[r] for r in wanted), strict=True)]  # fmt: skip
 
     def _values_each(
-        self, cases: list[Any], rows: Sequence[int], decisions: Iterable[str] | None,
-        as_of: dt.date | None,
-    ) -> list[dict[str, Any]]:  # fmt: skip
-        """``values`` case by case; an error names the case's place in the batch."""
+        self, cases: list[Any], decisions: Iterable[str] | None, as_of: dt.date | None
+    ) -> list[dict[str, Any]]:
+        """``values`` case by case; an error about a case names its place in the batch (an
+        unknown decision is the request's error, not a case's)."""
         out = []
-        for r, case in zip(rows, cases, strict=True):
+        for r, case in enumerate(cases):
             try:
                 out.append(self.values(case, decisions, as_of=as_of))
             except CaseError as exc:
                 cid = case.get("case") if isinstance(case, dict) else None
                 where = f"case {r + 1} of the batch" + (f" (`{cid}`)" if cid else "")
-                raise CaseError([replace(d, message=f"{where}: {d.message}")
-                                 for d in exc.diagnostics]) from None  # fmt: skip
+                raise CaseError([
+                    d if d.code == "case/unknown-decision"
+                    else replace(d, message=f"{where}: {d.message}")
+                    for d in exc.diagnostics]) from None  # fmt: skip
         return out
 
 
 _BATCH_KEYS = frozenset(_CASE_KEYS) - {"revision"}
+_AS_OF_TYPES = frozenset({str, dt.date, type(None)})
 
 
 def _case_day(v: Any) -> dt.date:

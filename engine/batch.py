@@ -42,8 +42,19 @@ _NUMBERS = frozenset({"decimal", "money"})
 _ABSENT = frozenset({type(_MISS), type(None)})
 _ONE_TEXT: tuple[set[type], ...] = (set(), {str}, {int})
 _EMPTY: dict[str, Any] = {}
-_TYPES_OF = {"bool": frozenset({bool, type(_MISS), type(None)}),
-             "int": frozenset({int, type(_MISS), type(None)})}  # fmt: skip
+_GROUP_TYPES = frozenset({dict, type(_MISS)})
+# Per kind converted by value, the types a value may have (exactly: not a subclass).
+_TYPES_OF = {kind: frozenset({*types, type(_MISS), type(None)}) for kind, types in (
+    ("bool", {bool}), ("int", {int}), ("enum", {str}), ("string", {str}), ("date", {str, dt.date}),
+    ("datetime", {str, dt.datetime}), ("time", {str, dt.time}))}  # fmt: skip
+
+
+@dataclass(slots=True)
+class Marks:
+    """What is known of a batch's columns."""
+
+    unknown: set[str]  # columns that may hold an Unknown
+    irregular: set[str]  # columns whose equal values may be of different types
 
 
 class Fallback(Exception):
@@ -142,10 +153,10 @@ def _reads_as_of(variant: Any) -> bool:
     return any(r.path == "as_of" for node in nodes for r in n.iter_refs(node))
 
 
-def run_rules(rules: Sequence[BatchRule], cols: Cols, n_rows: int, unknown: set[str]) -> None:
-    """Compute the column of every rule into ``cols``. ``unknown`` names the columns that may
-    hold an ``Unknown``; it grows with the rules that give one."""
+def run_rules(rules: Sequence[BatchRule], cols: Cols, n_rows: int, marks: Marks) -> None:
+    """Compute the column of every rule into ``cols``; the marks grow with the rules."""
     every = range(n_rows)
+    unknown = marks.unknown
     for rule in rules:
         flagged = [k for k in rule.inputs if k in unknown]
         if flagged:
@@ -156,24 +167,27 @@ def run_rules(rules: Sequence[BatchRule], cols: Cols, n_rows: int, unknown: set[
             bad, good = [], every
         if rule.groups is None:
             bad, good = list(every), []
+        irregular = not marks.irregular.isdisjoint(rule.inputs)
+        if irregular:
+            marks.irregular.add(rule.id)
         out = _decide_columns(rule, cols, good, n_rows) if good else [None] * n_rows
         if bad:
-            _decide_rows(rule, cols, bad, out, unknown)
+            _decide_rows(rule, cols, bad, out, marks, reuse=rule.reusable and not irregular)
         cols[rule.id] = out
 
 
 def _decide_rows(
-    rule: BatchRule, cols: Cols, rows: list[int], out: list[Any], unknown: set[str]
+    rule: BatchRule, cols: Cols, rows: list[int], out: list[Any], marks: Marks, reuse: bool
 ) -> None:
     """Decide ``rows`` one by one with the scalar closures. A batch often lacks the same facts
     in many cases, so a decision is remembered by its inputs when equal inputs are the same
-    inputs (``BatchRule.reusable``) and they can be keys, and reused unless it is a list (no
-    two cases share a list their receiver may change)."""
+    inputs (``BatchRule.reusable``, and no input column ``irregular``) and they can be keys,
+    and reused unless it is a list (no two cases share a list their receiver may change)."""
     inputs = [k for k in rule.inputs if k in cols]
     columns = [cols[k] for k in inputs]
     decide, side = rule.decide, rule.side
     memo: dict[tuple[Any, ...], Any] = {}
-    reuse = rule.reusable and not side
+    reuse = reuse and not side
     key: tuple[Any, ...] = ()
     for r in rows:
         if reuse:
@@ -188,7 +202,7 @@ def _decide_rows(
         env = dict(zip(inputs, key, strict=True)) if key else {k: cols[k][r] for k in inputs}
         out[r] = value = decide(env)[0]
         if value.__class__ is U:
-            unknown.add(rule.id)
+            marks.unknown.add(rule.id)
         if side:
             for k in side:
                 if k in env:  # a fee's lines: absent reads as none charged
@@ -249,25 +263,25 @@ def read_columns(
     kinds: dict[str, FactKind],
     facts: list[Any],
     need: dict[str, Unknown],
-) -> tuple[Cols, set[str]]:
-    """The column of every fact the cases give (and of every fact ``need`` names), and the
-    facts whose column holds an unknown.
+) -> tuple[Cols, Marks]:
+    """The column of every fact the cases give (and of every fact ``need`` names), and what
+    is marked about them.
 
     ``tree`` is ``FactReader.tree``; ``kinds`` gives per fact id its type name, its converter,
     whether it may be null and its unknown. Raises ``Fallback`` on anything to report.
     """
     cols: Cols = {}
-    unknown: set[str] = set()
+    marks = Marks(set(), set())
     try:
-        _read_level(tree, facts, kinds, cols, unknown)
+        _read_level(tree, facts, kinds, cols, marks)
     except (TypeError, AttributeError, BadValue) as exc:
         raise Fallback from exc
     n_rows = len(facts)
     for fid, u in need.items():
         if fid not in cols:
             cols[fid] = [u] * n_rows
-            unknown.add(fid)
-    return cols, unknown
+            marks.unknown.add(fid)
+    return cols, marks
 
 
 def _read_level(
@@ -275,7 +289,7 @@ def _read_level(
     given: list[dict[str, Any]],
     kinds: dict[str, FactKind],
     cols: Cols,
-    unknown: set[str],
+    marks: Marks,
 ) -> None:
     """Read one level of the fact tree; ``given`` holds each case's mapping at this level (an
     empty one where the case has none)."""
@@ -287,34 +301,39 @@ def _read_level(
         # dict.get on a value that is not a mapping raises TypeError: a Fallback
         col: list[Any] = list(map(dict.get, given, repeat(key), repeat(_MISS)))
         if node.__class__ is dict:
-            if None in col:
-                raise Fallback  # a group given as null
+            if not set(map(type, col)) <= _GROUP_TYPES:
+                raise Fallback  # a group given as null, a list, text: the reader says so
             if _MISS in col:
                 col = [_EMPTY if v is _MISS else v for v in col]
-            _read_level(node, col, kinds, cols, unknown)
+            _read_level(node, col, kinds, cols, marks)
             continue
         fid = node[0]
         kind, convert, nullable, u = kinds[fid]
-        cols[fid], missing = _convert(col, kind, convert, nullable, u)
+        cols[fid], missing, each = _convert(col, kind, convert, nullable, u)
+        if each:
+            marks.irregular.add(fid)
         if missing:
-            unknown.add(fid)
+            marks.unknown.add(fid)
 
 
 def _convert(
     col: list[Any], kind: str, convert: Callable[[Any, str | None], Any], nullable: bool,
     u: Unknown,
-) -> tuple[list[Any], bool]:  # fmt: skip
-    """One fact's column (converted and checked, a missing value made the fact's unknown), and
-    whether any value is missing."""
+) -> tuple[list[Any], bool, bool]:  # fmt: skip
+    """One fact's column (converted and checked, a missing value made the fact's unknown),
+    whether any value is missing, and whether the values were converted one by one (equal
+    values of other types are then kept apart, and no decision may be reused across them)."""
     if kind not in _BY_VALUE and not (kind in _NUMBERS and
                                       (set(map(type, col)) - _ABSENT) in _ONE_TEXT):  # fmt: skip
         if None in col and not nullable:
             raise Fallback
         return [u if v is _MISS else None if v is None else convert(v, None) for v in col], (
-            _MISS in col
-        )
+            _MISS in col), kind in _BY_VALUE  # fmt: skip
     if kind in _TYPES_OF and not set(map(type, col)) <= _TYPES_OF[kind]:
-        raise Fallback  # 1 where true is meant: equal values, different types
+        # Equal values of other types (1 for true, a date subclass) must not be merged:
+        # convert each one.
+        return [u if v is _MISS else None if v is None else convert(v, None) for v in col], (
+            _MISS in col), True  # fmt: skip
     distinct = set(col)
     if None in distinct and not nullable:
         raise Fallback
@@ -323,13 +342,13 @@ def _convert(
         for v in distinct:
             if v is not None:
                 convert(v, None)  # checks, raising BadValue
-        return col, False
+        return col, False, False
     given = [v for v in distinct if v is not _MISS and v is not None]
     found = iso_dates(given) if kind == "date" else None
     table = dict(zip(given, found if found is not None else [convert(v, None) for v in given],
                      strict=True))  # fmt: skip
     table[_MISS], table[None] = u, None
-    return list(map(table.__getitem__, col)), missing
+    return list(map(table.__getitem__, col)), missing, False
 
 
 def iso_dates(values: list[Any]) -> list[dt.date] | None:

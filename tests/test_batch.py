@@ -91,9 +91,16 @@ def _random_cases(cp: CompiledPolicy, n: int, seed: int, keep: float) -> list[di
 
 @pytest.mark.parametrize("cp", list(POLICY.compiled.values()), ids=lambda cp: cp.jurisdiction)
 @pytest.mark.parametrize("keep", [1.0, 0.9, 0.5])
-def test_random_cases_agree(cp: CompiledPolicy, keep: float) -> None:
+def test_random_cases_agree(
+    cp: CompiledPolicy, keep: float, monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
     cases = _random_cases(cp, 150, seed=int(keep * 100), keep=keep)
-    assert _norm(POLICY.values_many(cases)) == _norm(_one_by_one(cases))
+    want = _norm(_one_by_one(cases))
+    calls: list[int] = []
+    each = Policy._values_each
+    monkeypatch.setattr(Policy, "_values_each", lambda *a: calls.append(1) or each(*a))
+    assert _norm(POLICY.values_many(cases)) == want
+    assert not calls, "well-formed cases went case by case: the column path hid a problem"
 
 
 def test_golden_cases_agree() -> None:
