@@ -286,7 +286,7 @@ class Policy:
             part = cases if len(rows) == len(cases) else [cases[r] for r in rows]
             try:
                 found = self._values_columns(cp, part, days, only)
-            except (Fallback, ArithmeticError):
+            except (Fallback, ArithmeticError, ValueError):
                 # Case by case, in order: the first case with a problem is the one reported.
                 return self._values_each(cases, decisions, as_of)
             if part is cases:

@@ -15,6 +15,7 @@ from typing import Any
 from dsl import nodes as n
 from dsl.compile import Fn
 from dsl.values import Unknown
+from engine.diagnostics import CaseError, Diagnostic
 
 Env = dict[str, Any]
 Decide = Callable[[Env], tuple[Any, int]]
@@ -141,14 +142,35 @@ Plan = tuple[tuple[str, Decide], ...]
 
 
 def run_plan(plan: Plan, env: Env) -> dict[str, int]:
-    """Decide every rule of ``plan`` into ``env``; returns each rule's deciding definition."""
+    """Decide every rule of ``plan`` into ``env``; returns each rule's deciding definition.
+
+    Raises:
+        CaseError: a number the case gives takes a date past the calendar's end."""
     chosen: dict[str, int] = {}
-    for rid, decide in plan:
-        env[rid], chosen[rid] = decide(env)
+    rid = ""
+    try:
+        for rid, decide in plan:
+            env[rid], chosen[rid] = decide(env)
+    except (OverflowError, ValueError) as exc:
+        raise out_of_range(rid, exc) from None
     return chosen
 
 
 def run_values(plan: Plan, env: Env) -> None:
     """``run_plan`` for bulk work: the values only, not which definition decided each."""
-    for rid, decide in plan:
-        env[rid] = decide(env)[0]
+    rid = ""
+    try:
+        for rid, decide in plan:
+            env[rid] = decide(env)[0]
+    except (OverflowError, ValueError) as exc:
+        raise out_of_range(rid, exc) from None
+
+
+def out_of_range(rid: str, exc: Exception) -> CaseError:
+    """A date computed for ``rid`` falls outside the calendar (year 1 to 9999): a number the
+    case gives is far too large (``tco.valid_days: 1000000000``). Dates a case gives are
+    checked where they are written; the numbers that move them can only be caught here."""
+    return CaseError([Diagnostic(
+        "case/out-of-range", f"`{rid}` cannot be computed for this case: {exc}",
+        help="a number or date the case gives is too large; check the facts this decision "
+        "reads (`ordinance decisions` and the policy's documentation list them)")])  # fmt: skip

@@ -438,6 +438,13 @@ API_CASES: list[tuple[str, Any, str, str | None]] = [
     ("list-item", kent({"application": {"extensions": ["x"]}}), "case/bad-value", None),
     ("scalar-for-group", kent({"permit": "IBC"}), "case/bad-value", None),
     ("unknown-revision", kent(revision="ord-9999"), "case/unknown-revision", "ord-4463"),
+    # An extension of a billion days takes the application's expiry past year 9999.
+    (
+        "date-past-the-calendar",
+        kent({"application": {"approved_for_issuance_on": "2024-05-01", "extensions": [10**9]}}),
+        "case/out-of-range",
+        "`application.expires_on`",
+    ),
 ]
 
 
