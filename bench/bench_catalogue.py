@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import median_seconds, per_case  # noqa: E402
 
 from engine import load_policy  # noqa: E402
 
@@ -136,32 +137,9 @@ def make_case(rng: random.Random, i: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _median_pass(fn: Any, cases: list[dict[str, Any]], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for c in cases:
-            fn(c)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def _median_batch(fn: Any, cases: list[dict[str, Any]], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(cases)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def _subprocess_ms(code: list[str], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(code, check=True, capture_output=True, cwd=ROOT)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+    run = lambda: subprocess.run(code, check=True, capture_output=True, cwd=ROOT)  # noqa: E731
+    return median_seconds(run, repeat) * 1000
 
 
 def main() -> None:
@@ -184,13 +162,13 @@ def main() -> None:
 
     for c in cases[:200]:  # warm up caches (holiday years, month arithmetic)
         policy.evaluate(c)
-    values = _median_pass(policy.values, cases, args.repeat)
-    kent_catalogue = _median_pass(lambda c: policy.values(c, ISSUE_2_CATALOGUE), cases, args.repeat)
-    bulk = _median_batch(policy.values_many, cases, args.repeat)
-    kent_bulk = _median_batch(lambda cs: policy.values_many(cs, ISSUE_2_CATALOGUE), cases,
-                              args.repeat)  # fmt: skip
-    explained = _median_pass(policy.evaluate, cases, args.repeat)
-    as_json = _median_pass(lambda c: policy.evaluate(c).to_json(), cases, 1)
+    values = median_seconds(per_case(policy.values, cases), args.repeat)
+    kent_catalogue = median_seconds(
+        per_case(lambda c: policy.values(c, ISSUE_2_CATALOGUE), cases), args.repeat)  # fmt: skip
+    bulk = median_seconds(lambda: policy.values_many(cases), args.repeat)
+    kent_bulk = median_seconds(lambda: policy.values_many(cases, ISSUE_2_CATALOGUE), args.repeat)
+    explained = median_seconds(per_case(policy.evaluate, cases), args.repeat)
+    as_json = median_seconds(per_case(lambda c: policy.evaluate(c).to_json(), cases), 1)
     cli = _subprocess_ms(["ordinance", "eval", "examples/kent-co-and-permit.yaml"], 5)
 
     n = len(cases)

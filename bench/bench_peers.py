@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import median_seconds, per_case, seconds  # noqa: E402
 
 from engine import load_policy  # noqa: E402
 
@@ -30,17 +31,6 @@ DECISIONS = ("permit.expires_on", "permit.expiration_reason", "permit.expired",
 
 def _json(v: Any) -> Any:
     return v.isoformat() if hasattr(v, "isoformat") else v
-
-
-def _time(fn: Any, cases: list[dict[str, Any]], repeat: int) -> float:
-    """Median seconds per pass over all cases."""
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for c in cases:
-            fn(c)
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
 
 
 def main() -> None:
@@ -79,14 +69,12 @@ def main() -> None:
             fn(c)
     ref, ours, ref2, full, many = [], [], [], [], []
     for _ in range(args.repeat):
-        ref.append(_time(decide, cases, 1))
-        t0 = time.perf_counter()
-        bulk(cases)
-        many.append(time.perf_counter() - t0)
-        ours.append(_time(values, cases, 1))
-        ref2.append(_time(decide, cases, 1))
-        full.append(_time(explained, cases, 1))
-    prepare = statistics.median(_time(policy.prepare, cases, 1) for _ in range(args.repeat))
+        ref.append(seconds(per_case(decide, cases)))
+        many.append(seconds(lambda: bulk(cases)))
+        ours.append(seconds(per_case(values, cases)))
+        ref2.append(seconds(per_case(decide, cases)))
+        full.append(seconds(per_case(explained, cases)))
+    prepare = median_seconds(per_case(policy.prepare, cases), args.repeat)
     r, o, e = statistics.median(ref + ref2), statistics.median(ours), statistics.median(full)
     m = statistics.median(many)
     n = len(cases)

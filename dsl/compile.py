@@ -103,7 +103,7 @@ def _unknown2(a: Any, b: Any) -> Unknown:
     return b  # type: ignore[no-any-return]
 
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -238,12 +238,12 @@ class _Compiler(NodeCompiler[Fn]):
                 consts = frozenset(i.expr.value for i in right.items)  # type: ignore[attr-defined]
                 return _member_ref_const(node.left.path, consts, op == "not_in")
             return _membership(fa, fb, op == "not_in")
-        if op in _COMPARE:
+        if op in COMPARE:
             if isinstance(node.left, n.Ref) and isinstance(node.right, n.Literal):
-                return _compare_ref_const(_COMPARE[op], node.left.path, node.right.value)
+                return _compare_ref_const(COMPARE[op], node.left.path, node.right.value)
             if isinstance(node.left, n.Ref) and isinstance(node.right, n.Ref):
-                return _compare_refs(_COMPARE[op], node.left.path, node.right.path)
-            return _compare(_COMPARE[op], fa, fb)
+                return _compare_refs(COMPARE[op], node.left.path, node.right.path)
+            return _compare(COMPARE[op], fa, fb)
         return self._arith(node, fa, fb)
 
     def _arith(self, node: n.Binary, fa: Fn, fb: Fn) -> Fn:
@@ -259,18 +259,18 @@ class _Compiler(NodeCompiler[Fn]):
 
     def _call(self, node: n.Call) -> Fn:
         fs = [self.compile(a) for a in node.args]
-        impl = _FUNCTIONS[node.name]
+        impl = IMPLEMENTATIONS[node.name]
         ctx = self.ctx
-        if node.name in _STRICT_UNARY:
+        if node.name in STRICT_UNARY:
             return _lift1(fs[0], lambda a: impl(ctx, a))
         if node.name == "at":
             return _lift2(fs[0], fs[1], lambda d, t: impl(ctx, d, t))
         scalar_args = all(self.types[id(a)].name != "list" for a in node.args)
-        if node.name in _PICK and scalar_args:
+        if node.name in PICK and scalar_args:
             return (
-                _pick2(_PICK[node.name], fs[0], fs[1])
+                _pick2(PICK[node.name], fs[0], fs[1])
                 if len(fs) == 2
-                else _pick(_PICK[node.name], fs)
+                else _pick(PICK[node.name], fs)
             )
 
         def call(env: Env) -> Any:
@@ -557,7 +557,10 @@ def _at(ctx: Context, day: dt.date, time: dt.time) -> dt.datetime:
     return dt.datetime.combine(day, time, tzinfo=ctx.time_zone)
 
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
+# The tables below are shared with the column compiler (dsl.vector): each built-in function's
+# implementation ``(ctx, *args) -> value``, the comparison operators, which functions pick one of
+# their arguments (True: the least), and which give null for a null argument.
+IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
     "earliest": _aggregate(min),
     "latest": _aggregate(max),
     "min": _aggregate(min),
@@ -576,8 +579,8 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "years": lambda ctx, k: Duration(k, "years"),
     "in_force": lambda ctx, c: ctx.in_force(c),
 }
-_PICK = {"earliest": True, "min": True, "latest": False, "max": False}
-_STRICT_UNARY = frozenset(
+PICK = {"earliest": True, "min": True, "latest": False, "max": False}
+STRICT_UNARY = frozenset(
     {
         "next_business_day",
         "roll_forward",

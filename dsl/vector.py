@@ -32,7 +32,7 @@ Cols = dict[str, list[Any]]
 Rows = range | list[int]
 VFn = Callable[[Cols, Rows], list[Any]]
 _DATE = dt.date
-_TOTAL_OPS = frozenset({"and", "or", "in", "not_in", *sc._COMPARE})
+_TOTAL_OPS = frozenset({"and", "or", "in", "not_in", *sc.COMPARE})
 # Types whose values compare with each other without error.
 _ALIKE = {"int": "number", "decimal": "number", "money": "number", "enum": "text", "string": "text"}
 
@@ -106,7 +106,7 @@ class _Vector(sc.NodeCompiler[VFn]):
         if isinstance(node, n.If):
             return self.total(node.cond) and self.total(node.then) and self.total(node.else_)
         if isinstance(node, n.Binary) and node.op in _TOTAL_OPS:
-            if node.op in sc._COMPARE:
+            if node.op in sc.COMPARE:
                 lt, rt = self.types[id(node.left)].name, self.types[id(node.right)].name
                 if _ALIKE.get(lt, lt) != _ALIKE.get(rt, rt) and "null" not in (lt, rt):
                     return False
@@ -195,8 +195,8 @@ class _Vector(sc.NodeCompiler[VFn]):
                 False if a is None or b is None else (a in b) is not negate
                 for a, b in zip(fa(cols, rows), fb(cols, rows), strict=True)
             ]
-        if op in sc._COMPARE:
-            cmp = sc._COMPARE[op]
+        if op in sc.COMPARE:
+            cmp = sc.COMPARE[op]
             if isinstance(node.right, n.Literal):
                 const = node.right.value
                 if const is None:
@@ -235,20 +235,20 @@ class _Vector(sc.NodeCompiler[VFn]):
 
     def _call(self, node: n.Call) -> VFn:
         fs = [self.compile(a) for a in node.args]
-        impl = sc._FUNCTIONS[node.name]
+        impl = sc.IMPLEMENTATIONS[node.name]
         ctx = self.ctx
-        if node.name in sc._STRICT_UNARY:
+        if node.name in sc.STRICT_UNARY:
             return _lift1(fs[0], lambda a: impl(ctx, a))
         if node.name == "at":
             return _lift2(fs[0], fs[1], lambda d, t: impl(ctx, d, t))
         scalar_args = all(self.types[id(a)].name != "list" for a in node.args)
-        if node.name in sc._PICK and scalar_args:
+        if node.name in sc.PICK and scalar_args:
             # Pairwise from the left: the earliest (latest) of three is that of the first two
             # and the third; nulls are skipped and a tie keeps the earlier argument, as in
             # the scalar form.
             out = fs[0]
             for f in fs[1:]:
-                out = _pick2(sc._PICK[node.name], out, f)
+                out = _pick2(sc.PICK[node.name], out, f)
             return out
         return lambda cols, rows: [
             impl(ctx, *args) for args in zip(*(f(cols, rows) for f in fs), strict=True)

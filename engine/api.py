@@ -31,10 +31,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dsl.typesys import Type
 from engine.batch import Fallback, by_value, iso_dates, nested, read_columns, run_rules
-from engine.case import _CASE_KEYS, EARLIEST, LATEST, Case, _to_date, case_from_dict
+from engine.case import CASE_KEYS, Case, as_of_date, case_from_dict
 from engine.compiler import CompiledPolicy, compile_policy
-from engine.decide import run_values
+from engine.decide import OutOfRange, run_values
 from engine.diagnostics import CaseError, Collector, Diagnostic, PolicyError
 from engine.evaluate import Result, build_decisions, run_plan, run_procedures, start_env
 from engine.explain import explain_decision
@@ -219,7 +220,10 @@ class Policy:
         """
         cp, case, facts, day, basis = self.prepare(case, as_of, revision)
         only = _checked(cp, decisions)
-        env, chosen = run_plan(cp, facts, day, only)
+        try:
+            env, chosen = run_plan(cp, facts, day, only)
+        except OutOfRange as exc:
+            raise _placed(cp, case, exc) from None
         found = build_decisions(cp, env, chosen, only)
         if explain:
             memo: dict[str, dict[str, Any]] = {}
@@ -249,7 +253,10 @@ class Policy:
         cp, case, facts, day, _ = self.prepare(case, as_of)
         only = _checked(cp, decisions)
         env, plan = start_env(cp, facts, day, only)
-        run_values(plan, env)
+        try:
+            run_values(plan, env)
+        except OutOfRange as exc:
+            raise _placed(cp, case, exc) from None
         wanted = only if only is not None else cp.public
         return {rid: env[rid] for rid in wanted}
 
@@ -315,12 +322,7 @@ class Policy:
         given = [c.get("as_of") for c in cases]
         if not set(map(type, given)) <= _AS_OF_TYPES:
             raise Fallback  # equal values of other types must not be merged below
-        distinct = list(set(given) - {None})
-        found = iso_dates(distinct)
-        table = dict(zip(distinct, found if found is not None else map(_case_day, distinct),
-                         strict=True))  # fmt: skip
-        table[None] = None
-        days: list[Any] = list(map(table.__getitem__, given))  # each case's, checked
+        days: list[Any] = by_value(given, _case_day, {None: None}, iso_dates)  # checked
         if as_of:  # as `values` reads it: the argument, when given, overrides the case's
             days = [as_of] * len(cases)
         groups: dict[int, tuple[CompiledPolicy, Sequence[int]]] = {}
@@ -395,14 +397,14 @@ class Policy:
         return out
 
 
-_BATCH_KEYS = frozenset(_CASE_KEYS) - {"revision"}
+_BATCH_KEYS = frozenset(CASE_KEYS) - {"revision"}
 _AS_OF_TYPES = frozenset({str, dt.date, type(None)})
 
 
 def _case_day(v: Any) -> dt.date:
-    """A case's ``as_of`` as ``case_from_dict`` reads it."""
-    day = _to_date(v)
-    if day is None or not EARLIEST <= day <= LATEST:
+    """A case's ``as_of`` as ``case_from_dict`` reads it (a Fallback when it is wrong)."""
+    day = as_of_date(v)
+    if day is None:
         raise Fallback
     return day
 
@@ -437,6 +439,46 @@ def _checked(cp: CompiledPolicy, decisions: Iterable[str] | None) -> frozenset[s
     if isinstance(decisions, tuple | frozenset):
         cp.checked_requests[decisions] = only
     return only
+
+
+def _placed(cp: CompiledPolicy, case: Case, exc: OutOfRange) -> CaseError:
+    """``case/out-of-range``, placed at the numbers the case gives among the facts the
+    decision reads, directly or through other rules."""
+    numbers = [f for f in _facts_read(cp, exc.rid)
+               if _is_number(cp.facts[f].type) and _given(case.facts, f)]  # fmt: skip
+    names = ", ".join(f"`{f}`" for f in numbers)
+    return CaseError([Diagnostic(
+        "case/out-of-range", str(exc),
+        case.span("facts", *numbers[0].split(".")) if numbers else None,
+        help=f"check the numbers it reads: {names}" if numbers
+        else "a number the case gives is too large")])  # fmt: skip
+
+
+def _facts_read(cp: CompiledPolicy, rid: str | None) -> list[str]:
+    """The facts a rule reads, directly or through the rules it reads, in order."""
+    out: dict[str, None] = {}
+    stack, seen = [rid], set()
+    while stack:
+        r = stack.pop()
+        if r in seen or r not in cp.rules:
+            continue
+        seen.add(r)
+        for v in cp.rules[r].variants:
+            out.update(dict.fromkeys(v.facts))
+            stack.extend(v.rules)
+    return list(out)
+
+
+def _is_number(t: Type) -> bool:
+    return t.is_numeric or (t.item is not None and t.item.is_numeric)
+
+
+def _given(facts: Any, fid: str) -> bool:
+    for part in fid.split("."):
+        if not isinstance(facts, dict) or part not in facts:
+            return False
+        facts = facts[part]
+    return True
 
 
 def _tz(jur: JurisdictionDef) -> Any:

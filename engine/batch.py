@@ -31,22 +31,26 @@ from engine.fees import lines_key
 U = Unknown
 _fromiso = dt.date.fromisoformat
 _MISS: Any = type("_Missing", (), {"__repr__": lambda self: "<missing>"})()
-# Kinds whose conversion depends only on the value (equal values convert alike), so a column is
-# converted once per distinct value. Numbers are converted from their text case by case.
+# Kinds whose conversion depends only on the value (equal values of the types in _TYPES_OF
+# convert alike), so a column is converted once per distinct value.
 _BY_VALUE = frozenset({"date", "datetime", "bool", "int", "enum", "string", "time"})
 # Kinds whose converted value is the given value itself.
 _AS_GIVEN = frozenset({"bool", "int", "enum", "string"})
 # Numbers are converted from their text (1.50 stays 1.50), so once per distinct value only when
 # equal values have equal texts: all strings or all ints (not 1.0 and 1, nor 0.0 and -0.0).
 _NUMBERS = frozenset({"decimal", "money"})
-_ABSENT = frozenset({type(_MISS), type(None)})
+_MISSING, _NULL = type(_MISS), type(None)
+_ABSENT = frozenset({_MISSING, _NULL})
 _ONE_TEXT: tuple[set[type], ...] = (set(), {str}, {int})
 _EMPTY: dict[str, Any] = {}
 _GROUP_TYPES = frozenset({dict, type(_MISS)})
 # Per kind converted by value, the types a value may have (exactly: not a subclass).
-_TYPES_OF = {kind: frozenset({*types, type(_MISS), type(None)}) for kind, types in (
-    ("bool", {bool}), ("int", {int}), ("enum", {str}), ("string", {str}), ("date", {str, dt.date}),
-    ("datetime", {str, dt.datetime}), ("time", {str, dt.time}))}  # fmt: skip
+_TYPES_OF: dict[str, frozenset[type]] = {
+    kind: frozenset({*types, type(_MISS), type(None)})
+    for kind, types in (("bool", {bool}), ("int", {int}), ("enum", {str}), ("string", {str}),
+                        ("date", {str, dt.date}), ("datetime", {str, dt.datetime}),
+                        ("time", {str, dt.time}))
+}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -70,7 +74,7 @@ class BatchRule:
     """How bulk evaluation decides one rule."""
 
     id: str
-    inputs: tuple[str, ...]  # every fact and rule its definitions read, and as_of
+    inputs: tuple[str, ...]  # every fact and rule its definitions read (and as_of, if read)
     decide: Decide  # the scalar decision, for cases with an unknown input
     dispatch: str | None  # the fact whose value selects the candidate definitions
     table: dict[Any, int]  # that fact's value → the candidates to try (index in groups)
@@ -159,14 +163,14 @@ def run_rules(rules: Sequence[BatchRule], cols: Cols, n_rows: int, marks: Marks)
     unknown = marks.unknown
     for rule in rules:
         flagged = [k for k in rule.inputs if k in unknown]
-        if flagged:
+        good: Rows = every
+        bad: list[int] = []
+        if rule.groups is None:  # a fee schedule: case by case
+            bad, good = list(every), []
+        elif flagged:
             bad = sorted({r for k in flagged for r, v in enumerate(cols[k]) if v.__class__ is U})
             skip = set(bad)
-            good: Rows = [r for r in every if r not in skip] if bad else every
-        else:
-            bad, good = [], every
-        if rule.groups is None:
-            bad, good = list(every), []
+            good = [r for r in every if r not in skip] if bad else every
         irregular = not marks.irregular.isdisjoint(rule.inputs)
         if irregular:
             marks.irregular.add(rule.id)
@@ -323,32 +327,23 @@ def _convert(
     """One fact's column (converted and checked, a missing value made the fact's unknown),
     whether any value is missing, and whether the values were converted one by one (equal
     values of other types are then kept apart, and no decision may be reused across them)."""
-    if kind not in _BY_VALUE and not (kind in _NUMBERS and
-                                      (set(map(type, col)) - _ABSENT) in _ONE_TEXT):  # fmt: skip
-        if None in col and not nullable:
-            raise Fallback
-        return [u if v is _MISS else None if v is None else convert(v, None) for v in col], (
-            _MISS in col), kind in _BY_VALUE  # fmt: skip
-    if kind in _TYPES_OF and not set(map(type, col)) <= _TYPES_OF[kind]:
-        # Equal values of other types (1 for true, a date subclass) must not be merged:
-        # convert each one.
-        return [u if v is _MISS else None if v is None else convert(v, None) for v in col], (
-            _MISS in col), True  # fmt: skip
-    distinct = set(col)
-    if None in distinct and not nullable:
-        raise Fallback
-    missing = _MISS in distinct
+    types = set(map(type, col))
+    if _NULL in types and not nullable:
+        raise Fallback  # the reader says which fact cannot be null
+    missing = _MISSING in types
+    by_kind = kind in _BY_VALUE and types <= _TYPES_OF[kind]
+    if not by_kind and not (kind in _NUMBERS and types - _ABSENT in _ONE_TEXT):
+        # Equal values of other types (1 for true, a date subclass, 1.0 and 1) must not be
+        # merged: convert each one.
+        each = [u if v is _MISS else None if v is None else convert(v, None) for v in col]
+        return each, missing, kind in _BY_VALUE
     if kind in _AS_GIVEN and not missing:
-        for v in distinct:
-            if v is not None:
-                convert(v, None)  # checks, raising BadValue
+        for v in set(col) - {None}:
+            convert(v, None)  # checks, raising BadValue
         return col, False, False
-    given = [v for v in distinct if v is not _MISS and v is not None]
-    found = iso_dates(given) if kind == "date" else None
-    table = dict(zip(given, found if found is not None else [convert(v, None) for v in given],
-                     strict=True))  # fmt: skip
-    table[_MISS], table[None] = u, None
-    return list(map(table.__getitem__, col)), missing, False
+    fixed = {_MISS: u, None: None}
+    fast = iso_dates if kind == "date" else None
+    return by_value(col, lambda v: convert(v, None), fixed, fast), missing, False
 
 
 def iso_dates(values: list[Any]) -> list[dt.date] | None:
@@ -368,7 +363,18 @@ def nested(values: list[Any], path: Sequence[str]) -> list[Any]:
     return values
 
 
-def by_value(values: list[Any], convert: Callable[[Any], Any]) -> list[Any]:
-    """``convert`` applied once per distinct value of a column."""
-    table = {v: convert(v) for v in set(values)}
+def by_value(
+    values: list[Any],
+    convert: Callable[[Any], Any],
+    fixed: dict[Any, Any] | None = None,
+    fast: Callable[[list[Any]], list[Any] | None] | None = None,
+) -> list[Any]:
+    """``convert`` applied once per distinct value of a column; the values in ``fixed`` map as
+    given there, and ``fast`` may convert all the others at once (None: it cannot)."""
+    fixed = fixed or {}
+    distinct = [v for v in set(values) if v not in fixed]
+    found = fast(distinct) if fast is not None else None
+    table = dict(zip(distinct, found if found is not None else map(convert, distinct),
+                     strict=True))  # fmt: skip
+    table.update(fixed)
     return list(map(table.__getitem__, values))

@@ -58,7 +58,7 @@ def read_case(path: Path | str) -> Case:
     return case_from_dict(doc.data, doc)
 
 
-_CASE_KEYS = ("case", "jurisdiction", "as_of", "revision", "description", "facts", "expect")
+CASE_KEYS = ("case", "jurisdiction", "as_of", "revision", "description", "facts", "expect")
 # Dates a building case can carry; outside this range date arithmetic (three years after
 # 9999-12-31) has no answer, so such a date is refused where it is written.
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
@@ -81,9 +81,9 @@ def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
     if (
         jurisdiction.__class__ is str
         and facts.__class__ is dict
-        and (as_of is None or _in_range(as_of := _to_date(as_of)))
-        and len(data) <= len(_CASE_KEYS)
-        and all(k in _CASE_KEYS for k in data)
+        and (as_of is None or (as_of := as_of_date(as_of)) is not None)
+        and len(data) <= len(CASE_KEYS)
+        and all(k in CASE_KEYS for k in data)
     ):
         case_id = data.get("case")
         return Case(None if case_id is None else str(case_id), jurisdiction, as_of,
@@ -91,20 +91,23 @@ def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
     raise CaseError(_case_problems(data, doc))
 
 
-def _in_range(day: dt.date | None) -> bool:
-    return day is not None and EARLIEST <= day <= LATEST
+def as_of_date(v: Any) -> dt.date | None:
+    """A case's ``as_of`` as a date, or None when it is not a date in the range a case may
+    give (``case_from_dict`` and bulk evaluation read it alike)."""
+    day = _to_date(v)
+    return day if day is not None and EARLIEST <= day <= LATEST else None
 
 
 def _case_problems(data: dict[str, Any], doc: Document | None) -> list[Diagnostic]:
     out = Collector()
     where = (lambda *p: doc.span(p)) if doc else (lambda *p: None)
     for key in data:
-        if key not in _CASE_KEYS:
-            guess = did_you_mean(str(key), _CASE_KEYS)
+        if key not in CASE_KEYS:
+            guess = did_you_mean(str(key), CASE_KEYS)
             out.add("schema/unknown-key", f"unknown key `{key}`",
                     doc.span((str(key),), key=True) if doc else None,
                     help=f"did you mean `{guess}`?" if guess else
-                    "a case has " + ", ".join(f"`{k}`" for k in _CASE_KEYS))  # fmt: skip
+                    "a case has " + ", ".join(f"`{k}`" for k in CASE_KEYS))  # fmt: skip
     for key, what in (("jurisdiction", "text (a jurisdiction id)"), ("facts", "a mapping")):
         if key not in data:
             out.add("schema/missing-key", f"missing key `{key}`", where(),
@@ -112,11 +115,9 @@ def _case_problems(data: dict[str, Any], doc: Document | None) -> list[Diagnosti
         elif (data[key].__class__ is not str) if key == "jurisdiction" else not isinstance(
                 data[key], dict):  # fmt: skip
             out.add("schema/type", f"`{key}` must be {what}, found `{data[key]}`", where(key))
-    if data.get("as_of") is not None:
-        day = _to_date(data["as_of"])
-        if day is None or not EARLIEST <= day <= LATEST:
-            out.add("case/bad-value", f"`as_of` must be a date (YYYY-MM-DD) between {EARLIEST} "
-                    f"and {LATEST}, found `{data['as_of']}`", where("as_of"))  # fmt: skip
+    if data.get("as_of") is not None and as_of_date(data["as_of"]) is None:
+        out.add("case/bad-value", f"`as_of` must be a date (YYYY-MM-DD) between {EARLIEST} "
+                f"and {LATEST}, found `{data['as_of']}`", where("as_of"))  # fmt: skip
     return out.items
 
 

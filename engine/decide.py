@@ -15,7 +15,6 @@ from typing import Any
 from dsl import nodes as n
 from dsl.compile import Fn
 from dsl.values import Unknown
-from engine.diagnostics import CaseError, Diagnostic
 
 Env = dict[str, Any]
 Decide = Callable[[Env], tuple[Any, int]]
@@ -145,7 +144,7 @@ def run_plan(plan: Plan, env: Env) -> dict[str, int]:
     """Decide every rule of ``plan`` into ``env``; returns each rule's deciding definition.
 
     Raises:
-        CaseError: a number the case gives takes a date past the calendar's end."""
+        OutOfRange: a number the case gives takes a date past the calendar's end."""
     chosen: dict[str, int] = {}
     rid = ""
     try:
@@ -166,11 +165,19 @@ def run_values(plan: Plan, env: Env) -> None:
         raise out_of_range(rid, exc) from None
 
 
-def out_of_range(rid: str, exc: Exception) -> CaseError:
-    """A date computed for ``rid`` falls outside the calendar (year 1 to 9999): a number the
-    case gives is far too large (``tco.valid_days: 1000000000``). Dates a case gives are
-    checked where they are written; the numbers that move them can only be caught here."""
-    return CaseError([Diagnostic(
-        "case/out-of-range", f"`{rid}` cannot be computed for this case: {exc}",
-        help="a number or date the case gives is too large; check the facts this decision "
-        "reads (`ordinance decisions` and the policy's documentation list them)")])  # fmt: skip
+class OutOfRange(Exception):
+    """A date computed for rule ``rid`` falls outside the calendar (year 1 to 9999): a number
+    the case gives is far too large (``tco.valid_days: 1000000000``). Dates a case gives are
+    checked where they are written; the numbers that move them can only be caught here. The
+    API turns it into a ``case/out-of-range`` diagnostic placed at those numbers."""
+
+    def __init__(self, rid: str, reason: str) -> None:
+        super().__init__(f"`{rid}` cannot be computed for this case: {reason}")
+        self.rid = rid
+
+
+def out_of_range(rid: str, exc: Exception) -> Exception:
+    """``OutOfRange`` for a date past the calendar; any other error as it is (a bug)."""
+    if isinstance(exc, ValueError) and "out of range" not in str(exc):
+        return exc
+    return OutOfRange(rid, str(exc))

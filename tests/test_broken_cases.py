@@ -173,6 +173,12 @@ CASES: list[tuple[str, str, int | None, tuple[str, ...]]] = [
     ("as_of_not_a_date.yaml", "case/bad-value", 3, ("`as_of` must be a date", "not-a-date")),
     ("unknown_top_level_key.yaml", "schema/unknown-key", 4, ("did you mean `facts`?",)),
     ("unknown_revision.yaml", "case/unknown-revision", None, ("ord-9999", "ord-4463")),
+    (
+        "extension_past_the_calendar.yaml",
+        "case/out-of-range",
+        6,
+        ("`application.expires_on`", "`application.extensions`"),
+    ),
 ]
 
 
