@@ -33,7 +33,16 @@ from typing import Any, TypeVar
 
 from dsl.typesys import Type
 from engine.batch import Fallback, by_value, iso_dates, nested, read_columns, run_rules
-from engine.case import CASE_KEYS, Case, as_of_date, case_from_dict
+from engine.case import (
+    CASE_KEYS,
+    EARLIEST,
+    KEY_TYPES,
+    LATEST,
+    Case,
+    as_of_date,
+    case_from_dict,
+    shown,
+)
 from engine.compiler import CompiledPolicy, compile_policy
 from engine.decide import OutOfRange, run_values
 from engine.diagnostics import CaseError, Collector, Diagnostic, PolicyError
@@ -159,6 +168,7 @@ class Policy:
         Returns the compiled revision, the case, its facts by id, the evaluation date and how
         the revision was chosen. Raises ``CaseError`` with located diagnostics.
         """
+        _check_arguments(as_of, revision)
         if not isinstance(case, Case):
             case = case_from_dict(case)
         jur = self.jurisdictions.get(case.jurisdiction) or _located(
@@ -281,6 +291,7 @@ class Policy:
         [{'permit.expires_on': datetime.date(2025, 4, 15)},
          {'permit.expires_on': datetime.date(2023, 1, 3)}]
         """
+        _check_arguments(as_of, None)
         cases = list(cases)
         decisions = None if decisions is None else tuple(decisions)  # read once, for every group
         try:
@@ -319,6 +330,12 @@ class Policy:
         jids = [c.get("jurisdiction") for c in cases]
         if set(map(type, facts)) != {dict} or set(map(type, jids)) != {str}:
             raise Fallback
+        for key in keys & _IGNORED_KEYS:  # unread here, yet refused by `values` when malformed
+            valid = KEY_TYPES[key][0]
+            if not all(valid(c[key]) for c in cases if key in c):
+                raise Fallback
+        if "as_of" in keys and any("as_of" in c and c["as_of"] is None for c in cases):
+            raise Fallback  # `as_of: null` is an error, not today
         given = [c.get("as_of") for c in cases]
         if not set(map(type, given)) <= _AS_OF_TYPES:
             raise Fallback  # equal values of other types must not be merged below
@@ -398,7 +415,23 @@ class Policy:
 
 
 _BATCH_KEYS = frozenset(CASE_KEYS) - {"revision"}
+_IGNORED_KEYS = frozenset({"case", "description", "expect"})
 _AS_OF_TYPES = frozenset({str, dt.date, type(None)})
+
+
+def _check_arguments(as_of: Any, revision: Any) -> None:
+    """The keyword arguments of an evaluation are checked like the case keys they override,
+    so a caller's mistake is a ``CaseError`` saying so, not a ``TypeError`` deep inside."""
+    problems = []
+    if as_of is not None and (as_of.__class__ is not dt.date or as_of_date(as_of) is None):
+        problems.append(Diagnostic("case/bad-argument", "the `as_of` argument must be a "
+                                   f"`datetime.date` between {EARLIEST} and {LATEST}, found "
+                                   f"`{shown(as_of)}`"))  # fmt: skip
+    if revision is not None and revision.__class__ is not str:
+        problems.append(Diagnostic("case/bad-argument", "the `revision` argument must be text (a "
+                                   f"revision id), found `{shown(revision)}`"))  # fmt: skip
+    if problems:
+        raise CaseError(problems)
 
 
 def _case_day(v: Any) -> dt.date:

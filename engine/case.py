@@ -8,6 +8,7 @@ event that has not happened). Every problem is located in the case file when the
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -18,7 +19,6 @@ from dsl.typecheck import did_you_mean
 from dsl.typesys import Type
 from engine.diagnostics import CaseError, Collector, Diagnostic, Span
 from engine.load import Document, load_document
-from engine.schema import check_document
 
 
 @dataclass
@@ -40,21 +40,18 @@ class Case:
 def read_case(path: Path | str) -> Case:
     """Load and validate a case file.
 
+    A file and the same mapping given to ``Policy.evaluate`` go through one validation
+    (``case_from_dict``), so they are accepted or refused alike.
+
     Raises:
         LoadError: the file is not readable YAML/JSON.
         CaseError: the file does not have a case's shape.
     """
     doc = load_document(path)
-    out = Collector()
     if not isinstance(doc.data, dict):
-        out.add(
-            "case/not-a-mapping",
-            "a case file must be a mapping with `jurisdiction:` and `facts:`",
-            doc.span(()),
-        )
-        raise CaseError(out.items)
-    check_document(doc, "case", out)
-    out.raise_if_errors(CaseError)
+        raise CaseError([Diagnostic(
+            "case/not-a-mapping", "a case file must be a mapping with `jurisdiction:` and `facts:`",
+            doc.span(()))])  # fmt: skip
     return case_from_dict(doc.data, doc)
 
 
@@ -62,13 +59,31 @@ CASE_KEYS = ("case", "jurisdiction", "as_of", "revision", "description", "facts"
 # Dates a building case can carry; outside this range date arithmetic (three years after
 # 9999-12-31) has no answer, so such a date is refused where it is written.
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+# Numbers a case can carry: fifteen digits before the point hold any area, count or valuation
+# of a building, and keep a product of two such numbers within Decimal's 28-digit precision
+# when it is rounded to the cent (1e999999999 would overflow the first operation on it).
+DIGITS = 15
+LIMIT = 10**DIGITS
+_TOO_BIG = "a case's numbers have at most 15 digits before the decimal point"
+# What each top-level key may hold: ``engine/schemas/case.schema.json`` written as predicates
+# (tests/test_security.py proves the two agree). ``as_of`` is checked as a date: text, or
+# for an embedding program a ``datetime.date``.
+KEY_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "case": (lambda v: v.__class__ in (str, int), "text or a whole number"),
+    "jurisdiction": (lambda v: v.__class__ is str, "text (a jurisdiction id)"),
+    "as_of": (lambda v: True, "a date"),  # any wrong value is a bad date, checked below
+    "revision": (lambda v: v.__class__ is str, "text (a revision id)"),
+    "description": (lambda v: v.__class__ is str, "text"),
+    "facts": (lambda v: isinstance(v, dict), "a mapping (`key: value` lines)"),
+    "expect": (lambda v: isinstance(v, dict), "a mapping (`key: value` lines)"),
+}
 
 
 def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
     """Build a Case from a mapping shaped like a case file (DESIGN.md §4).
 
     The checks are those of ``engine/schemas/case.schema.json``, done by hand so that an
-    embedding program's dicts get the same errors as a case file without the schema's cost.
+    embedding program's dicts and case files get the same errors without the schema's cost.
 
     Raises:
         CaseError: a missing or mistyped key, an unknown key, or a malformed ``as_of``.
@@ -76,19 +91,14 @@ def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
     if not isinstance(data, dict):
         raise CaseError([Diagnostic("case/not-a-mapping", "a case must be a mapping",
                                     doc.span(()) if doc else None)])  # fmt: skip
-    jurisdiction, facts = data.get("jurisdiction"), data.get("facts")
+    problems = case_problems(data, doc)
+    if problems:
+        raise CaseError(problems)
     as_of = data.get("as_of")
-    if (
-        jurisdiction.__class__ is str
-        and facts.__class__ is dict
-        and (as_of is None or (as_of := as_of_date(as_of)) is not None)
-        and len(data) <= len(CASE_KEYS)
-        and all(k in CASE_KEYS for k in data)
-    ):
-        case_id = data.get("case")
-        return Case(None if case_id is None else str(case_id), jurisdiction, as_of,
-                    data.get("revision"), facts, data.get("expect"), doc)  # fmt: skip
-    raise CaseError(_case_problems(data, doc))
+    case_id = data.get("case")
+    return Case(None if case_id is None else str(case_id), data["jurisdiction"],
+                None if as_of is None else as_of_date(as_of), data.get("revision"),
+                data["facts"], data.get("expect"), doc)  # fmt: skip
 
 
 def as_of_date(v: Any) -> dt.date | None:
@@ -98,27 +108,38 @@ def as_of_date(v: Any) -> dt.date | None:
     return day if day is not None and EARLIEST <= day <= LATEST else None
 
 
-def _case_problems(data: dict[str, Any], doc: Document | None) -> list[Diagnostic]:
+def case_problems(data: dict[str, Any], doc: Document | None) -> list[Diagnostic]:
+    """Every way ``data`` differs from a case's shape; empty when it is a case."""
     out = Collector()
     where = (lambda *p: doc.span(p)) if doc else (lambda *p: None)
-    for key in data:
-        if key not in CASE_KEYS:
+    for key, value in data.items():
+        rule = KEY_TYPES.get(key) if key.__class__ is str else None
+        if rule is None:
             guess = did_you_mean(str(key), CASE_KEYS)
             out.add("schema/unknown-key", f"unknown key `{key}`",
                     doc.span((str(key),), key=True) if doc else None,
                     help=f"did you mean `{guess}`?" if guess else
                     "a case has " + ", ".join(f"`{k}`" for k in CASE_KEYS))  # fmt: skip
-    for key, what in (("jurisdiction", "text (a jurisdiction id)"), ("facts", "a mapping")):
+        elif not rule[0](value):
+            out.add("schema/type", f"`{key}` must be {rule[1]}, found `{shown(value)}`",
+                    where(key))  # fmt: skip
+        elif key == "as_of" and as_of_date(value) is None:
+            out.add("case/bad-value", f"`as_of` must be a date (YYYY-MM-DD) between {EARLIEST} "
+                    f"and {LATEST}, found `{shown(value)}`", where("as_of"))  # fmt: skip
+    for key in ("jurisdiction", "facts"):
         if key not in data:
             out.add("schema/missing-key", f"missing key `{key}`", where(),
                     help=f"add `{key}:`")  # fmt: skip
-        elif (data[key].__class__ is not str) if key == "jurisdiction" else not isinstance(
-                data[key], dict):  # fmt: skip
-            out.add("schema/type", f"`{key}` must be {what}, found `{data[key]}`", where(key))
-    if data.get("as_of") is not None and as_of_date(data["as_of"]) is None:
-        out.add("case/bad-value", f"`as_of` must be a date (YYYY-MM-DD) between {EARLIEST} "
-                f"and {LATEST}, found `{data['as_of']}`", where("as_of"))  # fmt: skip
     return out.items
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as the case file would write it (JSON spelling), cut to ``limit`` characters."""
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (ValueError, TypeError):  # circular or unrepresentable: its type is enough
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _to_date(v: Any) -> dt.date | None:
@@ -182,7 +203,7 @@ def coercer(t: Type, tz: dt.tzinfo) -> Coerce:
     if name == "bool":
         return lambda v, raw: v if v is True or v is False else _bool(v, raw, tz)
     if name == "int":
-        return lambda v, raw: v if v.__class__ is int else _int(v, raw, tz)
+        return lambda v, raw: v if v.__class__ is int and -LIMIT < v < LIMIT else _int(v, raw, tz)
     scalar = _SCALAR[name]
     return lambda v, raw: scalar(v, raw, tz)
 
@@ -232,9 +253,11 @@ def _bool(v: Any, raw: str | None, tz: dt.tzinfo) -> bool:
 
 
 def _int(v: Any, raw: str | None, tz: dt.tzinfo) -> int:
-    if isinstance(v, int) and not isinstance(v, bool):
-        return v
-    raise BadValue(f"must be a whole number, found `{v}`")
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise BadValue(f"must be a whole number, found `{shown(v)}`")
+    if not -LIMIT < v < LIMIT:
+        raise BadValue(f"must be less than {LIMIT:,} in size, found `{shown(v)}`", _TOO_BIG)
+    return v
 
 
 def _decimal(v: Any, raw: str | None, tz: dt.tzinfo) -> Decimal:
@@ -247,6 +270,9 @@ def _decimal(v: Any, raw: str | None, tz: dt.tzinfo) -> Decimal:
         raise BadValue(f"must be a number, found `{v}`") from None
     if not d.is_finite():
         raise BadValue(f"must be a finite number, found `{v}`")
+    if d and d.adjusted() >= DIGITS:
+        raise BadValue(f"must be less than {LIMIT:,} in size, found `{shown(text)[1:-1]}`",
+                       _TOO_BIG)  # fmt: skip
     return d
 
 

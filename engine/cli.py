@@ -20,8 +20,8 @@ import click
 
 from engine.api import Policy, load_policy
 from engine.case import read_case
-from engine.diagnostics import Diagnostic, OrdinanceError, render
-from engine.expect import CaseOutcome, check_expectations, find_case_files
+from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, render
+from engine.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
 from engine.render import render_json, render_markdown, render_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -225,6 +225,9 @@ def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
             outcome.case = case.id
             if not case.expect:
                 continue
+            problems = expect_problems(case)
+            if problems:
+                raise CaseError(problems)
             result = policy.evaluate(case, explain=False)
             outcome.mismatches = check_expectations(policy, case, result)
         except OrdinanceError as exc:

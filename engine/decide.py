@@ -150,7 +150,7 @@ def run_plan(plan: Plan, env: Env) -> dict[str, int]:
     try:
         for rid, decide in plan:
             env[rid], chosen[rid] = decide(env)
-    except (OverflowError, ValueError) as exc:
+    except (ArithmeticError, ValueError) as exc:
         raise out_of_range(rid, exc) from None
     return chosen
 
@@ -161,7 +161,7 @@ def run_values(plan: Plan, env: Env) -> None:
     try:
         for rid, decide in plan:
             env[rid] = decide(env)[0]
-    except (OverflowError, ValueError) as exc:
+    except (ArithmeticError, ValueError) as exc:
         raise out_of_range(rid, exc) from None
 
 
@@ -177,7 +177,10 @@ class OutOfRange(Exception):
 
 
 def out_of_range(rid: str, exc: Exception) -> Exception:
-    """``OutOfRange`` for a date past the calendar; any other error as it is (a bug)."""
+    """``OutOfRange`` for a date past the calendar or a number past what arithmetic holds;
+    any other error as it is (a bug)."""
     if isinstance(exc, ValueError) and "out of range" not in str(exc):
         return exc
+    if isinstance(exc, ArithmeticError) and not isinstance(exc, OverflowError):
+        return OutOfRange(rid, "a number it reads is too large to compute with")
     return OutOfRange(rid, str(exc))

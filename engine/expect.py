@@ -14,11 +14,14 @@ from typing import Any
 
 from dsl.typecheck import did_you_mean
 from engine.api import Policy
-from engine.case import Case
+from engine.case import Case, shown
+from engine.diagnostics import Collector, Diagnostic, Span
 from engine.evaluate import Decision, Result
 from engine.values import to_json
 
 _KEYS = ("value", "status", "needs", "citations")
+_STATUSES = ("determined", "undetermined", "not_applicable")
+_PLAIN = (str, int, float, bool, type(None))
 
 
 @dataclass
@@ -54,6 +57,60 @@ def _show(v: Any) -> str:
     return f"`{json.dumps(v) if not isinstance(v, str) else v}`"
 
 
+def expect_problems(case: Case) -> list[Diagnostic]:
+    """Every way the ``expect:`` block of ``case`` is not one ``ordinance test`` can compare,
+    located in the file: an expectation is a plain value (text, number, true/false, null, or a
+    list of those) or a mapping of ``value``, ``status``, ``needs`` and ``citations``."""
+    out = Collector()
+    for rid, want in (case.expect or {}).items():
+        here = ("expect", rid)
+        if not isinstance(want, dict):
+            _check_plain(want, rid, case.span(*here), out)
+            continue
+        if not want:
+            out.add(
+                "case/bad-expectation",
+                f"the expectation of `{rid}` is empty",
+                case.span(*here),
+                help="give `value:`, `status:`, `needs:` or `citations:`",
+            )
+        for key, given in want.items():
+            _check_field(str(key), given, case, (*here, key), out)
+    return out.items
+
+
+def _check_plain(want: Any, rid: str, span: Span | None, out: Collector) -> None:
+    items = want if isinstance(want, list) else [want]
+    if not all(isinstance(x, _PLAIN) for x in items):
+        out.add(
+            "case/bad-expectation",
+            f"the expected value of `{rid}` must be text, a "
+            f"number, true/false, null or a list of those, found `{shown(want)}`",
+            span,
+            help="a decision's value is never a mapping or a nested list",
+        )
+
+
+def _check_field(key: str, given: Any, case: Case, here: tuple[Any, ...],
+                 out: Collector) -> None:  # fmt: skip
+    rid = here[1]
+    if key not in _KEYS:
+        guess = did_you_mean(key, _KEYS)
+        out.add("case/bad-expectation", f"unknown key `{key}` in the expectation of `{rid}`",
+                case.doc.span(here, key=True) if case.doc else None,
+                help=f"did you mean `{guess}`?" if guess else
+                "an expectation has " + ", ".join(f"`{k}`" for k in _KEYS))  # fmt: skip
+    elif key == "value":
+        _check_plain(given, rid, case.span(*here), out)
+    elif key == "status" and given not in _STATUSES:
+        out.add("case/bad-expectation", f"`status` must be one of {', '.join(_STATUSES)}, "
+                f"found `{shown(given)}`", case.span(*here))  # fmt: skip
+    elif key in ("needs", "citations") and not (
+            isinstance(given, list) and all(isinstance(x, str) for x in given)):  # fmt: skip
+        out.add("case/bad-expectation", f"`{key}` must be a list of text, found "
+                f"`{shown(given)}`", case.span(*here), help=f"write `{key}: [a, b]`")  # fmt: skip
+
+
 def check_expectations(policy: Policy, case: Case, result: Result) -> list[Mismatch]:
     """Every difference between ``case.expect`` and ``result``."""
     out: list[Mismatch] = []
@@ -70,11 +127,7 @@ def check_expectations(policy: Policy, case: Case, result: Result) -> list[Misma
                 )
             )
             continue
-        spec = (
-            want
-            if isinstance(want, dict) and set(want) <= set(_KEYS) and want
-            else {"value": want, "status": "determined"}
-        )
+        spec = want if isinstance(want, dict) else {"value": want, "status": "determined"}
         out.extend(_compare(rid, spec, got))
     return out
 

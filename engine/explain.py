@@ -14,7 +14,7 @@ from dsl.values import Unknown
 from engine.compiler import CompiledPolicy, CompiledRule, Variant
 from engine.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
 from engine.fees import lines_key
-from engine.values import to_json, to_words
+from engine.values import cents, to_json, to_words
 
 
 def explain_decision(
@@ -88,7 +88,7 @@ def _fee_lines(env: dict[str, Any], rid: str) -> list[dict[str, Any]]:
 def _exact(money: Any) -> str:
     """A unit amount as charged: cents, or every digit when it is finer than a cent."""
     d = Decimal(money)
-    return f"{d:.2f}" if d == d.quantize(Decimal("0.01")) else str(d.normalize())
+    return f"{d:.2f}" if d == cents(d) else str(d.normalize())
 
 
 def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule) -> dict[str, Any]:

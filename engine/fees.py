@@ -19,6 +19,7 @@ from dsl.compile import Fn
 from dsl.values import Unknown
 from engine.diagnostics import Collector
 from engine.model import FeeItem, FeeSpec
+from engine.values import cents
 
 U = Unknown
 CENT = Decimal("0.01")
@@ -77,7 +78,7 @@ def build_total(rid: str, items: list[CompiledItem], rounding: str) -> Fn:
             counted = _counted(qty, ci.item)
             if unit is None or counted <= 0:
                 continue
-            amount = (Decimal(unit) * counted).quantize(CENT, rounding=mode)
+            amount = cents(Decimal(unit) * counted, mode)
             if amount > 0:
                 lines.append(Line(ci.item.id, ci.item.title, counted, Decimal(unit), amount,
                                   ci.citation, ci.item.unit))  # fmt: skip

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cache, lru_cache
 from typing import Any
 
@@ -16,6 +16,23 @@ from dsl.typesys import Type
 from dsl.values import Duration, Unknown
 
 CENT = Decimal("0.01")
+_PRECISION = 28  # the default decimal context's digits
+
+
+def cents(value: Any, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """``value`` rounded to the cent, however many digits it has.
+
+    The default context holds 28 digits and refuses to round a larger amount
+    (``InvalidOperation``); an amount is never refused for its size, so such a one is rounded
+    in a context wide enough for it.
+
+    >>> cents(Decimal("1e30"))
+    Decimal('1000000000000000000000000000000.00')
+    """
+    d = Decimal(value)
+    if d.adjusted() < _PRECISION - 3:
+        return d.quantize(CENT, rounding=rounding)
+    return d.quantize(CENT, rounding=rounding, context=Context(prec=d.adjusted() + 3))
 
 
 def to_json(value: Any, t: Type | None = None) -> Any:
@@ -36,7 +53,7 @@ def to_json(value: Any, t: Type | None = None) -> Any:
         item = t.item if t is not None else None
         return [to_json(v, item) for v in value]
     if t is not None and t.name == "money":
-        return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+        return str(cents(value))
     if isinstance(value, Decimal):
         return str(value.normalize()) if value == value.to_integral() else str(value)
     return value
@@ -68,7 +85,7 @@ def to_words(value: Any, t: Type | None = None) -> str:
         item = t.item if t is not None else None
         return ", ".join(to_words(v, item) for v in value) if value else "none"
     if t is not None and t.name == "money":
-        return f"${Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP):,}"
+        return f"${cents(value):,}"
     return str(to_json(value, t))
 
 

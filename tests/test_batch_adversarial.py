@@ -48,8 +48,9 @@ def _expected(
         except CaseError as exc:
             cid = case.get("case") if isinstance(case, dict) else None
             where = f"case {i + 1} of the batch" + (f" (`{cid}`)" if cid else "")
-            # An unknown decision is the request's error, not the case's: no place named.
-            return "error", [d.message if d.code == "case/unknown-decision"
+            # An unknown decision or a bad argument is the request's error, not the case's: no
+            # place named.
+            return "error", [d.message if d.code in ("case/unknown-decision", "case/bad-argument")
                              else f"{where}: {d.message}" for d in exc.diagnostics]  # fmt: skip
         except Exception as exc:
             return "raised", type(exc).__name__

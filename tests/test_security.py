@@ -1,0 +1,222 @@
+"""Issue 9: each finding of the security and fuzz review, as a test that failed before its fix.
+
+Case files are untrusted: whatever a case says, the answer is a result or located diagnostics
+with exit 1, never an internal error. A case file and the same mapping given to the API are
+accepted or refused alike. The docs build, the loader and the expression language have their
+own files (``test_security_docs.py``, ``test_security_load.py``, ``test_security_dsl.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from engine import load_policy
+from engine.api import Policy
+from engine.case import case_from_dict, read_case
+from engine.diagnostics import CaseError
+from engine.schema import schema
+
+REPO = Path(__file__).resolve().parents[1]
+HOUSTON_04 = REPO / "tests/golden/houston/cal-2024/04-apartments-45-units-four-stories.yaml"
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+def _kent(**top: Any) -> dict[str, Any]:
+    return {"jurisdiction": "kent", "as_of": "2025-01-10", "facts": {"permit": {"code": "IBC"}},
+            **top}  # fmt: skip
+
+
+def _houston_04(**facts: Any) -> dict[str, Any]:
+    case = yaml.safe_load(HOUSTON_04.read_text("utf-8"))
+    case.pop("expect")
+    case["as_of"] = str(case["as_of"])
+    case["facts"]["building"].update(facts)
+    return dict(case)
+
+
+def _codes(exc: pytest.ExceptionInfo[CaseError]) -> list[str]:
+    return [d.code for d in exc.value.diagnostics]
+
+
+def _eval_cli(tmp_path: Path, text: str, *args: str, name: str = "case.yaml") -> Any:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args, str(path)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+
+
+# --- 8. A file and the same mapping get the same answer -------------------------------------
+
+REFUSED_KEYS = [
+    pytest.param({"case": [1]}, "schema/type", id="case-list"),
+    pytest.param({"case": True}, "schema/type", id="case-bool"),
+    pytest.param({"expect": "x"}, "schema/type", id="expect-text"),
+    pytest.param({"as_of": None}, "case/bad-value", id="as-of-null"),
+    pytest.param({"description": 1}, "schema/type", id="description-number"),
+    pytest.param({"revision": ["ord-4463"]}, "schema/type", id="revision-list"),
+    pytest.param({"revision": {"a": 1}}, "schema/type", id="revision-dict"),
+]
+
+
+@pytest.mark.parametrize(("top", "code"), REFUSED_KEYS)
+def test_a_file_and_a_mapping_are_refused_alike(
+    policy: Policy, tmp_path: Path, top: dict[str, Any], code: str
+) -> None:
+    case = _kent(**top)
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(case, default_flow_style=None), "utf-8")
+    with pytest.raises(CaseError) as from_file:
+        policy.evaluate(read_case(path))
+    for call in (policy.evaluate, policy.values, lambda c: policy.values_many([c, c])):
+        with pytest.raises(CaseError) as from_dict:
+            call(copy.deepcopy(case))
+        assert _codes(from_dict) == _codes(from_file) == [code]
+    key = next(iter(top))
+    assert from_file.value.diagnostics[0].span is not None
+    assert from_file.value.diagnostics[0].span.line == _line_of(path, key)
+
+
+def _line_of(path: Path, key: str) -> int:
+    lines = path.read_text("utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.startswith(f"{key}:"))
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
+    | st.sampled_from(["2025-01-10", "2025-02-30", "1800-01-01"]),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner,
+                                                                max_size=2),
+    max_leaves=4,
+)  # fmt: skip
+_KEYS = ["case", "jurisdiction", "as_of", "revision", "description", "facts", "expect", "cas"]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(st.dictionaries(st.sampled_from(_KEYS), _json, max_size=3),
+       st.lists(st.sampled_from(["jurisdiction", "facts"]), max_size=1))  # fmt: skip
+def test_the_hand_checks_are_the_case_schema(changed: dict[str, Any], dropped: list[str]) -> None:
+    """``case_from_dict`` accepts exactly what ``case.schema.json`` accepts, plus the rule the
+    schema cannot say: ``as_of`` is a real date between 1900 and 2199. Each example changes a
+    valid case in a few keys, so that most are near the boundary."""
+    data = {"jurisdiction": "kent", "facts": {}, **changed}
+    for key in dropped:
+        data.pop(key, None)
+    valid = Draft202012Validator(schema("case")).is_valid(data)
+    if isinstance(data.get("case"), float):
+        valid = False  # JSON Schema counts 1.0 as an integer; an id is never written so
+    day = data.get("as_of")
+    if valid and isinstance(day, str):
+        valid = day in ("2025-01-10",) or _is_date_in_range(day)
+    try:
+        case_from_dict(data)
+    except CaseError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == valid
+
+
+def _is_date_in_range(text: str) -> bool:
+    try:
+        return dt.date(1900, 1, 1) <= dt.date.fromisoformat(text) <= dt.date(2199, 12, 31)
+    except ValueError:
+        return False
+
+
+# --- 7. The API: arguments of the wrong type are CaseErrors ---------------------------------
+
+
+@pytest.mark.parametrize("revision", [["ord-4463"], {"a": 1}, 4463])
+def test_a_revision_argument_of_the_wrong_type(policy: Policy, revision: Any) -> None:
+    with pytest.raises(CaseError) as info:
+        policy.evaluate(_kent(), revision=revision)
+    assert _codes(info) == ["case/bad-argument"]
+
+
+@pytest.mark.parametrize("as_of", ["2025-01-10", dt.datetime(2025, 1, 10), 20250110, ""])
+def test_an_as_of_argument_of_the_wrong_type(policy: Policy, as_of: Any) -> None:
+    for call in (lambda: policy.values(_kent(), as_of=as_of),
+                 lambda: policy.values_many([_kent()], as_of=as_of)):  # fmt: skip
+        with pytest.raises(CaseError) as info:
+            call()
+        assert _codes(info) == ["case/bad-argument"]
+
+
+# --- 7. Case values: huge numbers ------------------------------------------------------------
+
+
+def test_a_decimal_past_the_limit_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    """``1e999999999`` overflowed when the result was written (``decimal.Overflow``)."""
+    text = ("case: X\njurisdiction: generic\nas_of: 2025-01-10\nfacts:\n  final:\n"
+            "    guard_height_in: 1e999999999\n")  # fmt: skip
+    run = _eval_cli(tmp_path, text, "eval")
+    assert run.returncode == 1, run.stderr
+    assert "case.yaml:6:22: error[case/bad-value]" in run.stderr.replace("\n", " ") or (
+        "--> case.yaml:6:22" in run.stderr and "case/bad-value" in run.stderr
+    ), run.stderr
+    assert "internal error" not in run.stderr
+
+
+@pytest.mark.parametrize("units", [10**26, -(10**15)])
+def test_a_count_past_the_limit_in_a_fee_quantity(policy: Policy, units: int) -> None:
+    with pytest.raises(CaseError) as info:
+        policy.evaluate(_houston_04(units=units))
+    assert _codes(info) == ["case/bad-value"]
+    assert "15 digits" in (info.value.diagnostics[0].help or "")
+
+
+def test_the_largest_numbers_a_case_may_give_still_compute(policy: Policy) -> None:
+    """Within the limit a fee is computed to the cent, however large, in every path."""
+    case = _houston_04(units=10**15 - 1, stories=10**15 - 1)
+    fee = policy.evaluate(case).to_dict()["decisions"]["co.fee"]["value"]
+    # 501.29 + (units - 30) x 12.53 + (stories - 1) x 125.32, each line rounded to the cent
+    want = 50129 + (10**15 - 1 - 30) * 1253 + (10**15 - 2) * 12532
+    assert fee == f"{want // 100}.{want % 100:02d}"
+    assert policy.values_many([case, case], ["co.fee"])[0] == policy.values(case, ["co.fee"])
+
+
+# --- 7. `ordinance test`: an expect block of the wrong shape --------------------------------
+
+BAD_EXPECT = [
+    pytest.param("permit.expires_on: {needs: 5}", "`needs` must be a list of text", 9,
+                 id="needs-number"),
+    pytest.param("permit.expires_on: [{a: 1}]", "must be text, a number", 8,
+                 id="list-of-mappings"),
+    pytest.param("permit.expires_on: {status: done}", "`status` must be one of", 9,
+                 id="unknown-status"),
+    pytest.param("permit.expires_on: {valeu: 3}", "did you mean `value`", 9, id="typo"),
+    pytest.param("permit.expires_on: {}", "is empty", 8, id="empty-mapping"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("entry", "needle", "line"), BAD_EXPECT)
+def test_an_expect_block_of_the_wrong_shape(
+    tmp_path: Path, entry: str, needle: str, line: int
+) -> None:
+    key, value = entry.split(": ", 1)
+    text = (f"case: X\njurisdiction: kent\nas_of: 2025-01-10\nfacts:\n  permit:\n    code: IBC\n"
+            f"expect:\n  {key}:\n    {value[1:-1]}\n") if value.startswith("{") and value != "{}" \
+        else (f"case: X\njurisdiction: kent\nas_of: 2025-01-10\nfacts:\n  permit:\n"
+              f"    code: IBC\nexpect:\n  {entry}\n")  # fmt: skip
+    run = _eval_cli(tmp_path, text, "test")
+    assert run.returncode == 1
+    assert "internal error" not in run.stdout + run.stderr
+    assert "case/bad-expectation" in run.stdout and needle in run.stdout, run.stdout
+    assert f"case.yaml:{line}:" in run.stdout, run.stdout
