@@ -125,6 +125,7 @@ def check_fee(spec: FeeSpec, whens: list[n.Node], item_whens: dict[str, n.Node],
                 spec.origin.span(), severity="warning",
                 help="add the date the schedule took effect, and say where it comes from "
                 "under `source:`")  # fmt: skip
+    _check_ids(spec, out)
     _check_tiers(spec, out)
     outer = _constraints(whens)
     for item in spec.items:
@@ -136,6 +137,19 @@ def check_fee(spec: FeeSpec, whens: list[n.Node], item_whens: dict[str, n.Node],
                     "charged: its `when:` contradicts the conditions it sits under",
                     item.origin.span("when"), severity="warning",
                     help="check the values it compares against")  # fmt: skip
+
+
+def _check_ids(spec: FeeSpec, out: Collector) -> None:
+    """An item id names one charged line (``co.fee_lines`` lists it): two items with one id
+    would read as one line charged twice."""
+    first: dict[str, FeeItem] = {}
+    for item in spec.items:
+        if item.id in first:
+            out.add("policy/duplicate-fee-item", f"the fee item `{item.id}` is listed twice in "
+                    "this schedule", item.origin.span("id"),
+                    related=((first[item.id].origin.span("id"), "first listed here"),),
+                    help="give each item its own id, or remove the repeated one")  # fmt: skip
+        first.setdefault(item.id, item)
 
 
 def _check_tiers(spec: FeeSpec, out: Collector) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from engine.diagnostics import Collector
 from engine.model import (
+    Amendment,
     Expr,
     FactDecl,
     JurisdictionDef,
@@ -139,7 +140,30 @@ def _resolve_rules(
             )
             continue
         rules.extend(rulesets[name])
+    _check_rule_ids(rules, out)
     return rules
+
+
+def _check_rule_ids(rules: list[RuleDef], out: Collector) -> None:
+    """Within one section, a rule defined again after a definition that has no `when:` of its
+    own, or the same `when:`, can never decide anything: the earlier one is tried first and
+    applies whenever the later would."""
+    seen: dict[str, list[RuleDef]] = {}
+    for rule in rules:
+        for earlier in seen.get(rule.id, []):
+            if earlier.when is None or _words(earlier.when.text) == _words(rule.when):
+                out.add("policy/duplicate-rule", f"this definition of `{rule.id}` can never "
+                        "apply: an earlier one in this section always applies first",
+                        rule.origin.span("id"),
+                        related=((earlier.origin.span("id"), "defined first here"),),
+                        help="remove one, or give the earlier one a `when:`")  # fmt: skip
+                break
+        seen.setdefault(rule.id, []).append(rule)
+
+
+def _words(expr: Expr | str | None) -> str | None:
+    text = expr.text if isinstance(expr, Expr) else expr
+    return None if text is None else " ".join(text.split())
 
 
 def _apply_section(
@@ -173,6 +197,10 @@ def _apply_section(
     )
     for amendment in sec.amends:
         target = policy.sections.get(amendment.target)
+        if amendment.action != "add" and not _target_as_said(
+            policy, sec.jurisdiction, amendment, target, out
+        ):
+            continue
         if amendment.action == "add" and target is not None and target.status == "in_force":
             out.add(
                 "policy/amend-target-exists",
@@ -199,6 +227,34 @@ def _apply_section(
         )
         policy.sections[amendment.target] = effective
         _apply_to_descendants(policy, amendment.target, prov)
+
+
+def _target_as_said(policy: LayeredPolicy, layer: str, amendment: Amendment,
+                    target: EffectiveSection | None, out: Collector) -> bool:  # fmt: skip
+    """Whether the section an amendment changes is where the policy says it is: defined by a
+    parent layer, or marked ``in_parent: false`` because no parent encodes its model text.
+    A target that is silently missing is most often a mistyped citation, which would leave the
+    real section unamended."""
+    if (target is not None) == amendment.in_parent:
+        return True
+    from dsl.typecheck import did_you_mean
+
+    layers = [j.id for j, _ in policy.chain]
+    below = layers[: layers.index(layer)] if layer in layers else layers[:-1]
+    parents = ", ".join(f"`{j}`" for j in below) or "no parent layer"
+    if target is None:
+        guess = did_you_mean(amendment.target, list(policy.sections))
+        out.add("policy/amend-target-missing",
+                f"`{amendment.target}` is not defined by {parents}, so there is nothing to "
+                f"{amendment.action}", amendment.origin.span("section"),
+                help=f"did you mean `{guess}`?" if guess else "if the parent does not encode "
+                "the model text of this section, say so with `in_parent: false`")  # fmt: skip
+    else:
+        out.add("policy/amend-target-missing",
+                f"`{amendment.target}` is defined by `{target.jurisdiction}`, but the amendment "
+                "says `in_parent: false`", amendment.origin.span("in_parent"),
+                help="remove `in_parent: false`")  # fmt: skip
+    return False
 
 
 def _apply_to_descendants(policy: LayeredPolicy, target: str, prov: Provenance) -> None:

@@ -103,6 +103,7 @@ class Amendment:
     title: str | None
     text: str | None
     origin: Origin
+    in_parent: bool = True  # False: no parent layer encodes the target (said in the policy)
 
 
 @dataclass(frozen=True)
@@ -465,6 +466,7 @@ def _section(doc: Document, path: Path_, s: dict[str, Any], jur: str) -> Section
                 a.get("title"),
                 a.get("text"),
                 Origin(doc, (*path, "amends") if single else (*path, "amends", k)),
+                a.get("in_parent", True),
             )
             for k, a in enumerate(amends)
         ),

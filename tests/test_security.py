@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,51 @@ def test_an_expect_block_of_the_wrong_shape(
     assert "internal error" not in run.stdout + run.stderr
     assert "case/bad-expectation" in run.stdout and needle in run.stdout, run.stdout
     assert f"case.yaml:{line}:" in run.stdout, run.stdout
+
+
+# --- 10. Silently accepted mistakes in a policy ----------------------------------------------
+
+
+def _mutated_policy(tmp_path: Path, rel: str, old: str, new: str) -> Policy:
+    root = tmp_path / "policy"
+    shutil.copytree(REPO / "policy", root)
+    path = root / rel
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), "utf-8")
+    return load_policy(root, strict=False)
+
+
+def test_an_amendment_of_a_mistyped_section(tmp_path: Path) -> None:
+    """``IBC 105.55`` created a new section and left IBC 105.5 unamended, silently."""
+    policy = _mutated_policy(tmp_path, "kent/ord-4463/14.01.030.yaml",
+                             "section: IBC 105.5\n", "section: IBC 105.55\n")  # fmt: skip
+    (found,) = [d for d in policy.diagnostics if d.code == "policy/amend-target-missing"]
+    assert found.span is not None and found.span.file.endswith("14.01.030.yaml")
+    assert found.span.line == 48
+    assert found.help == "did you mean `IBC 105.5`?"
+
+
+def test_a_fee_item_listed_twice(tmp_path: Path) -> None:
+    """The repeated item was charged twice, and `co.fee_lines` named it twice."""
+    policy = _mutated_policy(tmp_path, "houston/cal-2024/certificate-of-occupancy.yaml",
+                             "- id: duplicate\n", "- id: additional_floors\n")  # fmt: skip
+    (found,) = [d for d in policy.diagnostics if d.code == "policy/duplicate-fee-item"]
+    assert found.span is not None and found.span.line == 113
+
+
+def test_a_rule_defined_twice_in_one_section(tmp_path: Path) -> None:
+    """The second definition, under the same `when:` as the first, could never decide."""
+    rel = "kent/ord-4463/14.01.040.yaml"
+    text = (REPO / "policy" / rel).read_text("utf-8")
+    when = 'when: project.kind in ["alteration", "change_of_occupancy", "relocation"]'
+    assert when in text
+    policy = _mutated_policy(tmp_path, rel, when, "when: |\n          " + _first_when(text))
+    (found,) = [d for d in policy.diagnostics if d.code == "policy/duplicate-rule"]
+    assert found.span is not None and found.span.line == 98
+
+
+def _first_when(text: str) -> str:
+    """The first `co.required` definition's `when:` block of KCC 14.01.040.E, re-indented."""
+    block = text.split("- id: co.required", 1)[1].split("when: |\n", 1)[1].split("value:", 1)[0]
+    return "\n          ".join(line.strip() for line in block.strip().splitlines())
