@@ -20,18 +20,10 @@ from engine import load_policy
 from engine.api import Policy
 from engine.compiler import CompiledPolicy
 from engine.diagnostics import CaseError
+from tests.conftest import comparable
 
 GOLDEN = Path(__file__).parent / "golden"
 POLICY = load_policy()
-
-
-def _norm(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Values with their types, unknowns by what they need (an Unknown has no equality)."""
-    return [
-        {k: ("unknown", sorted(v.needs)) if isinstance(v, Unknown) else (type(v).__name__, v)
-         for k, v in r.items()}
-        for r in results
-    ]  # fmt: skip
 
 
 def _one_by_one(cases: list[dict[str, Any]], decisions: Any = None) -> list[dict[str, Any]]:
@@ -95,11 +87,11 @@ def test_random_cases_agree(
     cp: CompiledPolicy, keep: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # fmt: skip
     cases = _random_cases(cp, 150, seed=int(keep * 100), keep=keep)
-    want = _norm(_one_by_one(cases))
+    want = comparable(_one_by_one(cases))
     calls: list[int] = []
     each = Policy._values_each
     monkeypatch.setattr(Policy, "_values_each", lambda *a: calls.append(1) or each(*a))
-    assert _norm(POLICY.values_many(cases)) == want
+    assert comparable(POLICY.values_many(cases)) == want
     assert not calls, "well-formed cases went case by case: the column path hid a problem"
 
 
@@ -111,9 +103,9 @@ def test_golden_cases_agree() -> None:
         cases.append(data)
     plain = [c for c in cases if "revision" not in c]
     assert len(plain) > 150
-    assert _norm(POLICY.values_many(plain)) == _norm(_one_by_one(plain))
+    assert comparable(POLICY.values_many(plain)) == comparable(_one_by_one(plain))
     # A batch mixing jurisdictions and revisions, with a `revision:` key, goes case by case.
-    assert _norm(POLICY.values_many(cases)) == _norm(_one_by_one(cases))
+    assert comparable(POLICY.values_many(cases)) == comparable(_one_by_one(cases))
 
 
 def _catalogue_cases(n: int) -> list[dict[str, Any]]:
@@ -142,14 +134,14 @@ DECISIONS = ("permit.expires_on", "permit.expiration_reason", "permit.expired",
 def test_catalogue_takes_the_column_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The benchmark's kind of batch is read and decided by columns, not case by case."""
     cases = _catalogue_cases(400)
-    want = _norm(_one_by_one(cases, DECISIONS))
+    want = comparable(_one_by_one(cases, DECISIONS))
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("fell back to case-by-case evaluation")
 
     monkeypatch.setattr(Policy, "_values_each", refuse)
     monkeypatch.setattr(Policy, "values", refuse)
-    assert _norm(POLICY.values_many(cases, DECISIONS)) == want
+    assert comparable(POLICY.values_many(cases, DECISIONS)) == want
     cp = POLICY.latest("kent")
     plan = cp.batch_plan(frozenset(DECISIONS))
     assert all(r.groups is not None for r in plan)
@@ -165,7 +157,7 @@ def test_unknown_inputs_decided_case_by_case() -> None:
     for c in cases[1::5]:
         del c["facts"]["permit"]["code"]
     got = POLICY.values_many(cases, DECISIONS)
-    assert _norm(got) == _norm(_one_by_one(cases, DECISIONS))
+    assert comparable(got) == comparable(_one_by_one(cases, DECISIONS))
     assert any(isinstance(r["permit.expires_on"], Unknown) for r in got)
 
 
@@ -196,7 +188,7 @@ def test_as_of_and_dates_given_as_dates() -> None:
         c["facts"]["permit"]["issued_on"] = dt.date.fromisoformat(c["facts"]["permit"]["issued_on"])
     day = dt.date(2026, 1, 5)
     got = POLICY.values_many(cases, DECISIONS, as_of=day)
-    assert _norm(got) == _norm([POLICY.values(c, DECISIONS, as_of=day) for c in cases])
+    assert comparable(got) == comparable([POLICY.values(c, DECISIONS, as_of=day) for c in cases])
     assert POLICY.values_many([]) == []
 
 
@@ -217,4 +209,4 @@ def test_decisions_reused_only_on_inputs_alike_when_equal() -> None:
     for i, c in enumerate(cases):
         c["facts"]["final"] = {"guard_opening_in": ["4", "4.0", 4, "4.00"][i % 4]}
     wanted = ["final_inspection.likely_failures", "permit.expires_on"]
-    assert _norm(POLICY.values_many(cases, wanted)) == _norm(_one_by_one(cases, wanted))
+    assert comparable(POLICY.values_many(cases, wanted)) == comparable(_one_by_one(cases, wanted))

@@ -20,20 +20,11 @@ from typing import Any
 
 import pytest
 
-from dsl.values import Unknown
 from engine import load_policy
 from engine.diagnostics import CaseError
+from tests.conftest import comparable
 
 POLICY = load_policy()
-
-
-def _norm(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Values with their exact types; an Unknown by what it needs (it has no equality)."""
-    return [
-        {k: ("unknown", sorted(v.needs)) if isinstance(v, Unknown) else (type(v), v)
-         for k, v in r.items()}
-        for r in results
-    ]  # fmt: skip
 
 
 def _expected(
@@ -54,14 +45,14 @@ def _expected(
                              else f"{where}: {d.message}" for d in exc.diagnostics]  # fmt: skip
         except Exception as exc:
             return "raised", type(exc).__name__
-    return "ok", _norm(out)
+    return "ok", comparable(out)
 
 
 def _outcome(cases: list[Any], decisions: Iterable[str] | None, as_of: Any) -> tuple[str, Any]:
     """What ``values_many`` gives, in the form of ``_expected``. An exception is caught here so
     that a failure's report does not format the policy held by every frame (seconds)."""
     try:
-        return "ok", _norm(POLICY.values_many(copy.deepcopy(cases), decisions, as_of=as_of))
+        return "ok", comparable(POLICY.values_many(copy.deepcopy(cases), decisions, as_of=as_of))
     except CaseError as exc:
         return "error", [d.message for d in exc.diagnostics]
     except Exception as exc:
@@ -326,10 +317,10 @@ def test_jurisdictions_and_vesting_dates_mixed() -> None:
 
 def test_decisions_in_every_form() -> None:
     cases = [_kent(), _kent(permit__code="IRC"), _kent(work__commenced_on=None)]
-    want = _norm([POLICY.values(c, EXPIRY) for c in cases])
+    want = comparable([POLICY.values(c, EXPIRY) for c in cases])
     for decisions in (list(EXPIRY), iter(EXPIRY), (d for d in EXPIRY), set(EXPIRY),
                       [*EXPIRY, *EXPIRY], dict.fromkeys(EXPIRY)):  # fmt: skip
-        got = _norm(POLICY.values_many(cases, decisions))
+        got = comparable(POLICY.values_many(cases, decisions))
         assert got == want
     _agree(cases, [*EXPIRY, "permit.issued"])  # an internal rule
     _agree(cases, None)
