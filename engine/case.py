@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -134,12 +135,30 @@ def case_problems(data: dict[str, Any], doc: Document | None) -> list[Diagnostic
 
 
 def shown(value: Any, limit: int = 60) -> str:
-    """A value as the case file would write it (JSON spelling), cut to ``limit`` characters."""
-    try:
-        text = json.dumps(value, default=str, ensure_ascii=False)
-    except (ValueError, TypeError):  # circular or unrepresentable: its type is enough
-        text = f"<{type(value).__name__}>"
+    """A value as the case file would write it (JSON spelling), cut to ``limit`` characters.
+
+    Only the first few levels and items are written: a value from an embedding program may be
+    nested or long without bound, and a message about it must stay short and cheap."""
+    text = json.dumps(_clip(value, 3), default=str, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _as_given(value: Any) -> str:
+    """Text as written (no quotes), any other value as ``shown`` writes it."""
+    return value[:60] if isinstance(value, str) else shown(value)
+
+
+def _clip(value: Any, depth: int) -> Any:
+    if isinstance(value, dict):
+        items = list(islice(value.items(), 6))
+        return {str(k): _clip(v, depth - 1) for k, v in items} if depth else "{…}"
+    if isinstance(value, list | tuple):
+        return [_clip(v, depth - 1) for v in islice(value, 6)] if depth else "[…]"
+    if isinstance(value, str):
+        return value[:80]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)[:80]
 
 
 def _to_date(v: Any) -> dt.date | None:
@@ -178,7 +197,7 @@ def coercer(t: Type, tz: dt.tzinfo) -> Coerce:
 
         def to_list(v: Any, raw: str | None) -> Any:
             if not isinstance(v, list):
-                raise BadValue(f"must be a list, found `{v}`", "write `[90, 30]`")
+                raise BadValue(f"must be a list, found `{_as_given(v)}`", "write `[90, 30]`")
             return [item(x, None) for x in v]
 
         return to_list
@@ -211,9 +230,9 @@ def coercer(t: Type, tz: dt.tzinfo) -> Coerce:
 def _enum(v: Any, values: tuple[str, ...]) -> str:
     if isinstance(v, str) and v in values:
         return v
-    guess = did_you_mean(str(v), values)
+    guess = did_you_mean(_as_given(v), values)
     raise BadValue(
-        f"must be one of {', '.join(values)}; found `{v}`",
+        f"must be one of {', '.join(values)}; found `{_as_given(v)}`",
         f'did you mean "{guess}"?' if guess else None,
     )
 
@@ -221,10 +240,10 @@ def _enum(v: Any, values: tuple[str, ...]) -> str:
 def _date(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.date:
     d = _to_date(v)
     if d is not None and not EARLIEST <= d <= LATEST:
-        raise BadValue(f"must be a date between {EARLIEST} and {LATEST}, found `{v}`")
+        raise BadValue(f"must be a date between {EARLIEST} and {LATEST}, found `{_as_given(v)}`")
     if d is None:
         raise BadValue(
-            f"must be a date (YYYY-MM-DD), found `{v}`",
+            f"must be a date (YYYY-MM-DD), found `{_as_given(v)}`",
             "check the month has that many days" if isinstance(v, str) and len(v) == 10 else None,
         )
     return d
@@ -238,18 +257,18 @@ def _datetime(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.datetime:
             value = dt.datetime.fromisoformat(str(v).strip())
         except ValueError:
             raise BadValue(
-                f"must be a date and time (2024-03-05T16:30:00), found `{v}`",
+                f"must be a date and time (2024-03-05T16:30:00), found `{_as_given(v)}`",
                 "without an offset the time is the jurisdiction's local time",
             ) from None
     if not EARLIEST <= value.date() <= LATEST:
-        raise BadValue(f"must be between {EARLIEST} and {LATEST}, found `{v}`")
+        raise BadValue(f"must be between {EARLIEST} and {LATEST}, found `{_as_given(v)}`")
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
 def _bool(v: Any, raw: str | None, tz: dt.tzinfo) -> bool:
     if isinstance(v, bool):
         return v
-    raise BadValue(f"must be true or false, found `{v}`")
+    raise BadValue(f"must be true or false, found `{_as_given(v)}`")
 
 
 def _int(v: Any, raw: str | None, tz: dt.tzinfo) -> int:
@@ -262,14 +281,14 @@ def _int(v: Any, raw: str | None, tz: dt.tzinfo) -> int:
 
 def _decimal(v: Any, raw: str | None, tz: dt.tzinfo) -> Decimal:
     if isinstance(v, bool):
-        raise BadValue(f"must be a number, found `{v}`")
+        raise BadValue(f"must be a number, found `{_as_given(v)}`")
     text = raw if raw is not None else (str(v) if not isinstance(v, float) else repr(v))
     try:
         d = Decimal(text.replace("$", "").replace(",", "").strip())
     except (InvalidOperation, AttributeError):
-        raise BadValue(f"must be a number, found `{v}`") from None
+        raise BadValue(f"must be a number, found `{_as_given(v)}`") from None
     if not d.is_finite():
-        raise BadValue(f"must be a finite number, found `{v}`")
+        raise BadValue(f"must be a finite number, found `{_as_given(v)}`")
     if d and d.adjusted() >= DIGITS:
         raise BadValue(f"must be less than {LIMIT:,} in size, found `{shown(text)[1:-1]}`",
                        _TOO_BIG)  # fmt: skip
@@ -281,13 +300,13 @@ def _time(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.time:
     try:
         return dt.time.fromisoformat(text.strip())
     except ValueError:
-        raise BadValue(f"must be a time of day (17:00), found `{text}`") from None
+        raise BadValue(f"must be a time of day (17:00), found `{_as_given(text)}`") from None
 
 
 def _string(v: Any, raw: str | None, tz: dt.tzinfo) -> str:
     if isinstance(v, str):
         return v
-    raise BadValue(f"must be text, found `{v}`", "quote it")
+    raise BadValue(f"must be text, found `{_as_given(v)}`", "quote it")
 
 
 _SCALAR: dict[str, Callable[[Any, str | None, dt.tzinfo], Any]] = {

@@ -38,7 +38,8 @@ def _expected(
             out.append(POLICY.values(copy.deepcopy(case), decisions, as_of=as_of))
         except CaseError as exc:
             cid = case.get("case") if isinstance(case, dict) else None
-            where = f"case {i + 1} of the batch" + (f" (`{cid}`)" if cid else "")
+            named = cid.__class__ in (str, int) and bool(cid)  # an id that is one
+            where = f"case {i + 1} of the batch" + (f" (`{cid}`)" if named else "")
             # An unknown decision or a bad argument is the request's error, not the case's: no
             # place named.
             return "error", [d.message if d.code in ("case/unknown-decision", "case/bad-argument")

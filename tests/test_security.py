@@ -269,3 +269,37 @@ def _first_when(text: str) -> str:
     """The first `co.required` definition's `when:` block of KCC 14.01.040.E, re-indented."""
     block = text.split("- id: co.required", 1)[1].split("when: |\n", 1)[1].split("value:", 1)[0]
     return "\n          ".join(line.strip() for line in block.strip().splitlines())
+
+
+# --- 7. Case values: what a message says about a value is bounded ---------------------------
+
+
+def _deep(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"application": {"extensions": _deep(100_000)}},
+        {"application": {"filed_on": _deep(100_000)}},
+        {"permit": {"code": _deep(100_000)}},
+    ],
+    ids=["list-of-int", "date", "enum"],
+)
+def test_a_deeply_nested_value_is_a_case_error(policy: Policy, facts: dict[str, Any]) -> None:
+    """The message quoted the value with ``repr``, which overflowed the stack."""
+    with pytest.raises(CaseError) as info:
+        policy.evaluate(_kent() | {"facts": facts})
+    assert _codes(info) == ["case/bad-value"]
+    assert len(info.value.diagnostics[0].message) < 200
+
+
+def test_a_deeply_nested_case_id_in_a_batch(policy: Policy) -> None:
+    with pytest.raises(CaseError) as info:
+        policy.values_many([_kent(case=_deep(100_000))])
+    assert _codes(info) == ["schema/type"]
+    assert info.value.diagnostics[0].message.startswith("case 1 of the batch: `case` must be")
