@@ -245,6 +245,20 @@ def test_mermaid_labels_are_escaped(hostile_site: Path) -> None:
             assert '"' not in label and "<script" not in label and "<img" not in label, line
 
 
+def test_a_case_cannot_close_the_code_block_of_its_facts(policy: Policy, tmp_path: Path) -> None:
+    """A quoted YAML string may hold a line of backticks; the facts' fence must outlast it."""
+    case = GOLDEN / "kent" / "ord-4463" / "83-ipmc-section-citation-spelling.yaml"
+    evil = f'ipmc_section: "ipmc  604.3\n```\n\n{SCRIPT}\n\n```\n"'
+    folder = tmp_path / "examples" / "kent" / "ord-4463"
+    folder.mkdir(parents=True)
+    text = case.read_text("utf-8").replace('ipmc_section: "ipmc  604.3"', evil)
+    (folder / "83-fence.yaml").write_text(text, "utf-8")
+    build_docs(policy, tmp_path / "out", tmp_path / "examples")
+    shown = _html(tmp_path / "out" / "docs" / "kent" / "sections" / "kcc-14-01-090.md")
+    assert "Example KENT-G-83" in shown
+    assert _live(shown) == []
+
+
 # 4. Terminal and Markdown injection --------------------------------------------------------------
 
 
