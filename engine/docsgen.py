@@ -83,9 +83,26 @@ def site_config(nav: Nav, mermaid: bool) -> str:
 
 
 def nav_title(text: str) -> str:
-    """A nav title from policy text: mkdocs-material inserts nav titles into its HTML
+    """A nav or page title from policy text: mkdocs-material inserts titles into its HTML
     unescaped, so they are HTML-escaped here (and shown as written)."""
     return html.escape(text, quote=False)
+
+
+def _titled(title: str, lines: list[str]) -> str:
+    """A page whose title holds policy text; the title is given as front matter when it
+    holds HTML-significant characters.
+
+    Without it mkdocs takes the title from the first heading and mkdocs-material writes it
+    into ``<title>`` through Jinja's ``striptags``, which unescapes it: an escaped
+    ``</title><script>`` would be live again. A front-matter title is inserted as given. A
+    title with no ``<``, ``>`` or ``&`` reads the same from the heading, so its page is left
+    as it was.
+    """
+    page = "\n".join(lines) + "\n"
+    if nav_title(title) == title:
+        return page
+    meta = yaml.safe_dump({"title": nav_title(title)}, allow_unicode=True, width=1000)
+    return f"---\n{meta}---\n\n{page}"
 
 
 PRINT_CSS = """\
@@ -223,11 +240,12 @@ def _change_pages(policy: Policy, jid: str, pages: dict[str, str]) -> Nav:
     nav = []
     for before, after in pairwise(revisions):
         rel = f"{jid}/changes/{after.revision}.md"
-        title = f"What changed in {md_text(after.layered.revision.title)}"
+        title = f"What changed in {after.layered.revision.title}"
         body = render_diff(before, after, diff_revisions(before, after), [], 0, "markdown")
-        pages[rel] = f"# {title}\n\n" + body.split("\n", 1)[1].replace(
+        body = body.split("\n", 1)[1].replace(
             "## Cases affected (0 of 0)\n", "Run `ordinance diff` for the cases affected.\n"
         )
+        pages[rel] = _titled(title, [f"# {md_text(title)}", "", body.rstrip("\n")])
         nav.append(rel)
     return [{"What changed": nav}] if nav else []
 
@@ -273,7 +291,7 @@ def _jurisdiction_home(cp: CompiledPolicy) -> str:
         lines += ["", "## Procedures", ""]
         lines += [f"- [{md_text(p.procedure.title)}](procedures/{slug(pid)}.md)"
                   for pid, p in sorted(cp.procedures.items())]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _titled(jur.title, lines)
 
 
 def _holidays(cp: CompiledPolicy) -> list[str]:
@@ -323,7 +341,7 @@ def _section_page(cp: CompiledPolicy, sec: EffectiveSection,
         lines += ["## Worked examples", ""]
         for case, result in examples[:3]:
             lines += _example(case, result, [d for d in decided_by(cp, sec) if d in case.expect])
-    return "\n".join(lines) + "\n"
+    return _titled(f"{sec.citation} — {sec.title}", lines)
 
 
 def _history(sec: EffectiveSection) -> list[str]:
@@ -427,7 +445,7 @@ def _decision_catalogue(cp: CompiledPolicy) -> str:
             for v in rule.variants))  # fmt: skip
         lines.append(f"| {md_code(rid)} | {md_text(str(rule.type))} | "
                      f"{md_text(rule.description or '')} | {cites} |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _titled(f"Decisions — {cp.layered.jurisdiction.title}", lines)
 
 
 def _fact_catalogue(cp: CompiledPolicy) -> str:
@@ -442,7 +460,7 @@ def _fact_catalogue(cp: CompiledPolicy) -> str:
         lines.append(f"| {md_code(fid)} | {md_text(str(f.type))}{null} | "
                      f"{md_text(f.description or '')} | {md_text(f.citation or '')} | "
                      f"{md_text(f.jurisdiction)} |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _titled(f"Facts — {cp.layered.jurisdiction.title}", lines)
 
 
 def _procedure_page(cp: CompiledPolicy, pid: str) -> str:
@@ -465,7 +483,7 @@ def _procedure_page(cp: CompiledPolicy, pid: str) -> str:
         due = md_code(s.deadline.text) if s.deadline else "—"
         lines.append(f"| {md_text(s.title)} | {md_text(', '.join(s.requires)) or '—'} | "
                      f"{done} | {due} |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _titled(proc.title, lines)
 
 
 def _from_readme(title: str, headings: tuple[str, ...]) -> str:

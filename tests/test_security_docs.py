@@ -11,6 +11,8 @@ import html.parser
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ from tests.conftest import GOLDEN, ROOT
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=1">'
 # Every kind of markup a text could smuggle: HTML, a link, an attribute list, a table cell.
-HOSTILE = f'{SCRIPT} {IMG} [x](javascript:window.__pwned=1) {{: onclick="window.__pwned=1"}} | #'
+LINK = "[x](javascript:window.__pwned=1)"
+HOSTILE = f'</title>{SCRIPT} {IMG} {LINK} {{: onclick="window.__pwned=1"}} | #'
 TEXT_KEYS = ("title", "description", "text", "interpretation", "note", "observed")
 EXAMPLE = ROOT / "examples" / "kent-co-and-permit.yaml"
 
@@ -104,9 +107,12 @@ def _live(text: str) -> list[str]:
 
 
 def _html(page: Path) -> str:
-    """A generated page rendered with the site's Markdown extensions."""
+    """A generated page rendered as mkdocs does: front matter apart, the site's extensions."""
+    from mkdocs.utils.meta import get_data
+
+    body, meta = get_data(page.read_text("utf-8"))
     exts = ["admonition", "tables", "attr_list", "pymdownx.superfences"]
-    return markdown.markdown(page.read_text("utf-8"), extensions=exts)
+    return str(meta.get("title", "")) + markdown.markdown(body, extensions=exts)
 
 
 # 1. Code execution through the docs build ---------------------------------------------------
@@ -221,6 +227,23 @@ def test_policy_text_is_shown_not_obeyed(hostile_site: Path, page: str) -> None:
     shown = _html(hostile_site / "docs" / page)
     assert _live(shown) == [], page
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in shown
+
+
+def test_page_titles_in_the_built_site_are_text(hostile_site: Path) -> None:
+    """mkdocs-material writes a page's title into ``<title>`` unescaped (after ``striptags``,
+    which decodes entities): a ``</title>`` in policy text must not end it there."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q"],
+                         cwd=hostile_site, capture_output=True, text=True, env=env,
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    pages = sorted((hostile_site / "site" / "houston").rglob("index.html"))
+    assert len(pages) > 20
+    for page in pages:
+        head = page.read_text("utf-8").split("</head>", 1)[0]
+        title = head.split("<title>", 1)[1].split("</title>", 1)[0]
+        assert "<" not in title and "&lt;/title&gt;" in title, page
+        assert head.count("</title>") == 1, page
 
 
 def test_a_golden_case_is_shown_not_obeyed(hostile_site: Path) -> None:
