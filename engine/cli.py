@@ -380,7 +380,8 @@ def docs_group() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("build/site-src"),
     show_default=True,
-    help="Where to write mkdocs.yml and the Markdown pages (emptied first).",
+    help="Where to write mkdocs.yml and the Markdown pages: a new or empty folder, or an "
+    "earlier build's (only the files it wrote are replaced; a symbolic link is refused).",
 )
 @click.option(
     "--examples",

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.printable import printable
+
 Severity = Literal["error", "warning"]
 # Where a diagnostic's page is: the documentation site's page for its code (set
 # ORDINANCE_DOCS_URL to the site's address), else the section of docs/diagnostics.md.
@@ -204,6 +206,11 @@ def render(diags: Iterable[Diagnostic], fmt: str = "full") -> str:
     diags = list(diags)
     if fmt == "json":
         return json.dumps([d.to_json() for d in diags], indent=2, sort_keys=True)
+    # Messages quote case values and the full form echoes source lines: shown, never obeyed.
+    return printable(_render_people(diags, fmt))
+
+
+def _render_people(diags: list[Diagnostic], fmt: str) -> str:
     if fmt == "short":
         return "\n".join(d.one_line() for d in diags)
     parts = [render_full(d) for d in diags[:FULL_SHOWN]]

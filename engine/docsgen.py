@@ -8,21 +8,25 @@ gives the same bytes (sorted everything, no timestamps).
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
-import shutil
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from engine import graph as gr
 from engine.api import Policy
 from engine.case import read_case
 from engine.compiler import CompiledPolicy, CompiledRule, Variant
-from engine.diagnostics import Diagnostic, OrdinanceError
+from engine.diagnostics import OrdinanceError
 from engine.evaluate import Result
 from engine.layer import EffectiveSection
+from engine.printable import md_code, md_fence, md_lines, md_text, mermaid_text
 from engine.render import render_markdown
 from engine.sections import decided_by
+from engine.site_output import write_site
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md")  # copied from docs/
@@ -34,32 +38,72 @@ WRITING = (
     "Adding a golden case",
 )  # the README's sections on the administrator's work
 
-MKDOCS_HEAD = """\
-site_name: ordinance - the rules in force
-site_description: Building codes, amendments, fees and procedures as the engine applies them.
-theme:
-  name: material
-  features:
-    - navigation.sections
-    - navigation.indexes
-    - search.highlight
-    - content.code.copy
-plugins:
-  - search
-markdown_extensions:
-  - admonition
-  - tables
-  - attr_list
-  - toc:
-      permalink: true
-  - pymdownx.superfences:
-      custom_fences:
-        - name: mermaid
-          class: mermaid
-          format: !!python/name:pymdownx.superfences.fence_code_format
-extra_css:
-  - stylesheets/print.css
-"""
+
+class FenceFormat:
+    """Stands for ``pymdownx.superfences.fence_code_format`` in the site config: the one Python
+    reference mkdocs.yml holds (mkdocs's loader honours ``!!python/...`` tags, so every other
+    value must reach it as plain data, never as pasted text)."""
+
+
+class ConfigDumper(yaml.SafeDumper):
+    """The safe YAML emitter, plus exactly one tag: ``FenceFormat`` as the Mermaid fence's
+    formatter. Policy text in the config (nav titles) is emitted, so quoted, like any string."""
+
+
+def _represent_fence_format(dumper: yaml.SafeDumper, _: FenceFormat) -> yaml.ScalarNode:
+    tag = "tag:yaml.org,2002:python/name:pymdownx.superfences.fence_code_format"
+    return dumper.represent_scalar(tag, "")
+
+
+ConfigDumper.add_representer(FenceFormat, _represent_fence_format)
+
+SITE_CONFIG: dict[str, Any] = {
+    "site_name": "ordinance - the rules in force",
+    "site_description": "Building codes, amendments, fees and procedures as the engine applies "
+    "them.",
+    "theme": {"name": "material", "features": ["navigation.sections", "navigation.indexes",
+                                               "search.highlight", "content.code.copy"]},
+    "plugins": ["search"],
+    "markdown_extensions": [
+        "admonition", "tables", "attr_list", {"toc": {"permalink": True}},
+        {"pymdownx.superfences": {"custom_fences": [
+            {"name": "mermaid", "class": "mermaid", "format": FenceFormat()}]}},
+    ],
+    "extra_css": ["stylesheets/print.css"],
+}  # fmt: skip
+MERMAID_JS = "javascripts/mermaid.min.js"
+Nav = list[Any]  # mkdocs's nav: page paths, and {title: Nav} sections
+
+
+def site_config(nav: Nav, mermaid: bool) -> str:
+    """``mkdocs.yml``, written by the YAML emitter (never by formatting text)."""
+    config = {**SITE_CONFIG, **({"extra_javascript": [MERMAID_JS]} if mermaid else {})}
+    return yaml.dump({**config, "nav": nav}, Dumper=ConfigDumper, sort_keys=False,
+                     allow_unicode=True, width=1000)  # fmt: skip
+
+
+def nav_title(text: str) -> str:
+    """A nav or page title from policy text: mkdocs-material inserts titles into its HTML
+    unescaped, so they are HTML-escaped here (and shown as written)."""
+    return html.escape(text, quote=False)
+
+
+def _titled(title: str, lines: list[str]) -> str:
+    """A page whose title holds policy text; the title is given as front matter when it
+    holds HTML-significant characters.
+
+    Without it mkdocs takes the title from the first heading and mkdocs-material writes it
+    into ``<title>`` through Jinja's ``striptags``, which unescapes it: an escaped
+    ``</title><script>`` would be live again. A front-matter title is inserted as given. A
+    title with no ``<``, ``>`` or ``&`` reads the same from the heading, so its page is left
+    as it was.
+    """
+    page = "\n".join(lines) + "\n"
+    if nav_title(title) == title:
+        return page
+    meta = yaml.safe_dump({"title": nav_title(title)}, allow_unicode=True, width=1000)
+    return f"---\n{meta}---\n\n{page}"
+
 
 PRINT_CSS = """\
 /* Staff print section pages: no navigation, full width, no link decoration. */
@@ -84,56 +128,46 @@ def build_docs(
 ) -> list[Path]:
     """Write the site's Markdown and ``mkdocs.yml`` under ``out``; returns the files written.
 
+    Policy text is quoted (``md_text``: HTML and link markup escaped) wherever it enters a page,
+    and ``mkdocs.yml`` is emitted as YAML data, so no policy text runs in a browser or in mkdocs.
+
     Args:
         policy: the loaded policy (every jurisdiction's latest encoded revision is documented).
-        out: the folder to write (``out/mkdocs.yml`` and ``out/docs/``); emptied first.
+        out: the folder to write (``out/mkdocs.yml`` and ``out/docs/``); new, empty, or an
+            earlier build's, whose files (listed in its manifest) are replaced.
         examples: golden cases (``<jurisdiction>/<revision>/*.yaml``) shown as worked examples.
         mermaid_js: a local copy of Mermaid (``mermaid.min.js``) to serve with the site, for
             readers without internet access; by default mkdocs-material loads it from its CDN.
     """
-    if out.exists() and any(out.iterdir()):
-        if not (out / "mkdocs.yml").is_file():
-            # Never empty a folder this command did not write (`--out .` would wipe the repo).
-            raise OrdinanceError([Diagnostic(
-                "cli/unsafe-output", f"`{out}` is not empty and holds no earlier site build",
-                help="give an empty or new folder, such as build/site-src")])  # fmt: skip
-        shutil.rmtree(out)
     pages: dict[str, str] = {}
-    nav: list[str] = ["  - Home: index.md"]
+    nav: Nav = [{"Home": "index.md"}]
     latest = _latest(policy)
     for cp in latest.values():
         cases = _examples(policy, cp, examples)
-        nav += _jurisdiction_pages(cp, cases, pages)
-        nav += _change_pages(policy, cp.jurisdiction, pages)
+        own = _jurisdiction_pages(cp, cases, pages) + _change_pages(policy, cp.jurisdiction, pages)
+        nav.append({nav_title(cp.layered.jurisdiction.title): own})
     pages["index.md"] = _home(policy, latest)
-    nav.append("  - Reference:")
+    nav.append({"Reference": _reference_pages(pages)})
+    pages["stylesheets/print.css"] = PRINT_CSS
+    files = {f"docs/{rel}": text.encode() for rel, text in pages.items()}
+    if mermaid_js is not None:
+        files[f"docs/{MERMAID_JS}"] = mermaid_js.read_bytes()
+    files["mkdocs.yml"] = site_config(nav, mermaid_js is not None).encode()
+    return write_site(out, files)
+
+
+def _reference_pages(pages: dict[str, str]) -> Nav:
+    """The administrator's guide, the hand-written docs and the command line reference."""
     pages["reference/writing-policy.md"] = _from_readme("Writing and testing policy", WRITING)
-    nav.append("    - reference/writing-policy.md")
+    nav: Nav = ["reference/writing-policy.md"]
     for name in HAND_WRITTEN:
         if name == "diagnostics.md":
             nav += _diagnostic_pages((DOCS / name).read_text("utf-8"), pages)
             continue
         pages[f"reference/{name}"] = (DOCS / name).read_text("utf-8")
-        nav.append(f"    - reference/{name}")
+        nav.append(f"reference/{name}")
     pages["reference/cli.md"] = _cli_reference()
-    nav.append("    - reference/cli.md")
-    pages["stylesheets/print.css"] = PRINT_CSS
-    written = []
-    for rel, text in sorted(pages.items()):
-        path = out / "docs" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8")
-        written.append(path)
-    head = MKDOCS_HEAD
-    if mermaid_js is not None:
-        target = out / "docs" / "javascripts" / "mermaid.min.js"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(mermaid_js, target)
-        written.append(target)
-        head += "extra_javascript:\n  - javascripts/mermaid.min.js\n"
-    config = out / "mkdocs.yml"
-    config.write_text(head + "nav:\n" + "\n".join(nav) + "\n", "utf-8")
-    return [config, *written]
+    return [*nav, "reference/cli.md"]
 
 
 def _latest(policy: Policy) -> dict[str, CompiledPolicy]:
@@ -165,31 +199,30 @@ def _home(policy: Policy, latest: dict[str, CompiledPolicy]) -> str:
              "| jurisdiction | revision | effective |", "|---|---|---|"]  # fmt: skip
     for jid, cp in latest.items():
         rev = cp.layered.revision
-        lines.append(f"| [{cp.layered.jurisdiction.title}]({jid}/index.md) | {rev.title} | "
-                     f"{rev.effective_on or '—'} |")  # fmt: skip
+        lines.append(f"| [{md_text(cp.layered.jurisdiction.title)}]({jid}/index.md) | "
+                     f"{md_text(rev.title)} | {rev.effective_on or '—'} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def _jurisdiction_pages(cp: CompiledPolicy, cases: list[tuple[Any, Result]],
-                        pages: dict[str, str]) -> list[str]:  # fmt: skip
-    jur = cp.layered.jurisdiction
-    base = jur.id
-    nav = [f"  - {jur.title}:", f"    - {base}/index.md"]
+                        pages: dict[str, str]) -> Nav:  # fmt: skip
+    base = cp.layered.jurisdiction.id
     pages[f"{base}/index.md"] = _jurisdiction_home(cp)
     pages[f"{base}/decisions.md"] = _decision_catalogue(cp)
     pages[f"{base}/facts.md"] = _fact_catalogue(cp)
-    nav += [f"    - {base}/decisions.md", f"    - {base}/facts.md"]
+    nav: Nav = [f"{base}/index.md", f"{base}/decisions.md", f"{base}/facts.md"]
     if cp.procedures:
-        nav.append("    - Procedures:")
+        procedures = []
         for pid in sorted(cp.procedures):
             pages[f"{base}/procedures/{slug(pid)}.md"] = _procedure_page(cp, pid)
-            nav.append(f"      - {base}/procedures/{slug(pid)}.md")
-    nav.append("    - Sections:")
+            procedures.append(f"{base}/procedures/{slug(pid)}.md")
+        nav.append({"Procedures": procedures})
+    sections = []
     for cite, sec in sorted(cp.layered.sections.items(), key=lambda kv: _order(kv[0])):
         rel = f"{base}/sections/{slug(cite)}.md"
         pages[rel] = _section_page(cp, sec, cases)
-        nav.append(f"      - {rel}")
-    return nav
+        sections.append(rel)
+    return [*nav, {"Sections": sections}]
 
 
 def _order(citation: str) -> list[Any]:
@@ -197,7 +230,7 @@ def _order(citation: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", citation)]
 
 
-def _change_pages(policy: Policy, jid: str, pages: dict[str, str]) -> list[str]:
+def _change_pages(policy: Policy, jid: str, pages: dict[str, str]) -> Nav:
     """A "what changed" page per encoded revision after the first, from the same diff as
     ``ordinance diff`` (the law's changes; run the command for the cases they affect)."""
     from engine.revisions import diff_revisions, render_diff
@@ -209,60 +242,72 @@ def _change_pages(policy: Policy, jid: str, pages: dict[str, str]) -> list[str]:
         rel = f"{jid}/changes/{after.revision}.md"
         title = f"What changed in {after.layered.revision.title}"
         body = render_diff(before, after, diff_revisions(before, after), [], 0, "markdown")
-        pages[rel] = f"# {title}\n\n" + body.split("\n", 1)[1].replace(
+        body = body.split("\n", 1)[1].replace(
             "## Cases affected (0 of 0)\n", "Run `ordinance diff` for the cases affected.\n"
         )
-        nav.append(f"      - {rel}")
-    return ["    - What changed:", *nav] if nav else []
+        pages[rel] = _titled(title, [f"# {md_text(title)}", "", body.rstrip("\n")])
+        nav.append(rel)
+    return [{"What changed": nav}] if nav else []
+
+
+def _admonition(kind: str, title: str, body: str) -> list[str]:
+    """A ``!!! kind`` block: every line of ``body`` indented, so all of it stays inside."""
+    return [f'!!! {kind} "{md_text(title)}"', *(f"    {ln}" if ln else "" for ln in md_lines(body))]
 
 
 def _jurisdiction_home(cp: CompiledPolicy) -> str:
     jur = cp.layered.jurisdiction
-    lines = [f"# {jur.title}", ""]
+    lines = [f"# {md_text(jur.title)}", ""]
     if jur.description:
-        lines += [jur.description, ""]
+        lines += [*md_lines(jur.description), ""]
     if jur.extends:
         lines += [f"Extends the `{jur.extends}` layer: every section it does not amend applies "
                   "as written there.", ""]  # fmt: skip
     if jur.adopts:
         lines += ["## Codes adopted", "", "| code | edition | adopted by | note |",
                   "|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {a.title} ({a.code}) | {a.edition} | {a.citation or '—'} | {a.note or ''} |"
+        lines += [f"| {md_text(a.title)} ({md_text(a.code)}) | {md_text(a.edition)} | "
+                  f"{md_text(a.citation or '—')} | {md_text(a.note or '')} |"
                   for a in jur.adopts]  # fmt: skip
         lines.append("")
     lines += ["## Revisions", "", "| revision | adopted | effective | encoded |",
               "|---|---|---|---|"]  # fmt: skip
     for r in jur.revisions:
-        lines.append(f"| {r.title} (`{r.id}`) | {r.adopted_on or '—'} | "
+        lines.append(f"| {md_text(r.title)} ({md_code(r.id)}) | {r.adopted_on or '—'} | "
                      f"{r.effective_on or '—'} | {'yes' if r.encoded else 'no'} |")  # fmt: skip
     for r in jur.revisions:
         if r.interpretation:
-            lines += ["", f'!!! note "How {r.title} is dated"', f"    {r.interpretation}"]
+            lines += ["", *_admonition("note", f"How {r.title} is dated", r.interpretation)]
     if jur.vesting:
         lines += [
             "",
-            f"A case is decided under the revision in force on `{jur.vesting[0]}` "
-            f"({jur.vesting[1]}) when it gives that date, else on its `as_of` date.",
+            f"A case is decided under the revision in force on {md_code(jur.vesting[0])} "
+            f"({md_text(jur.vesting[1])}) when it gives that date, else on its `as_of` date.",
         ]
-    lines += ["", "## Calendar", "", f"Time zone: `{jur.time_zone}`. Business days: "
+    lines += ["", "## Calendar", "", f"Time zone: {md_code(jur.time_zone)}. Business days: "
               + ", ".join(_DAY_NAMES[d] for d in sorted(jur.business_days)) + "."]  # fmt: skip
-    spec = jur.holidays
-    if spec:
-        if spec.citation:
-            lines += ["", f"Holidays: {spec.citation}."]
-        for text in (spec.observed, spec.note):
-            if text:
-                lines += ["", text]
-        year = cp.layered.revision.effective_on.year if cp.layered.revision.effective_on else 2024
-        days = cp.calendar.holidays(year)
-        if days:
-            lines += ["", f"Holidays observed in {year}:", "", "| date | holiday |", "|---|---|"]
-            lines += [f"| {d.isoformat()} ({d:%A}) | {name} |" for d, name in days.items()]
+    lines += _holidays(cp)
     if cp.procedures:
         lines += ["", "## Procedures", ""]
-        lines += [f"- [{p.procedure.title}](procedures/{slug(pid)}.md)"
+        lines += [f"- [{md_text(p.procedure.title)}](procedures/{slug(pid)}.md)"
                   for pid, p in sorted(cp.procedures.items())]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _titled(jur.title, lines)
+
+
+def _holidays(cp: CompiledPolicy) -> list[str]:
+    spec = cp.layered.jurisdiction.holidays
+    if not spec:
+        return []
+    lines = ["", f"Holidays: {md_text(spec.citation)}."] if spec.citation else []
+    for text in (spec.observed, spec.note):
+        if text:
+            lines += ["", *md_lines(text)]
+    year = cp.layered.revision.effective_on.year if cp.layered.revision.effective_on else 2024
+    days = cp.calendar.holidays(year)
+    if days:
+        lines += ["", f"Holidays observed in {year}:", "", "| date | holiday |", "|---|---|"]
+        lines += [f"| {d.isoformat()} ({d:%A}) | {md_text(name)} |" for d, name in days.items()]
+    return lines
 
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -270,31 +315,21 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 
 def _section_page(cp: CompiledPolicy, sec: EffectiveSection,
                   cases: list[tuple[Any, Result]]) -> str:  # fmt: skip
-    lines = [f"# {sec.citation} — {sec.title}", ""]
+    lines = [f"# {md_text(sec.citation)} — {md_text(sec.title)}", ""]
     if sec.status != "in_force":
-        lines += [f"!!! warning \"{sec.status.capitalize()}\"",
-                  f"    {sec.citation} is {sec.provenance[-1].phrase()}.", ""]  # fmt: skip
+        phrase = f"{sec.citation} is {sec.provenance[-1].phrase()}."
+        lines += [*_admonition("warning", sec.status.capitalize(), phrase), ""]
     elif sec.provenance:
-        lines += [f"**{sec.cited_as}**", ""]
+        lines += [f"**{md_text(sec.cited_as)}**", ""]
     if sec.kind == "guidance":
-        lines += ["!!! info \"Guidance, not code\"",
-                  f"    Source: {sec.defined_by.source if sec.defined_by else ''}", ""]  # fmt: skip
+        source = sec.defined_by.source if sec.defined_by else ""
+        lines += [*_admonition("info", "Guidance, not code", f"Source: {source}"), ""]
     if sec.text:
         lines += ["## Effective text", "", _quote(sec.text), ""]
     if sec.model_text:
-        lines += [f"## Model text before amendment ({sec.model_title or sec.citation})", "",
-                  _quote(sec.model_text), ""]  # fmt: skip
-    if sec.provenance:
-        lines += ["## History", ""]
-        lines += [f"- {p.phrase()} ({p.jurisdiction}, revision `{p.revision}`)"
-                  for p in sec.provenance]  # fmt: skip
-        lines.append("")
-    if sec.amends:
-        lines += ["Amends: " + ", ".join(f"[{t}]({slug(t)}.md)" for t in sec.amends), ""]
-    if sec.defined_by is not None and sec.defined_by.history:
-        lines += [f"*{sec.defined_by.history}*", ""]
-    if sec.defined_by is not None and sec.defined_by.interpretation:
-        lines += ['!!! note "Interpretation"', f"    {sec.defined_by.interpretation}", ""]
+        lines += [f"## Model text before amendment ({md_text(sec.model_title or sec.citation)})",
+                  "", _quote(sec.model_text), ""]  # fmt: skip
+    lines += _history(sec)
     defined = [(r, v) for r in cp.rules.values() for v in r.variants if v.section is sec]
     if defined:
         lines += ["## What this section decides", ""]
@@ -306,27 +341,44 @@ def _section_page(cp: CompiledPolicy, sec: EffectiveSection,
         lines += ["## Worked examples", ""]
         for case, result in examples[:3]:
             lines += _example(case, result, [d for d in decided_by(cp, sec) if d in case.expect])
-    return "\n".join(lines) + "\n"
+    return _titled(f"{sec.citation} — {sec.title}", lines)
+
+
+def _history(sec: EffectiveSection) -> list[str]:
+    """What amended the section, what it amends, and the notes on its history."""
+    lines = []
+    if sec.provenance:
+        lines += ["## History", ""]
+        lines += [f"- {md_text(p.phrase())} ({md_text(p.jurisdiction)}, revision "
+                  f"{md_code(p.revision)})" for p in sec.provenance]  # fmt: skip
+        lines.append("")
+    if sec.amends:
+        lines += ["Amends: " + ", ".join(f"[{md_text(t)}]({slug(t)}.md)" for t in sec.amends), ""]
+    if sec.defined_by is not None and sec.defined_by.history:
+        lines += [f"*{md_text(sec.defined_by.history)}*", ""]
+    if sec.defined_by is not None and sec.defined_by.interpretation:
+        lines += [*_admonition("note", "Interpretation", sec.defined_by.interpretation), ""]
+    return lines
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.strip().splitlines())
+    return "\n".join(f"> {line}" if line else ">" for line in md_lines(text))
 
 
 def _rule_block(cp: CompiledPolicy, rule: CompiledRule, v: Variant) -> list[str]:
     r = v.rule
     kind = "helper value" if rule.internal else "decision"
-    lines = [f"### `{rule.id}`", "", f"*{kind}, {rule.type}* — {rule.description or ''}".rstrip(),
-             "", f"Cited as: {v.citation}", ""]  # fmt: skip
+    lines = [f"### {md_code(rule.id)}", "",
+             f"*{kind}, {rule.type}* — {md_text(rule.description or '')}".rstrip(), "",
+             f"Cited as: {md_text(v.citation)}", ""]  # fmt: skip
     if v.whens:
-        lines += ["Applies when: " + " and ".join(f"`{' '.join(w.text.split())}`"
-                                                  for w in v.whens), ""]  # fmt: skip
+        lines += ["Applies when: " + " and ".join(md_code(w.text) for w in v.whens), ""]
     if r.value is not None:
-        lines += ["```text", r.value.text.strip(), "```", ""]
+        lines += [*md_fence(r.value.text.strip(), "text"), ""]
     if r.fee is not None:
         lines += _fee_table(r.fee, v.citation)
     if r.interpretation:
-        lines += ['!!! note "Interpretation"', f"    {r.interpretation}", ""]
+        lines += [*_admonition("note", "Interpretation", r.interpretation), ""]
     if not rule.internal:
         deps = gr.dependencies(cp.graph, gr.RULE, rule.id) | {gr.node_id(gr.RULE, rule.id)}
         if len(deps) > 1:
@@ -335,41 +387,47 @@ def _rule_block(cp: CompiledPolicy, rule: CompiledRule, v: Variant) -> list[str]
 
 
 def _fee_table(fee: Any, citation: str) -> list[str]:
-    lines = [f"Fee schedule effective {fee.effective_on or '(no date)'}"
-             + (f", from {fee.source}" if fee.source else "") + f"; each line rounded "
-             f"{fee.rounding.replace('_', ' ')} to the cent.", "",
+    source = f", from {md_text(fee.source)}" if fee.source else ""
+    lines = [f"Fee schedule effective {fee.effective_on or '(no date)'}{source}; each line "
+             f"rounded {fee.rounding.replace('_', ' ')} to the cent.", "",
              "| item | amount | counted | applies when | citation |",
              "|---|---|---|---|---|"]  # fmt: skip
     for it in fee.items:
-        if it.amount is not None:
-            amount, counted = it.amount.text, "once"
-        else:
-            assert it.unit_amount is not None and it.quantity is not None
-            amount = f"{it.unit_amount.text} per {it.unit or 'unit'}"
-            counted = (
-                f"`{it.quantity.text}`"
-                + (f" beyond {it.over}" if it.over else "")
-                + (f", at most {it.up_to}" if it.up_to else "")
-            )
-        when = f"`{' '.join(it.when.text.split())}`" if it.when else "always"
-        lines.append(f"| {it.title} | {amount} | {counted} | {when} | {it.citation or citation} |")
+        when = md_code(it.when.text) if it.when else "always"
+        lines.append(f"| {md_text(it.title)} | {_fee_amount(it)} | {when} | "
+                     f"{md_text(it.citation or citation)} |")  # fmt: skip
     lines.append("")
     if fee.interpretation:
-        lines += ['!!! note "How the items combine"', f"    {fee.interpretation}", ""]
+        lines += [*_admonition("note", "How the items combine", fee.interpretation), ""]
     return lines
+
+
+def _fee_amount(it: Any) -> str:
+    """A fee item's amount and how it is counted: two cells of the fee table."""
+    if it.amount is not None:
+        return f"{md_text(it.amount.text)} | once"
+    assert it.unit_amount is not None and it.quantity is not None
+    amount = f"{md_text(it.unit_amount.text)} per {md_text(it.unit or 'unit')}"
+    counted = (
+        md_code(it.quantity.text)
+        + (f" beyond {md_text(str(it.over))}" if it.over else "")
+        + (f", at most {md_text(str(it.up_to))}" if it.up_to else "")
+    )
+    return f"{amount} | {counted}"
 
 
 def _example(case: Any, result: Result, decisions: list[str]) -> list[str]:
     """A golden case as a worked example: its facts as written, then the decisions made."""
-    lines = [f"### Example {case.id}", ""]
+    lines = [f"### Example {md_text(str(case.id))}", ""]
     if case.doc is not None:
         desc = case.doc.data.get("description")
         if desc:
-            lines += [" ".join(str(desc).split()), ""]
+            lines += [md_text(str(desc)), ""]
         start, end = case.doc.values[("facts",)]
-        lines += [f"Facts, as of {result.as_of.isoformat()}:", "", "```yaml",
-                  "facts:" + ("\n" if not case.doc.text[start:end].startswith("\n") else "")
-                  + case.doc.text[start:end].rstrip(), "```", ""]  # fmt: skip
+        facts = case.doc.text[start:end].rstrip()
+        lines += [f"Facts, as of {result.as_of.isoformat()}:", "",
+                  *md_fence("facts:" + ("" if facts.startswith("\n") else "\n") + facts, "yaml"),
+                  ""]  # fmt: skip
     md = render_markdown(result, "", "", decisions)
     body = md.split("\n", 3)[3]  # past the case header: the table and each decision's tree
     lines.append(re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", body, flags=re.M))
@@ -377,20 +435,21 @@ def _example(case: Any, result: Result, decisions: list[str]) -> list[str]:
 
 
 def _decision_catalogue(cp: CompiledPolicy) -> str:
-    lines = [f"# Decisions — {cp.layered.jurisdiction.title}", "",
+    lines = [f"# Decisions — {md_text(cp.layered.jurisdiction.title)}", "",
              "Decision ids are public API: embedding programs read them from the JSON result.",
              "", "| decision | type | description | sections |", "|---|---|---|---|"]  # fmt: skip
     for rid in sorted(cp.public):
         rule = cp.rules[rid]
         cites = "; ".join(dict.fromkeys(
-            f"[{v.section.citation}](sections/{slug(v.section.citation)}.md)"
+            f"[{md_text(v.section.citation)}](sections/{slug(v.section.citation)}.md)"
             for v in rule.variants))  # fmt: skip
-        lines.append(f"| `{rid}` | {rule.type} | {rule.description} | {cites} |")
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {md_code(rid)} | {md_text(str(rule.type))} | "
+                     f"{md_text(rule.description or '')} | {cites} |")  # fmt: skip
+    return _titled(f"Decisions — {cp.layered.jurisdiction.title}", lines)
 
 
 def _fact_catalogue(cp: CompiledPolicy) -> str:
-    lines = [f"# Facts — {cp.layered.jurisdiction.title}", "",
+    lines = [f"# Facts — {md_text(cp.layered.jurisdiction.title)}", "",
              "The facts a case file may give. An absent fact is unknown; `null` is allowed only "
              "where it says so, and means the event has not happened.", "",
              "| fact | type | description | citation | declared by |",
@@ -398,31 +457,33 @@ def _fact_catalogue(cp: CompiledPolicy) -> str:
     for fid in sorted(cp.facts):
         f = cp.facts[fid]
         null = " (may be null)" if f.nullable else ""
-        lines.append(f"| `{fid}` | {f.type}{null} | {f.description} | {f.citation or ''} | "
-                     f"{f.jurisdiction} |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {md_code(fid)} | {md_text(str(f.type))}{null} | "
+                     f"{md_text(f.description or '')} | {md_text(f.citation or '')} | "
+                     f"{md_text(f.jurisdiction)} |")  # fmt: skip
+    return _titled(f"Facts — {cp.layered.jurisdiction.title}", lines)
 
 
 def _procedure_page(cp: CompiledPolicy, pid: str) -> str:
     proc = cp.procedures[pid].procedure
-    lines = [f"# {proc.title}", ""]
+    lines = [f"# {md_text(proc.title)}", ""]
     if proc.description:
-        lines += [proc.description, ""]
+        lines += [*md_lines(proc.description), ""]
     if proc.citation:
-        lines += [f"Source: [{proc.citation}](../sections/{slug(proc.citation)}.md)", ""]
+        lines += [f"Source: [{md_text(proc.citation)}](../sections/{slug(proc.citation)}.md)", ""]
     lines += ["```mermaid", "flowchart TD"]
     for s in proc.steps:
-        label = s.title.replace('"', "'")
+        label = mermaid_text(s.title)
         if s.deadline is not None:
-            label += f"<br/>due by: {' '.join(s.deadline.text.split())}"
+            label += f"<br/>due by: {mermaid_text(s.deadline.text)}"
         lines.append(f'  {s.id}["{label}"]')
         lines += [f"  {req} --> {s.id}" for req in s.requires]
     lines += ["```", "", "| step | requires | done when | deadline |", "|---|---|---|---|"]
     for s in proc.steps:
-        done = f"`{' '.join(s.done.text.split())}`" if s.done else "—"
-        due = f"`{' '.join(s.deadline.text.split())}`" if s.deadline else "—"
-        lines.append(f"| {s.title} | {', '.join(s.requires) or '—'} | {done} | {due} |")
-    return "\n".join(lines) + "\n"
+        done = md_code(s.done.text) if s.done else "—"
+        due = md_code(s.deadline.text) if s.deadline else "—"
+        lines.append(f"| {md_text(s.title)} | {md_text(', '.join(s.requires)) or '—'} | "
+                     f"{done} | {due} |")  # fmt: skip
+    return _titled(proc.title, lines)
 
 
 def _from_readme(title: str, headings: tuple[str, ...]) -> str:
@@ -436,21 +497,21 @@ def _from_readme(title: str, headings: tuple[str, ...]) -> str:
     return text.replace("](docs/", "](")
 
 
-def _diagnostic_pages(source: str, pages: dict[str, str]) -> list[str]:
+def _diagnostic_pages(source: str, pages: dict[str, str]) -> Nav:
     """One page per diagnostic code (its meaning, an example and the fix), and an index."""
     intro, *entries = re.split(r"^## ", source, flags=re.M)
-    nav = ["    - Diagnostics:", "      - reference/diagnostics/index.md"]
+    nav = ["reference/diagnostics/index.md"]
     rows = []
     for entry in entries:
         code, body = entry.split("\n", 1)
         name = slug(code)
         pages[f"reference/diagnostics/{name}.md"] = f"# {code}\n{body}"
-        nav.append(f"      - reference/diagnostics/{name}.md")
+        nav.append(f"reference/diagnostics/{name}.md")
         rows.append(f"| [`{code}`]({name}.md) | {body.strip().splitlines()[0]} |")
     pages["reference/diagnostics/index.md"] = (
         intro.strip() + "\n\n| code | meaning |\n|---|---|\n" + "\n".join(rows) + "\n"
     )
-    return nav
+    return [{"Diagnostics": nav}]
 
 
 def _cli_reference() -> str:

@@ -1,13 +1,17 @@
 """Pipeline stage 8b, render: results as text for staff, JSON for programs, Markdown for reports.
 
-Everything here is deterministic: the same result renders to the same bytes.
+Everything here is deterministic: the same result renders to the same bytes. What a case or the
+policy gave is shown, never obeyed: text goes out through ``printable`` (no terminal control
+sequences), Markdown quotes it with ``md_text`` (no HTML, links or injected headings).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from engine.evaluate import Decision, ProcedureResult, Result
+from engine.evaluate import Decision, ProcedureResult, Result, StepResult
+from engine.printable import md_code, md_text, printable
 from engine.values import to_words
 
 _STEP_MARKS = {
@@ -38,12 +42,16 @@ def _restrict(result: Result, only: list[str]) -> Result:
     )
 
 
-def _header(result: Result, title: str, revision_title: str) -> list[str]:
+def _header(
+    result: Result, title: str, revision_title: str, esc: Callable[[str], str] = str
+) -> list[str]:
+    """The case and the revision it was decided under; ``esc`` quotes what the case or the
+    policy wrote (the rest is ours)."""
     by, day = result.revision_basis
     why = "forced by the case's `revision:`" if by == "revision" else f"in force on {day} ({by})"
     return [
-        f"Case {result.case or '(no id)'} · {title}",
-        f"Decided under {revision_title} ({result.revision}), {why}; as of "
+        f"Case {esc(str(result.case)) if result.case else '(no id)'} · {esc(title)}",
+        f"Decided under {esc(revision_title)} ({esc(result.revision)}), {why}; as of "
         f"{result.as_of.isoformat()}",
     ]
 
@@ -60,7 +68,10 @@ def render_text(
     result: Result, title: str, revision_title: str, only: list[str] | None = None
 ) -> str:
     """The staff rendering: each decision with its explanation tree, then what cannot be
-    decided yet and what it needs, then the procedures' next steps."""
+    decided yet and what it needs, then the procedures' next steps.
+
+    Printed as is on a terminal, so it leaves through ``printable``, once, for every line.
+    """
     lines = _header(result, title, revision_title)
     chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
     pending = [d for d in chosen if d.status == "undetermined"]
@@ -79,7 +90,7 @@ def render_text(
     if not only:
         for proc in sorted(result.procedures.values(), key=lambda p: p.id):
             lines += ["", *_procedure_text(proc)]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 Shown = tuple[dict[str, Any], list[Any]]
@@ -136,31 +147,35 @@ def _procedure_text(proc: ProcedureResult) -> list[str]:
 def render_markdown(
     result: Result, title: str, revision_title: str, only: list[str] | None = None
 ) -> str:
-    """A Markdown report (for staff reports and the docs)."""
-    h1, h2 = _header(result, title, revision_title)
+    """A Markdown report (for staff reports and the docs); every text it quotes is escaped."""
+    h1, h2 = _header(result, title, revision_title, md_text)
     lines = [f"# {h1}", "", h2, "", "| decision | value | status | section |", "|---|---|---|---|"]
     chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
     for d in chosen:
-        value = to_words(d.value, d.type) if d.status == "determined" else "—"
-        lines.append(f"| `{d.id}` | {value} | {d.status} | {'; '.join(d.citations)} |")
+        value = md_text(to_words(d.value, d.type)) if d.status == "determined" else "—"
+        cites = md_text("; ".join(d.citations))
+        lines.append(f"| {md_code(d.id)} | {value} | {d.status} | {cites} |")
     for d in chosen:
-        lines += ["", f"## `{d.id}`", ""]
+        lines += ["", f"## {md_code(d.id)}", ""]
         for shown in _prune(d.because or []):
             _md_tree(shown, 0, lines)
         if d.needs:
-            lines.append(f"\nNeeds: {', '.join(f'`{n}`' for n in d.needs)}")
+            lines.append(f"\nNeeds: {', '.join(md_code(n) for n in d.needs)}")
     if not only:
         for proc in sorted(result.procedures.values(), key=lambda p: p.id):
-            lines += ["", f"## Procedure: {proc.title}", ""]
-            for s in proc.steps:
-                due = f" — due by {to_words(s.deadline)}" if s.deadline is not None else ""
-                lines.append(f"- {_STEP_MARKS[s.status]} {s.title} *({s.status})*{due}")
+            lines += ["", f"## Procedure: {md_text(proc.title)}", ""]
+            lines += [_md_step(s) for s in proc.steps]
     return "\n".join(lines) + "\n"
+
+
+def _md_step(s: StepResult) -> str:
+    due = f" — due by {md_text(to_words(s.deadline))}" if s.deadline is not None else ""
+    return f"- {_STEP_MARKS[s.status]} {md_text(s.title)} *({s.status})*{due}"
 
 
 def _md_tree(shown: Shown, depth: int, lines: list[str]) -> None:
     node, kids = shown
-    cite = f" — *{node['citation']}*" if node.get("citation") else ""
-    lines.append(f"{'  ' * depth}- {node['text']}{cite}")
+    cite = f" — *{md_text(node['citation'])}*" if node.get("citation") else ""
+    lines.append(f"{'  ' * depth}- {md_text(node['text'])}{cite}")
     for child in kids:
         _md_tree(child, depth + 1, lines)

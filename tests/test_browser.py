@@ -15,18 +15,22 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from engine import Policy
+from engine import Policy, load_policy
 from engine.docsgen import build_docs
 from tests.conftest import GOLDEN, ROOT
+from tests.test_security_docs import SCRIPT, hostile_examples, hostile_policy
 
 CHROMIUM = Path("/usr/bin/chromium")
 MERMAID = Path(os.environ.get("ORDINANCE_MERMAID_JS", ROOT / "build" / "vendor" / "mermaid.min.js"))
 ARTIFACTS = ROOT / "tests" / "artifacts"
+MARKER = Path("/tmp/ordinance-docs-pwned")
+HOSTILE_TITLE = f'!!python/object/apply:os.system ["touch {MARKER}"] {SCRIPT} "Houston": #1'
 
 if not (CHROMIUM.exists() and MERMAID.exists()):
     if os.environ.get("CI"):
@@ -38,6 +42,24 @@ if not (CHROMIUM.exists() and MERMAID.exists()):
 def base_url(policy: Policy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     out = tmp_path_factory.mktemp("browser-site")
     build_docs(policy, out, GOLDEN, MERMAID)
+    with _served(out) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site of a policy whose every text is markup, Houston's title a YAML python tag."""
+    root = tmp_path_factory.mktemp("hostile-browser")
+    MARKER.unlink(missing_ok=True)
+    policy = load_policy(hostile_policy(root, HOSTILE_TITLE))
+    build_docs(policy, root / "out", hostile_examples(root), MERMAID)
+    with _served(root / "out") as url:
+        yield url
+
+
+@contextmanager
+def _served(out: Path) -> Iterator[str]:
+    """``mkdocs build --strict`` of the sources under ``out``, served on localhost."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q"], cwd=out,
                    check=True, env=env, timeout=300)  # fmt: skip
@@ -45,10 +67,12 @@ def base_url(policy: Policy, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -168,3 +192,18 @@ def test_no_page_has_a_broken_link(base_url: str) -> None:
                 todo.append(target)
     assert len(seen) > 150
     assert not broken, "\n".join(broken[:20])
+
+
+@pytest.mark.parametrize("path", [
+    "houston/", "houston/decisions/", "houston/facts/", "houston/sections/houston-co-fees/",
+    "houston/sections/ibc-111-1/", "houston/procedures/houston-certificate-of-occupancy/",
+])  # fmt: skip
+def test_policy_markup_is_shown_and_never_run(page, hostile_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Policy text full of scripts, on every kind of page: nothing runs, all of it shows."""
+    page.goto(hostile_url + path)
+    page.wait_for_load_state("load")
+    assert page.evaluate("() => typeof window.__pwned") == "undefined"
+    assert SCRIPT in page.inner_text("article")
+    assert HOSTILE_TITLE in page.inner_text("nav.md-nav--primary")  # the nav title, from YAML
+    assert not MARKER.exists()
+    page.screenshot(path=str(ARTIFACTS / f"hostile-{path.strip('/').replace('/', '-')}.png"))
