@@ -22,6 +22,7 @@ from engine.api import Policy, load_policy
 from engine.case import read_case
 from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, render
 from engine.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
+from engine.printable import printable, printable_json
 from engine.render import render_json, render_markdown, render_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,6 +47,13 @@ catalogue_format_option = click.option(
 )
 
 
+def _echo(text: str, *, err: bool = False, nl: bool = True, data: bool = False) -> None:
+    """Print for the command line. Everything printed passes here, so no case or policy text
+    drives the terminal: controls and bidirectional overrides are shown as escapes (the JSON
+    way when ``data`` is JSON, which stays valid and means the same)."""
+    click.echo(printable_json(text) if data else printable(text), err=err, nl=nl)
+
+
 def _guarded(fn: F) -> F:
     """Turn stage errors into located diagnostics and any bug into a one-line message."""
 
@@ -54,7 +62,7 @@ def _guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except OrdinanceError as exc:
-            click.echo(render(exc.diagnostics), err=True)
+            _echo(render(exc.diagnostics), err=True)
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
@@ -64,7 +72,7 @@ def _guarded(fn: F) -> F:
         except Exception as exc:  # a bug in ordinance, not in the user's files
             if os.environ.get("ORDINANCE_DEBUG"):
                 traceback.print_exc()
-            click.echo(
+            _echo(
                 f"internal error: {type(exc).__name__}: {exc}\n"
                 "   = help: this is a bug in ordinance; set ORDINANCE_DEBUG=1 for details",
                 err=True,
@@ -130,7 +138,7 @@ def eval_cmd(
             case = read_case(path)
             result = policy.evaluate(case, as_of=as_of, revision=revision)
         except OrdinanceError as exc:
-            click.echo(render(_locate(exc.diagnostics, path)), err=True)
+            _echo(render(_locate(exc.diagnostics, path)), err=True)
             failed = True
             continue
         unknown = [e for e in explain if e not in result.decisions]
@@ -140,11 +148,11 @@ def eval_cmd(
         rev = next(r.title for r in jur.revisions if r.id == result.revision)
         only = list(explain) or None
         if fmt == "json":
-            click.echo(render_json(result, only))
+            _echo(render_json(result, only), data=True)
         elif fmt == "markdown":
-            click.echo(render_markdown(result, jur.title, rev, only))
+            _echo(render_markdown(result, jur.title, rev, only))
         else:
-            click.echo(render_text(result, jur.title, rev, only))
+            _echo(render_text(result, jur.title, rev, only))
     sys.exit(1 if failed else 0)
 
 
@@ -173,7 +181,7 @@ def _unknown_decisions(names: list[str], known: Any) -> None:
 
     for name in names:
         guess = did_you_mean(name, known)
-        click.echo(
+        _echo(
             f"error[cli/unknown-decision]: no decision `{name}`"
             + (f"\n   = help: did you mean `{guess}`?" if guess else ""),
             err=True,
@@ -199,10 +207,10 @@ def check_cmd(policy_path: Path | None, fmt: str) -> None:
     diags = policy.diagnostics
     errors = [d for d in diags if d.severity == "error"]
     if diags:
-        click.echo(render(diags, fmt), err=fmt != "json")
+        _echo(render(diags, fmt), err=fmt != "json", data=fmt == "json")
     if fmt != "json":
         checked = sorted({jid for jid, _ in policy.compiled}) or sorted(policy.jurisdictions)
-        click.echo(
+        _echo(
             f"checked {', '.join(checked)} ({len(policy.compiled)} encoded revision(s)): "
             f"{len(errors)} error(s), {len(diags) - len(errors)} warning(s)"
         )
@@ -234,11 +242,11 @@ def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
             outcome.error = render(_locate(exc.diagnostics, path), "short")
         outcomes.append(outcome)
         for m in outcome.mismatches:
-            click.echo(f"FAIL {path}: {m}")
+            _echo(f"FAIL {path}: {m}")
         if outcome.error:
-            click.echo(f"ERROR {path}: {outcome.error}")
+            _echo(f"ERROR {path}: {outcome.error}")
     passed = sum(o.passed for o in outcomes)
-    click.echo(f"{passed} passed, {len(outcomes) - passed} failed")
+    _echo(f"{passed} passed, {len(outcomes) - passed} failed")
     sys.exit(0 if passed == len(outcomes) else 1)
 
 
@@ -260,7 +268,7 @@ def show_cmd(
     policy = _load(policy_dir)
     cp = _compiled(policy, jurisdiction, revision)
     text, ok = render_section(cp, " ".join(section))
-    click.echo(text, err=not ok)
+    _echo(text, err=not ok)
     sys.exit(0 if ok else 1)
 
 
@@ -300,7 +308,7 @@ def graph_cmd(
         node = gr.node_id(gr.RULE, decision)
         g = g.subgraph({node} | gr.dependencies(g, gr.RULE, decision))
     title = f"{cp.jurisdiction} {cp.revision}"
-    click.echo(gr.to_mermaid(g, title) if fmt == "mermaid" else gr.to_dot(g, title), nl=False)
+    _echo(gr.to_mermaid(g, title) if fmt == "mermaid" else gr.to_dot(g, title), nl=False)
 
 
 @main.command("facts")
@@ -357,16 +365,16 @@ def _typed_row(ident: str, t: Any) -> dict[str, Any]:
 
 def _print_catalogue(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _echo(json.dumps(rows, indent=2, ensure_ascii=False), data=True)
         return
     for row in rows:
         values = f" ({', '.join(row['values'])})" if row["values"] else ""
         null = ", may be null" if row.get("nullable") else ""
-        click.echo(f"{row['id']}: {row['type']}{values}{null}")
-        click.echo(f"    {row['description']}")
+        _echo(f"{row['id']}: {row['type']}{values}{null}")
+        _echo(f"    {row['description']}")
         cites = row.get("citations") or ([row["citation"]] if row.get("citation") else [])
         if cites:
-            click.echo(f"    [{'; '.join(cites)}]")
+            _echo(f"    [{'; '.join(cites)}]")
 
 
 @main.group("docs")
@@ -407,7 +415,7 @@ def docs_build_cmd(
 
     golden = examples if examples.is_dir() else None
     written = build_docs(_load(policy_dir), out, golden, mermaid_js)
-    click.echo(f"wrote {len(written)} files under {out}; render with: "
+    _echo(f"wrote {len(written)} files under {out}; render with: "
                f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
 
 
@@ -440,8 +448,8 @@ def revision_new_cmd(jurisdiction: str | None, rev_id: str, effective: dt.date,
     folder = new_revision(policy_dir, jurisdiction, rev_id, effective, title)
     if golden is not None:
         copied = copy_golden(golden, jurisdiction, previous, rev_id)
-        click.echo(f"copied {len(copied)} golden cases to {golden / jurisdiction / rev_id}")
-    click.echo(f"created {folder} from the latest revision and listed `{rev_id}` "
+        _echo(f"copied {len(copied)} golden cases to {golden / jurisdiction / rev_id}")
+    _echo(f"created {folder} from the latest revision and listed `{rev_id}` "
                f"(effective {effective}) in {policy_dir / jurisdiction / 'jurisdiction.yaml'}; "
                "edit its files, then run `ordinance check` and `ordinance diff`")  # fmt: skip
 
@@ -473,10 +481,10 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
         try:
             loaded.append(read_case(path))
         except OrdinanceError as exc:
-            click.echo(render(exc.diagnostics), err=True)
+            _echo(render(exc.diagnostics), err=True)
     impact = case_impact(policy, [c for c in loaded if c.jurisdiction == a.jurisdiction],
                          a, b, changes)  # fmt: skip
-    click.echo(render_diff(a, b, changes, impact, len(loaded), fmt))
+    _echo(render_diff(a, b, changes, impact, len(loaded), fmt), data=fmt == "json")
     sys.exit(1 if changes or impact else 0)
 
 

@@ -32,6 +32,16 @@ def printable(text: str) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+def printable_json(text: str) -> str:
+    r"""JSON text with the same characters escaped the JSON way (``\u001b``), which keeps it
+    valid JSON meaning exactly the same: they can only stand inside its strings.
+
+    >>> printable_json('{"case": "A' + chr(0x202E) + 'B"}')
+    '{"case": "A\\u202eB"}'
+    """
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

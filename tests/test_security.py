@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import shutil
 import subprocess
 import sys
@@ -303,3 +304,36 @@ def test_a_deeply_nested_case_id_in_a_batch(policy: Policy) -> None:
         policy.values_many([_kent(case=_deep(100_000))])
     assert _codes(info) == ["schema/type"]
     assert info.value.diagnostics[0].message.startswith("case 1 of the batch: `case` must be")
+
+
+# --- 4. Everything the command line prints shows control characters, never obeys them -------
+
+ESC, RLO = "\x1b", "\u202e"
+
+
+def test_test_and_json_output_show_control_characters(tmp_path: Path) -> None:
+    """``ordinance test`` printed an expected value with its ESC; ``eval --format json`` printed
+    U+202E raw (valid JSON, but it reorders the terminal)."""
+    case = _kent(case=f"A{RLO}B") | {"expect": {"permit.expires_on": f"{ESC}[2J"}}
+    for args in (("test",), ("eval", "--format", "json"), ("eval",)):
+        run = _eval_cli(tmp_path, json.dumps(case), *args, name="case.json")
+        out = run.stdout + run.stderr
+        assert ESC not in out and RLO not in out, args
+        assert "internal error" not in out
+    run = _eval_cli(tmp_path, json.dumps(case), "eval", "--format", "json", name="case.json")
+    assert json.loads(run.stdout)["case"] == f"A{RLO}B"  # the same JSON, escaped
+
+
+def test_policy_text_in_catalogues_is_shown_escaped(tmp_path: Path) -> None:
+    policy = tmp_path / "policy"
+    shutil.copytree(REPO / "policy", policy)
+    facts = policy / "houston/cal-2024/facts.yaml"
+    text = facts.read_text("utf-8")
+    plain = "description: The number of stories (floors) of the building."
+    assert plain in text
+    facts.write_text(text.replace(plain, 'description: "\\e[31mRED\\u202e"'), "utf-8")
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "facts", "--policy", str(policy),
+                          "--jurisdiction", "houston"], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "\\x1b[31mRED\\u202e" in run.stdout and ESC not in run.stdout
