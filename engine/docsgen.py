@@ -29,7 +29,7 @@ from engine.sections import decided_by
 from engine.site_output import write_site
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md")  # copied from docs/
+HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md", "security.md")  # from docs/
 WRITING = (
     "A case file",
     "Writing a policy file",
