@@ -45,6 +45,9 @@ class Context:
     def is_business_day(self, day: dt.date) -> bool:
         return CALENDAR.is_business_day(day)
 
+    def add_business_days(self, day: dt.date, count: int) -> dt.date:
+        return CALENDAR.add_business_days(day, count)
+
     def in_force(self, citation: str) -> bool:
         deleted = ("IPMC 308", "IPMC 604", "IPMC 605", "IPMC 606")
         return not any(citation == d or citation.startswith(d + ".") for d in deleted)
