@@ -141,12 +141,15 @@ class _Checker:
 
     def _listexpr(self, node: n.ListExpr) -> Type:
         t: Type | None = NULL
-        for item in node.items:
+        mixed: Type | None = None
+        for item in node.items:  # every item is checked (and typed), even after a mismatch
             it = self.check(item)
             u = unify(t, it) if t is not None else None
-            if u is None:
-                return self.error("dsl/type-mismatch", f"a list mixes {t} and {it}", item.span)
-            t = u
+            if u is None and mixed is None:
+                mixed = self.error("dsl/type-mismatch", f"a list mixes {t} and {it}", item.span)
+            t = u or t
+        if mixed is not None:
+            return mixed
         # An empty (or all-null) list is a list of null: it fits any list, and arithmetic on
         # its items is refused as arithmetic on null is (never `any`, which would let anything
         # through to evaluation).

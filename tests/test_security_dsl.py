@@ -188,3 +188,24 @@ def test_a_very_long_revision_id_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_still_propagates_through_the_new_checks() -> None:
     assert isinstance(value("x * x"), Unknown)
     assert value("cost * 2", cost=Decimal("1.50")) == Decimal("3.00")
+
+
+# ---- found by the fuzz suite ----
+
+
+def test_membership_in_a_list_that_mixes_types_is_located() -> None:
+    # The checker stopped at the first mismatch and left later items untyped (KeyError).
+    assert located("0 in [0, true, 0]") == ("dsl/type-mismatch", "true")
+
+
+def test_a_huge_expression_is_refused_before_parsing() -> None:
+    # A list of 200,000 items took most of a minute to parse.
+    start = time.perf_counter()
+    src = "[" + ",".join(["1"] * 200_000) + "]"
+    assert located(src)[0] == "dsl/too-long"
+    assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize("src", ["d1 + ٣ days", "١٢:٣٠", "$١٠", "n + ١٢٣", "𝟙𝟚 days"])
+def test_numbers_are_written_with_ascii_digits(src: str) -> None:
+    assert located(src)[0] == "dsl/syntax"
