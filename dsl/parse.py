@@ -56,6 +56,9 @@ _UNITS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
 # after parsing (transformer, type checker, compilers, evaluation) recurse on the tree, so the
 # depth is bounded here, before any of them runs; no law comes near it.
 MAX_DEPTH = 100
+# How long an expression may be, in characters: parsing is linear but not fast (about 10,000
+# characters a second on a busy machine), and the longest rule of the bundled policy has 915.
+MAX_LENGTH = 10_000
 # The largest literal duration of each unit: enough to leave any date of the calendar
 # (years 1 to 9999), small enough that the arithmetic never overflows.
 MAX_DURATION = {"days": 3_652_059, "weeks": 521_722, "months": 119_988, "years": 9_998,
@@ -82,7 +85,8 @@ def parse_expression(text: str) -> n.Node:
     Binary(span=(0, 26), op='+', left=Ref(span=(0, 16), path='permit.issued_on'), ...)
 
     Raises:
-        DslErrors: with one ``dsl/syntax`` error pointing at the first problem.
+        DslErrors: with one error: ``dsl/syntax`` pointing at the first problem, a literal
+            (``dsl/bad-literal``, ``dsl/out-of-range``), ``dsl/too-long`` or ``dsl/too-deep``.
     """
     if not text.strip():
         raise DslErrors(
@@ -96,6 +100,11 @@ def parse_expression(text: str) -> n.Node:
                 )
             ]
         )
+    if len(text) > MAX_LENGTH:
+        raise DslErrors([DslError(
+            "dsl/too-long", f"the expression is {len(text):,} characters long: at most "
+            f"{MAX_LENGTH:,}", MAX_LENGTH, len(text),
+            "split it into several rules, each naming a part")])  # fmt: skip
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
