@@ -134,3 +134,10 @@ def test_a_count_to_the_end_of_the_library_is_fast_and_exact() -> None:
     assert WA.add_business_days(last, -76_000) <= D(1800, 1, 1)
     with pytest.raises(OverflowError, match="from 1777 to 2100"):
         WA.add_business_days(D(2100, 12, 1), 30)
+
+
+def test_every_iana_zone_name_passes_the_name_check() -> None:
+    import zoneinfo
+
+    zones = zoneinfo.available_timezones()
+    assert not [z for z in zones if Calendar(z, (0,), None).check_time_zone()]
