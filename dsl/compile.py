@@ -36,6 +36,10 @@ class Context(Protocol):
 
     def is_business_day(self, day: dt.date) -> bool: ...
 
+    def add_business_days(self, day: dt.date, count: int) -> dt.date:
+        """``day`` moved by ``count`` business days; OverflowError past the calendar's reach."""
+        ...
+
     def in_force(self, citation: str) -> bool: ...
 
 
@@ -70,14 +74,12 @@ def shift(value: Any, d: Duration, ctx: Context, sign: int = 1) -> Any:
 
 
 def add_business_days(day: dt.date, count: int, ctx: Context) -> dt.date:
-    """Count ``count`` business days forward (or back, when negative) from ``day``."""
-    step = dt.timedelta(days=1 if count >= 0 else -1)
-    remaining = abs(count)
-    while remaining:
-        day += step
-        if ctx.is_business_day(day):
-            remaining -= 1
-    return day
+    """Count ``count`` business days forward (or back, when negative) from ``day``; a moment
+    keeps its wall-clock time (its day is counted as the date it is on there)."""
+    if isinstance(day, dt.datetime):
+        moved = ctx.add_business_days(day.date(), count)
+        return dt.datetime.combine(moved, day.timetz())
+    return ctx.add_business_days(day, count)
 
 
 def next_business_day(day: dt.date, ctx: Context) -> dt.date:
@@ -347,9 +349,38 @@ def arithmetic(lt: str, rt: str, op: str, ctx: Context) -> Callable[[Any, Any], 
         return lambda a, b: (a - b).days
     if "duration" in (lt, rt):
         return _scale_duration
-    if op == "/":
-        return _divide
-    return {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
+    calc = _divide if op == "/" else ARITHMETIC[op]
+    if lt == "int" and rt == "int" and op != "/":
+        return calc  # ints are exact and unbounded: nothing to check
+    if "money" in (lt, rt) and not (op == "/" and lt == rt):
+        return _checked(calc, MAX_MONEY)
+    return _checked(calc, None)
+
+
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
+# The largest amount of money a computation may give: written with its cents, it still fits the
+# 28 digits of exact decimal arithmetic.
+MAX_MONEY = Decimal(10) ** 18
+
+
+def _checked(calc: Callable[[Any, Any], Any], limit: Decimal | None) -> Callable[[Any, Any], Any]:
+    """``calc`` on decimals, whose overflow (or an amount past ``limit``) is an OverflowError:
+    a number the case gives is out of range (``case/out-of-range``), not an internal error."""
+
+    def checked(a: Any, b: Any) -> Any:
+        try:
+            v = calc(a, b)
+        except ArithmeticError as exc:  # decimal.Overflow, decimal.InvalidOperation
+            raise OverflowError(f"the number is out of range ({exc.__class__.__name__})") from None
+        if limit is not None and v is not None and abs(v) >= limit:
+            raise OverflowError(f"the amount {v:.2E} is out of range")
+        return v
+
+    return checked
 
 
 def _scale_duration(a: Any, b: Any) -> Duration:
@@ -522,7 +553,12 @@ def _aggregate(pick: Callable[[list[Any]], Any], empty: Any = None) -> Callable[
         vals = _values(args)
         if vals.__class__ is U:
             return vals
-        return pick(vals) if vals else empty  # type: ignore[arg-type]
+        if not vals:
+            return empty
+        try:
+            return pick(vals)  # type: ignore[arg-type]
+        except ArithmeticError as exc:  # a sum of decimals past decimal arithmetic's range
+            raise OverflowError(f"the number is out of range ({exc.__class__.__name__})") from None
 
     return agg
 

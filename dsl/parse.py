@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -52,6 +52,21 @@ _TERMINAL_NAMES = {
 
 _UNITS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
 
+# How deeply an expression may nest (each operator, call, list and `if` is a level). The passes
+# after parsing (transformer, type checker, compilers, evaluation) recurse on the tree, so the
+# depth is bounded here, before any of them runs; no law comes near it.
+MAX_DEPTH = 100
+# How long an expression may be, in characters: parsing is linear but not fast (about 10,000
+# characters a second on a busy machine), and the longest rule of the bundled policy has 915.
+MAX_LENGTH = 10_000
+# The largest literal duration of each unit: enough to leave any date of the calendar
+# (years 1 to 9999), small enough that the arithmetic never overflows.
+MAX_DURATION = {"days": 3_652_059, "weeks": 521_722, "months": 119_988, "years": 9_998,
+                "business_days": 2_608_613}  # fmt: skip
+# Digits a decimal or an amount literal may have: exact arithmetic (28 significant digits) and
+# amounts written with cents must stay exact.
+MAX_DIGITS = 18
+
 
 @cache
 def _parser() -> Lark:
@@ -70,7 +85,8 @@ def parse_expression(text: str) -> n.Node:
     Binary(span=(0, 26), op='+', left=Ref(span=(0, 16), path='permit.issued_on'), ...)
 
     Raises:
-        DslErrors: with one ``dsl/syntax`` error pointing at the first problem.
+        DslErrors: with one error: ``dsl/syntax`` pointing at the first problem, a literal
+            (``dsl/bad-literal``, ``dsl/out-of-range``), ``dsl/too-long`` or ``dsl/too-deep``.
     """
     if not text.strip():
         raise DslErrors(
@@ -84,26 +100,54 @@ def parse_expression(text: str) -> n.Node:
                 )
             ]
         )
+    if len(text) > MAX_LENGTH:
+        raise DslErrors([DslError(
+            "dsl/too-long", f"the expression is {len(text):,} characters long: at most "
+            f"{MAX_LENGTH:,}", MAX_LENGTH, len(text),
+            "split it into several rules, each naming a part")])  # fmt: skip
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise DslErrors([_syntax_error(text, exc)]) from None
     except RecursionError:
-        raise _too_deep(text) from None
+        raise _too_deep(text, 0, len(text)) from None
+    check_depth(tree, text)
     try:
         node: n.Node = _ToNodes().transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, _LiteralError):
             raise DslErrors([exc.orig_exc.error]) from None
         raise
-    except RecursionError:
-        raise _too_deep(text) from None
     return node
 
 
-def _too_deep(text: str) -> DslErrors:
+def check_depth(tree: Tree[Token], text: str) -> None:
+    """Raise ``dsl/too-deep`` when a sub-expression is nested deeper than ``MAX_DEPTH``, placed
+    at the part past the limit on the deepest path.
+
+    Iterative, so that it runs on any tree the (iterative) LALR parser builds."""
+    parents: dict[int, Tree[Token]] = {}
+    deepest, deepest_depth = tree, 1
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        t, depth = stack.pop()
+        if depth > deepest_depth:
+            deepest, deepest_depth = t, depth
+        for c in t.children:
+            if isinstance(c, Tree):
+                parents[id(c)] = t
+                stack.append((c, depth + 1))
+    if deepest_depth <= MAX_DEPTH:
+        return
+    for _ in range(deepest_depth - MAX_DEPTH - 1):
+        deepest = parents[id(deepest)]
+    meta = deepest.meta
+    raise _too_deep(text, getattr(meta, "start_pos", 0), getattr(meta, "end_pos", len(text)))
+
+
+def _too_deep(text: str, start: int, end: int) -> DslErrors:
     return DslErrors([DslError(
-        "dsl/syntax", "the expression is too long or nested too deeply to read", 0, len(text),
+        "dsl/too-deep", f"the expression nests more than {MAX_DEPTH} levels deep", start, end,
         "split it into several rules, each naming a part")])  # fmt: skip
 
 
@@ -152,6 +196,11 @@ def _expected(names: set[str]) -> str:
 class _LiteralError(Exception):
     def __init__(self, error: DslError) -> None:
         self.error = error
+
+
+def _out_of_range(tok: Token, limit: str) -> DslError:
+    return DslError("dsl/out-of-range", f"`{tok}` is out of range", *_tspan(tok),
+                    f"write {limit}")  # fmt: skip
 
 
 def _span(meta: Any) -> n.Span:
@@ -226,7 +275,10 @@ class _ToNodes(Transformer[Token, n.Node]):
         return n.Literal(_tspan(c[0]), value, kind)
 
     def lit_money(self, meta: Any, c: list[Token]) -> n.Node:
-        return self._lit(c, Decimal(str(c[0])[1:].replace(",", "")), "money")
+        digits = str(c[0])[1:].replace(",", "")
+        if len(digits.split(".")[0].lstrip("0")) > MAX_DIGITS - 2:
+            raise _LiteralError(_out_of_range(c[0], f"at most {MAX_DIGITS - 2} digits of dollars"))
+        return self._lit(c, Decimal(digits), "money")
 
     def lit_date(self, meta: Any, c: list[Token]) -> n.Node:
         try:
@@ -270,9 +322,14 @@ class _ToNodes(Transformer[Token, n.Node]):
                     )
                 )
             unit = "business_days"
+        if amount > MAX_DURATION[unit]:
+            limit = f"at most {MAX_DURATION[unit]:,} {unit.replace('_', ' ')}"
+            raise _LiteralError(_out_of_range(c[0], limit + ", the calendar's span"))
         return self._lit(c, Duration(amount, unit), "duration")
 
     def lit_decimal(self, meta: Any, c: list[Token]) -> n.Node:
+        if len(str(c[0]).replace(".", "").lstrip("0")) > MAX_DIGITS:
+            raise _LiteralError(_out_of_range(c[0], f"at most {MAX_DIGITS} digits"))
         return self._lit(c, Decimal(str(c[0])), "decimal")
 
     def lit_int(self, meta: Any, c: list[Token]) -> n.Node:

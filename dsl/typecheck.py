@@ -141,13 +141,19 @@ class _Checker:
 
     def _listexpr(self, node: n.ListExpr) -> Type:
         t: Type | None = NULL
-        for item in node.items:
+        mixed: Type | None = None
+        for item in node.items:  # every item is checked (and typed), even after a mismatch
             it = self.check(item)
             u = unify(t, it) if t is not None else None
-            if u is None:
-                return self.error("dsl/type-mismatch", f"a list mixes {t} and {it}", item.span)
-            t = u
-        return Type.list_of(ANY if t is None or t == NULL else t)
+            if u is None and mixed is None:
+                mixed = self.error("dsl/type-mismatch", f"a list mixes {t} and {it}", item.span)
+            t = u or t
+        if mixed is not None:
+            return mixed
+        # An empty (or all-null) list is a list of null: it fits any list, and arithmetic on
+        # its items is refused as arithmetic on null is (never `any`, which would let anything
+        # through to evaluation).
+        return Type.list_of(NULL if t is None else t)
 
     def _binary(self, node: n.Binary) -> Type:
         a, b = self.check(node.left), self.check(node.right)
@@ -312,7 +318,12 @@ def _flat(args: list[Type]) -> list[Type]:
     return [a.item if a.name == "list" and a.item is not None else a for a in args]
 
 
-def _same_of(kinds: tuple[str, ...], what: str) -> Callable[[list[Type]], Type | str]:
+def _same_of(
+    kinds: tuple[str, ...], what: str, empty: Type = NULL
+) -> Callable[[list[Type]], Type | str]:
+    """Arguments of one of ``kinds``, flattened; the result is their type, or ``empty`` when
+    every argument is null (what the implementation gives for no values: null, or sum's 0)."""
+
     def check(args: list[Type]) -> Type | str:
         if not args:
             return "needs at least one argument"
@@ -323,7 +334,7 @@ def _same_of(kinds: tuple[str, ...], what: str) -> Callable[[list[Type]], Type |
             t = unify(t, a)
         if t is None:
             return f"needs {what} of one type"
-        return t if t.name != "null" else ANY
+        return t if t.name != "null" else empty
 
     return check
 
@@ -350,7 +361,7 @@ def _count(args: list[Type]) -> Type | str:
 
 def _bools(args: list[Type]) -> Type | str:
     for a in _flat(args):
-        if a.name not in ("bool", "any"):
+        if a.name not in ("bool", "any", "null"):  # a null counts as false, as in `and`
             return f"needs true/false values, found {article(a)}"
     return BOOL if args else "needs at least one argument"
 
@@ -360,7 +371,7 @@ FUNCTIONS: dict[str, Signature] = {
     "latest": Signature("latest(date, date, …)", _same_of(("date", "datetime"), "dates")),
     "min": Signature("min(a, b, …)", _same_of(("int", "decimal", "money"), "numbers")),
     "max": Signature("max(a, b, …)", _same_of(("int", "decimal", "money"), "numbers")),
-    "sum": Signature("sum(list, …)", _same_of(("int", "decimal", "money"), "numbers")),
+    "sum": Signature("sum(list, …)", _same_of(("int", "decimal", "money"), "numbers", INT)),
     "count": Signature("count(list)", _count),
     "any": Signature("any(list of true/false, …)", _bools),
     "all": Signature("all(list of true/false, …)", _bools),

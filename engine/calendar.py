@@ -9,6 +9,7 @@ cached, so the evaluation path only does a set lookup.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,9 @@ import holidays as holidays_lib
 from engine.model import HolidaySpec
 
 _OBSERVED = " (observed)"
+# What an IANA zone name looks like (`America/Los_Angeles`, `Etc/GMT+8`): checked before the name
+# reaches zoneinfo, which opens it as a file path.
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]{1,30}(/[A-Za-z0-9_+-]{1,30}){0,2}")
 
 
 class Calendar:
@@ -43,6 +47,72 @@ class Calendar:
     @cached_property
     def time_zone(self) -> dt.tzinfo:
         return ZoneInfo(self.time_zone_name)
+
+    @cached_property
+    def reach(self) -> tuple[dt.date, dt.date]:
+        """The days business-day arithmetic may reach: the years the holiday library knows
+        (outside them it gives no holidays at all, so a count there would silently skip
+        them), or the whole calendar when the policy lists its holidays itself."""
+        spec = self.spec
+        if spec is None or not spec.country:
+            return dt.date.min, dt.date.max
+        lib = holidays_lib.country_holidays(spec.country, subdiv=spec.subdivision)
+        return dt.date(lib.start_year, 1, 1), dt.date(lib.end_year, 12, 31)
+
+    def add_business_days(self, day: dt.date, count: int) -> dt.date:
+        """``day`` moved by ``count`` business days (back, when negative), in O(weeks): whole
+        weeks are jumped arithmetically (each holds every business weekday once) less the
+        holidays in the jumped days, and only the last week or two walked day by day.
+
+        Raises:
+            OverflowError: the count leaves ``reach`` (a case error, ``case/out-of-range``).
+
+        >>> cal = Calendar("UTC", (0, 1, 2, 3, 4), None)
+        >>> cal.add_business_days(dt.date(2024, 1, 5), 1_000)
+        datetime.date(2027, 11, 5)
+        """
+        step, remaining = (1, count) if count >= 0 else (-1, -count)
+        per_week = len(self.business_days)
+        if remaining and not per_week:
+            raise OverflowError("the calendar has no business days: the count is out of range")
+        lo, hi = self.reach
+        room = (hi - day).days if step > 0 else (day - lo).days
+        if remaining > room:  # cheap refusal of counts that cannot fit at all
+            raise self._past_reach(count)
+        while remaining > 2 * per_week:
+            weeks = remaining // per_week - 1  # leaves at least a week to walk: never overshoots
+            target = day + dt.timedelta(days=7 * weeks * step)
+            if not lo <= target <= hi:
+                raise self._past_reach(count)
+            done = weeks * per_week - self._closed_between(day, target)
+            if done <= 0:  # every business day in the jump is a holiday: walk instead
+                break
+            remaining, day = remaining - done, target
+        one = dt.timedelta(days=step)
+        while remaining:
+            if day == (hi if step > 0 else lo):
+                raise self._past_reach(count)
+            day += one
+            if self.is_business_day(day):
+                remaining -= 1
+        return day
+
+    def _closed_between(self, a: dt.date, b: dt.date) -> int:
+        """The holidays on business weekdays after ``a`` up to ``b`` (``b`` up to before ``a``
+        when ``b`` is earlier): the business days a jump from ``a`` to ``b`` passes closed."""
+        forward = a <= b
+        first, last = (a, b) if forward else (b, a)
+        n = 0
+        for year in range(first.year, last.year + 1):
+            for day in self.holidays(year):
+                inside = (first < day <= last) if forward else (first <= day < last)
+                n += inside and day.weekday() in self.business_days
+        return n
+
+    def _past_reach(self, count: int) -> OverflowError:
+        lo, hi = self.reach
+        return OverflowError(f"{count:,} business days is out of range: business days are "
+                             f"counted from {lo.year} to {hi.year}")  # fmt: skip
 
     def holidays(self, year: int) -> dict[dt.date, str]:
         """The holidays observed in ``year``: date → name (sorted by date)."""
@@ -85,10 +155,15 @@ class Calendar:
 
     def check_time_zone(self) -> str | None:
         """A message when the time zone is not a known IANA zone, else None."""
+        name = str(self.time_zone_name)
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        if not _ZONE_NAME.fullmatch(name):
+            return f"unknown time zone `{shown}`"
         try:
-            ZoneInfo(self.time_zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            return f"unknown time zone `{self.time_zone_name}`"
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: the tzdata package opens the name as a file (too long, a directory…)
+            return f"unknown time zone `{shown}`"
         return None
 
     def check_library(self) -> str | None:

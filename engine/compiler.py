@@ -201,6 +201,9 @@ class CompiledPolicy:
     def is_business_day(self, day: Any) -> bool:
         return self.calendar.is_business_day(day)
 
+    def add_business_days(self, day: Any, count: int) -> Any:
+        return self.calendar.add_business_days(day, count)
+
 
 class _Scope:
     def __init__(self, types: dict[str, Type]) -> None:

@@ -26,6 +26,24 @@ from engine.diagnostics import Diagnostic, OrdinanceError
 from engine.evaluate import Result
 
 _REVISION_ID = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # as engine/schemas/jurisdiction.schema.json
+# A revision id names a folder: far below any file system's limit on a name (255 bytes).
+MAX_REVISION_ID = 64
+
+
+def check_revision_id(rev_id: str) -> str | None:
+    """Why ``rev_id`` cannot name a new revision, or None when it can.
+
+    >>> check_revision_id("ord-4501") is None
+    True
+    >>> check_revision_id("x" * 65)
+    'the revision id is 65 characters long: at most 64'
+    """
+    if len(rev_id) > MAX_REVISION_ID:
+        return f"the revision id is {len(rev_id)} characters long: at most {MAX_REVISION_ID}"
+    if not _REVISION_ID.fullmatch(rev_id):
+        return (f"`{rev_id}` is not a revision id: lowercase letters, digits, `-`, `.`, `_` "
+                "(like `ord-4501`)")  # fmt: skip
+    return None
 
 
 class RevisionError(OrdinanceError):
@@ -44,9 +62,9 @@ def new_revision(policy_root: Path, jurisdiction: str, rev_id: str, effective: d
     encoded = sorted((r for r in jur.revisions if r.encoded and r.effective_on),
                      key=lambda r: r.effective_on or dt.date.min)  # fmt: skip
     problems = []
-    if not _REVISION_ID.fullmatch(rev_id):
-        problems.append(f"`{rev_id}` is not a revision id: lowercase letters, digits, `-`, `.`, "
-                        "`_` (like `ord-4501`)")  # fmt: skip
+    id_problem = check_revision_id(rev_id)
+    if id_problem:
+        problems.append(id_problem)
     if any(r.id == rev_id for r in jur.revisions):
         problems.append(f"`{jurisdiction}` already has a revision `{rev_id}`")
     if encoded and encoded[-1].effective_on and effective <= encoded[-1].effective_on:

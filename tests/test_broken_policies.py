@@ -422,6 +422,9 @@ EXPECTED = [
         needles=("`dayz`", "did you mean `days`?"),
     ),
     Expect("dsl-bad-literal", "dsl/bad-literal", RULES, 7, 54, needles=("`2024-02-30`",)),
+    Expect("dsl-out-of-range", "dsl/out-of-range", RULES, 7, 35, needles=("3,652,059 days",)),
+    Expect("dsl-too-deep", "dsl/too-deep", RULES, 7, 916, needles=("100 levels",)),
+    Expect("dsl-too-long", "dsl/too-long", RULES, 7, 10016, needles=("10,808 characters",)),
     # ---- graph ----
     Expect(
         "graph-cycle",

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from pathlib import Path
 
+import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import Policy, load_policy
+from engine.calendar import Calendar
+from engine.model import HolidaySpec
 from tests.conftest import ROOT
 
 D = dt.date
@@ -68,3 +74,70 @@ def test_an_administrator_adds_and_removes_days_with_a_citation(tmp_path: Path) 
     assert deadline.isoformat() == "2025-12-26T17:00:00-08:00"
     unchanged = load_policy(ROOT / "policy").values(case, ["appeal.filing_deadline"])
     assert unchanged["appeal.filing_deadline"].isoformat() == "2025-12-24T17:00:00-08:00"
+
+
+# Business-day arithmetic jumps whole weeks; it must count exactly as the day-by-day walk did.
+
+WA = Calendar("America/Los_Angeles", (0, 1, 2, 3, 4),
+              HolidaySpec(None, None, None, "US", "WA", None, (), ()))  # fmt: skip
+# A four-day week, the library's holidays kept by name, days added and removed, and runs of
+# holidays longer than a week (the jump must not count them twice, nor skip them).
+_ADDED = tuple((D(2031, 3, 1) + dt.timedelta(days=i), "Closure", "Res. 1") for i in range(12))
+ODD = Calendar("UTC", (1, 2, 3, 5),
+               HolidaySpec(None, None, None, "US", "WA", ("Christmas Day", "Juneteenth"),
+                           (*_ADDED, (D(2030, 1, 7), "Snow day", "Res. 2")),
+                           ((D(2030, 12, 25), "Res. 3", None),)))  # fmt: skip
+PLAIN = Calendar("UTC", (0, 2, 4), None)
+
+
+def _walk(cal: Calendar, day: dt.date, count: int) -> dt.date:
+    """The old business-day count: one day at a time."""
+    step = dt.timedelta(days=1 if count >= 0 else -1)
+    remaining = abs(count)
+    while remaining:
+        day += step
+        if cal.is_business_day(day):
+            remaining -= 1
+    return day
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.sampled_from([WA, ODD, PLAIN]),
+    st.dates(D(1990, 1, 1), D(2080, 12, 31)),
+    st.one_of(st.integers(-40, 40), st.integers(-4000, 4000)),
+)
+def test_jumping_weeks_counts_as_the_walk_did(cal: Calendar, day: dt.date, count: int) -> None:
+    assert cal.add_business_days(day, count) == _walk(cal, day, count)
+
+
+def test_across_added_closures_and_weekends() -> None:
+    for day in (D(2031, 2, 20), D(2031, 3, 15), D(2030, 1, 1)):
+        for count in (-30, -7, -1, 0, 1, 4, 5, 9, 30, 400):
+            assert ODD.add_business_days(day, count) == _walk(ODD, day, count), (day, count)
+
+
+def test_a_billion_business_days_is_out_of_range_at_once() -> None:
+    start = time.perf_counter()
+    for cal in (WA, ODD, PLAIN):
+        for count in (10**9, -(10**9), 10**18):
+            with pytest.raises(OverflowError, match="out of range"):
+                cal.add_business_days(D(2024, 1, 1), count)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_a_count_to_the_end_of_the_library_is_fast_and_exact() -> None:
+    start = time.perf_counter()
+    last = WA.add_business_days(D(1800, 1, 1), 76_000)  # 291 years, in weeks
+    assert time.perf_counter() - start < 3
+    assert last == _walk(WA, D(1800, 1, 1), 76_000) and WA.is_business_day(last)
+    assert WA.add_business_days(last, -76_000) <= D(1800, 1, 1)
+    with pytest.raises(OverflowError, match="from 1777 to 2100"):
+        WA.add_business_days(D(2100, 12, 1), 30)
+
+
+def test_every_iana_zone_name_passes_the_name_check() -> None:
+    import zoneinfo
+
+    zones = zoneinfo.available_timezones()
+    assert not [z for z in zones if Calendar(z, (0,), None).check_time_zone()]

@@ -1,19 +1,30 @@
-"""Hypothesis profiles for the fuzz suite: ``ci`` (the default; a fixed, derandomized budget
-that keeps the suite within minutes) and ``nightly`` (``ORDINANCE_FUZZ=nightly``: many more
-examples, randomized, for a long run)."""
+"""Hypothesis profiles shared by the fuzz suites of tests/fuzz/.
+
+`ci` (the default) runs a fixed, derandomized budget, so the normal suite is quick and always
+tries the same inputs; `nightly` randomizes and runs many more (``ORDINANCE_FUZZ=nightly``,
+sized by ``ORDINANCE_FUZZ_EXAMPLES``, default 2,000 per test).
+"""
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 
+# Generated inputs can be large (deep nesting, long lines): data generation is allowed to be
+# slow, and each example has a deadline, not a budget of its own.
+_COMMON = {
+    "deadline": timedelta(seconds=10),
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    "print_blob": True,  # a failure prints the line that replays it, so no database is kept
+    "database": None,
+}
+settings.register_profile("ci", max_examples=60, derandomize=True, **_COMMON)
 settings.register_profile(
-    "ci", max_examples=60, derandomize=True, deadline=None, database=None,
-    suppress_health_check=list(HealthCheck),
-)  # fmt: skip
-settings.register_profile(
-    "nightly", max_examples=5000, derandomize=False, deadline=None,
-    suppress_health_check=list(HealthCheck),
-)  # fmt: skip
+    "nightly",
+    max_examples=int(os.environ.get("ORDINANCE_FUZZ_EXAMPLES", "2000")),
+    derandomize=False,
+    **_COMMON,
+)
 settings.load_profile("nightly" if os.environ.get("ORDINANCE_FUZZ") == "nightly" else "ci")

@@ -16,6 +16,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import yaml
 from click.testing import CliRunner
@@ -144,16 +145,16 @@ def _write(path: Path, case: dict[str, Any]) -> None:
 
 @given(cases(), st.sampled_from([".yaml", ".json"]), st.sampled_from(["text", "json"]))
 def test_the_command_line_keeps_the_contract(
-    tmp_path_factory: Any, monkeypatch: Any, case: dict[str, Any], suffix: str, fmt: str
+    tmp_path_factory: Any, case: dict[str, Any], suffix: str, fmt: str
 ) -> None:
     """``ordinance eval`` on the case as a file: exit 0 with output, or exit 1 with located
     diagnostics; never exit 2 (an internal error). The policy is the one loaded above, not
     loaded again per example."""
-    monkeypatch.setattr(cli, "_load", lambda _: POLICY)
     path = tmp_path_factory.mktemp("case") / f"case{suffix}"
     _write(path, case)
     start = time.perf_counter()
-    run = CliRunner().invoke(cli.main, ["eval", str(path), "--format", fmt])
+    with patch.object(cli, "_load", lambda _: POLICY):
+        run = CliRunner().invoke(cli.main, ["eval", str(path), "--format", fmt])
     assert time.perf_counter() - start < SECONDS
     assert run.exit_code in (0, 1), run.output
     assert "internal error" not in run.output
