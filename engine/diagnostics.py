@@ -147,12 +147,13 @@ class Collector:
 
 # The source line shown under a diagnostic is read again from the file: within the loader's
 # size limit, never from a FIFO or device, split at YAML's line breaks so that line numbers
-# agree with the spans. The last few files are kept (a stage reports many problems per file).
+# agree with the spans. The last few files are kept (a stage reports many problems per file),
+# each as long as it is not changed.
 SOURCE_MAX_BYTES = 8 * 1024 * 1024
 
 
 @lru_cache(maxsize=8)
-def _source_lines(file: str) -> Lines:
+def _source_lines(file: str, version: tuple[int, int]) -> Lines:
     try:
         raw = read_bounded(file, SOURCE_MAX_BYTES)
     except OSError:
@@ -161,7 +162,11 @@ def _source_lines(file: str) -> Lines:
 
 
 def _source_line(file: str, line: int) -> str | None:
-    lines = _source_lines(file)
+    try:
+        info = os.stat(file)
+    except (OSError, ValueError):
+        return None
+    lines = _source_lines(file, (info.st_mtime_ns, info.st_size))
     return lines.line(line) if lines.text else None
 
 

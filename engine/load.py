@@ -345,8 +345,8 @@ class _Composer:
         anchor = getattr(event, "anchor", None)
         if anchor is not None and anchor in self.anchors:
             first = self.anchors[anchor].start_mark
-            raise ComposerError(f"found duplicate anchor {anchor!r}; first occurrence", first,
-                                "second occurrence", event.start_mark)  # fmt: skip
+            raise ComposerError("first occurrence", first,
+                                f"found duplicate anchor {anchor!r}", event.start_mark)  # fmt: skip
         node = self.make(event)
         if anchor is not None:
             self.anchors[anchor] = node
