@@ -38,6 +38,9 @@ from engine.load import display_path, load_text
 from engine.source import Lines
 from tests.conftest import GOLDEN, ROOT
 
+# Strategies built on whole files have long reprs; Hypothesis warns when it prints one.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 EXAMPLE = ROOT / "examples" / "kent-co-and-permit.yaml"
 CASE_SEEDS = [EXAMPLE, *sorted(GOLDEN.rglob("*.yaml"))[::12]]
 POLICY_FILES = sorted(p.relative_to(ROOT / "policy") for p in (ROOT / "policy").rglob("*.yaml"))
@@ -145,6 +148,49 @@ def mutated(draw: st.DrawFn, seeds: list[Path], most: int = 4) -> bytes:
     return data
 
 
+VALUES = [None, 0, -1, 10**9, -(10**9), 10**30, 1.5, 1e308, float("nan"), True, "", "x", "a +",
+          [], {}, [1], {"a": 1}, [None], ["2024-01-15"], "2024-01-15", "2024-02-30", "0001-01-01",
+          "9999-12-31", "2024-01-15T10:00:00", "2024-01-15T25:00:00Z", "permit.issued_on + 3 years",
+          "IBC"]  # fmt: skip
+
+
+@st.composite
+def structural(draw: st.DrawFn, data: bytes) -> bytes:
+    """A change to the YAML structure: a value replaced, a key removed, renamed or added."""
+    tree = yaml.safe_load(data)
+    paths: list[tuple[Any, Any]] = []
+
+    def walk(node: Any) -> None:
+        items = (
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
+            if isinstance(node, list)
+            else []
+        )
+        for k, v in list(items):
+            paths.append((node, k))
+            walk(v)
+
+    walk(tree)
+    if not paths:
+        return data
+    parent, key = draw(st.sampled_from(paths))
+    op = draw(st.sampled_from(["replace", "delete", "rename", "add"]))
+    value = copy.deepcopy(draw(st.sampled_from(VALUES)))
+    if op == "replace":
+        parent[key] = value
+    elif op == "delete":
+        del parent[key]
+    elif op == "rename" and isinstance(parent, dict):
+        parent[f"{key}x"] = parent.pop(key)
+    elif isinstance(parent, dict):
+        parent["unknown_key"] = value
+    else:
+        parent.append(value)
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True).encode()
+
+
 # --------------------------------------------------------------------------------------------
 # The contract
 # --------------------------------------------------------------------------------------------
@@ -233,7 +279,10 @@ def evaluate_file(policy: Policy, path: Path, data: bytes) -> None:
         assert_located(_locate(exc.diagnostics, path), {str(path): data})
 
 
-@given(data=mutated(CASE_SEEDS), suffix=st.sampled_from([".yaml", ".json"]))
+@given(
+    data=mutated(CASE_SEEDS) | st.sampled_from(CASE_SEEDS).map(_seed_text).flatmap(structural),
+    suffix=st.sampled_from([".yaml", ".json"]),
+)
 def test_eval_of_mutated_case_file(policy: Policy, workdir: Path, data: bytes, suffix: str) -> None:
     evaluate_file(policy, workdir / f"case{suffix}", data)
 
@@ -258,47 +307,6 @@ def policy_copy(workdir: Path) -> Path:
     root = workdir / "policy"
     shutil.copytree(ROOT / "policy", root)
     return root
-
-
-VALUES = [None, 0, -1, 10**30, 1.5, True, "", "x", "a +", [], {}, [1], {"a": 1}, "2024-02-30",
-          "permit.issued_on + 3 years"]  # fmt: skip
-
-
-@st.composite
-def structural(draw: st.DrawFn, data: bytes) -> bytes:
-    """A change to the YAML structure: a value replaced, a key removed, renamed or added."""
-    tree = yaml.safe_load(data)
-    paths: list[tuple[Any, Any]] = []
-
-    def walk(node: Any) -> None:
-        items = (
-            node.items()
-            if isinstance(node, dict)
-            else enumerate(node)
-            if isinstance(node, list)
-            else []
-        )
-        for k, v in list(items):
-            paths.append((node, k))
-            walk(v)
-
-    walk(tree)
-    if not paths:
-        return data
-    parent, key = draw(st.sampled_from(paths))
-    op = draw(st.sampled_from(["replace", "delete", "rename", "add"]))
-    value = copy.deepcopy(draw(st.sampled_from(VALUES)))
-    if op == "replace":
-        parent[key] = value
-    elif op == "delete":
-        del parent[key]
-    elif op == "rename" and isinstance(parent, dict):
-        parent[f"{key}x"] = parent.pop(key)
-    elif isinstance(parent, dict):
-        parent["unknown_key"] = value
-    else:
-        parent.append(value)
-    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True).encode()
 
 
 def _policy_outcome(root: Path, rel: Path, data: bytes) -> None:
