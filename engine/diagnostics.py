@@ -10,10 +10,11 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import lru_cache
 from typing import Any, Literal
 
 from engine.printable import printable
+from engine.source import Lines, read_bounded
 
 Severity = Literal["error", "warning"]
 # Where a diagnostic's page is: the documentation site's page for its code (set
@@ -145,17 +146,29 @@ class Collector:
             raise exc(self.items)
 
 
-_line_cache: dict[str, list[str]] = {}
+# The source line shown under a diagnostic is read again from the file: within the loader's
+# size limit, never from a FIFO or device, split at YAML's line breaks so that line numbers
+# agree with the spans. The last few files are kept (a stage reports many problems per file),
+# each as long as it is not changed.
+SOURCE_MAX_BYTES = 8 * 1024 * 1024
+
+
+@lru_cache(maxsize=8)
+def _source_lines(file: str, version: tuple[int, int]) -> Lines:
+    try:
+        raw = read_bounded(file, SOURCE_MAX_BYTES)
+    except OSError:
+        raw = b""
+    return Lines(raw.decode("utf-8", errors="replace").removeprefix("\ufeff"))
 
 
 def _source_line(file: str, line: int) -> str | None:
-    if file not in _line_cache:
-        try:
-            _line_cache[file] = Path(file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            _line_cache[file] = []
-    lines = _line_cache[file]
-    return lines[line - 1] if 0 < line <= len(lines) else None
+    try:
+        info = os.stat(file)
+    except (OSError, ValueError):
+        return None
+    lines = _source_lines(file, (info.st_mtime_ns, info.st_size))
+    return lines.line(line) if lines.text else None
 
 
 def render_full(d: Diagnostic) -> str:
@@ -188,10 +201,30 @@ def _snippet(span: Span) -> list[str]:
     src = src.replace("\t", " ")
     num = str(span.line)
     width = span.end_col - span.col if span.end_line == span.line else len(src) - span.col + 1
-    width = max(1, min(width, max(1, len(src) - span.col + 1)))
+    src, col = _cut_line(src, span.col)
+    width = max(1, min(width, max(1, len(src) - col + 1)))
     pad = " " * len(num)
-    out += [f"{pad} |", f"{num} | {src}", f"{pad} | {' ' * (span.col - 1)}{'^' * width}"]
+    out += [f"{pad} |", f"{num} | {src}", f"{pad} | {' ' * (col - 1)}{'^' * width}"]
     return out
+
+
+SHOWN_COLUMNS = 120  # of a long source line (a minified JSON file is one line of megabytes)
+
+
+def _cut_line(src: str, col: int) -> tuple[str, int]:
+    """At most ``SHOWN_COLUMNS`` characters of ``src`` around column ``col``, with ``…`` where
+    it was cut; returns the shown text and the column of the same character in it.
+
+    >>> shown, col = _cut_line("x" * 200 + "^" + "y" * 200, 201)
+    >>> len(shown), shown[:3], shown[-3:], shown[col - 1]
+    (122, '…xx', 'yy…', '^')
+    """
+    if len(src) <= SHOWN_COLUMNS:
+        return src, col
+    start = max(0, min(col - 1 - SHOWN_COLUMNS // 3, len(src) - SHOWN_COLUMNS))
+    head = "…" if start else ""
+    tail = "…" if start + SHOWN_COLUMNS < len(src) else ""
+    return head + src[start : start + SHOWN_COLUMNS] + tail, col - start + len(head)
 
 
 FULL_SHOWN, SHORT_SHOWN = 3, 12

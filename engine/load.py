@@ -7,27 +7,54 @@ bounded, duplicate keys are errors, and every problem is a located ``Diagnostic`
 
 from __future__ import annotations
 
+import copy
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.constructor import SafeConstructor
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from engine.diagnostics import Collector, Diagnostic, LoadError, Span
+from engine.source import Lines, NotAFileError, TooLargeError, read_bounded
 
+# One budget for the work a document can cause: at most MAX_NODES nodes in the file, and at most
+# MAX_NODES values once aliases and merge keys are expanded (each value, and each pair a merge
+# copies, spends one). Every step of composing and converting spends from it, so time and memory
+# are bounded by it whatever the aliases and merges are.
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 MAX_BYTES = 8 * 1024 * 1024
+# The pure-Python parser is asked only when libyaml refuses a file (for its better messages,
+# and for JSON that libyaml rejects, such as tab indentation); it reads about a MiB a second,
+# so a larger file gets libyaml's message.
+PURE_MAX_BYTES = 1024 * 1024
 
 Path_ = tuple[str | int, ...]
 _TAG = "tag:yaml.org,2002:"
-# libyaml's composer when PyYAML was built with it (ten times faster, same marks); only the
-# composer runs, so the loader class matters for speed, never for what gets constructed.
+# libyaml's parser when PyYAML was built with it (ten times faster, same marks); its events
+# are composed here, so the loader class matters for speed, never for what gets constructed.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+# The characters YAML 1.1 refuses in a stream (PyYAML's Reader.NON_PRINTABLE; libyaml's too).
+_NON_PRINTABLE = re.compile(
+    r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
+)
+_ESCAPES = {0x00: "\\0", 0x07: "\\a", 0x08: "\\b", 0x0B: "\\v", 0x0C: "\\f", 0x1B: "\\e"}
 
 
 @dataclass
@@ -41,24 +68,13 @@ class Document:
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path → (start, end) index
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     raw: dict[Path_, str] = field(default_factory=dict)  # scalar text as written
-    _line_starts: list[int] = field(default_factory=list)
+    lines: Lines = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                starts.append(i + 1)
-        self._line_starts = starts
+        self.lines = Lines(self.text)  # YAML's line breaks, as the parser counts them
 
     def _pos(self, index: int) -> tuple[int, int]:
-        lo, hi = 0, len(self._line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._line_starts[mid] <= index:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, index - self._line_starts[lo] + 1
+        return self.lines.position(index)
 
     def span_of(self, start: int, end: int) -> Span:
         (l1, c1), (l2, c2) = self._pos(start), self._pos(max(start, end))
@@ -131,16 +147,22 @@ def load_document(path: Path | str, display: str | None = None) -> Document:
     """Read and compose one file safely.
 
     Raises:
-        LoadError: the file cannot be read, is empty, binary, malformed, or abusive.
+        LoadError: the file cannot be read, is not a regular file, is empty, binary, malformed,
+            or abusive.
     """
     name = display or display_path(path)
+    here = Span(name, 1, 1, 1, 1)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bounded(path, MAX_BYTES)
+    except NotAFileError as exc:
+        raise _fail("load/unreadable", f"`{name}` {exc}", here,
+                    "give the path of a YAML or JSON file") from None  # fmt: skip
+    except TooLargeError:
+        raise _too_large_file(here) from None
     except OSError as exc:
         reason = exc.strerror or "not a readable file"
-        raise LoadError([Diagnostic(
-            "load/unreadable", f"cannot read `{name}`: {reason}", Span(name, 1, 1, 1, 1),
-            help="check the path and its permissions")]) from None  # fmt: skip
+        raise _fail("load/unreadable", f"cannot read `{name}`: {reason}", here,
+                    "check the path and its permissions") from None  # fmt: skip
     return load_text(raw, name)
 
 
@@ -149,96 +171,225 @@ def _fail(code: str, message: str, span: Span, help: str | None = None,
     return LoadError([Diagnostic(code, message, span, help=help, related=related)])
 
 
+def _too_large_file(span: Span) -> LoadError:
+    return _fail("load/too-large", f"the file is larger than {MAX_BYTES >> 20} MiB", span)
+
+
 def load_text(raw: bytes | str, name: str) -> Document:
     """Compose YAML text into a Document (see ``load_document``)."""
     here = Span(name, 1, 1, 1, 1)
-    if isinstance(raw, bytes):
-        if len(raw) > MAX_BYTES:
-            raise _fail("load/too-large", f"the file is larger than {MAX_BYTES >> 20} MiB", here)
-        if b"\x00" in raw:
-            raise _fail("load/binary", "the file is binary, not YAML or JSON", here,
-                        "give a YAML or JSON text file")  # fmt: skip
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw.count(b"\n", 0, exc.start) + 1
-            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise _fail(
-                "load/encoding",
-                f"the file is not UTF-8 text (byte {exc.start})",
-                Span(name, line, col, line, col + 1),
-                "save the file as UTF-8",
-            ) from None
-    else:
-        text = raw
+    if len(raw) > MAX_BYTES:
+        raise _too_large_file(here)
+    text = _decode(raw, name) if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
     if not text.strip():
         raise _fail("load/empty", "the file is empty", here,
                     "write the file's content (a case needs `jurisdiction:` and `facts:`), or "
                     "delete the file")  # fmt: skip
+    doc = Document(name, text, None)
+    _check_printable(doc)
     kind = "JSON" if name.endswith(".json") else "YAML"
     try:
         root = _compose(text)
+    except _Limit as exc:
+        raise exc.error(doc) from None
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, text, name, kind) from None
-    except yaml.YAMLError as exc:
-        raise _fail("load/yaml-syntax", f"invalid {kind}: {exc}", here) from None
-    except RecursionError:
-        line = _deepest_line(text)
-        raise _fail("load/too-deep", "the file is nested too deeply",
-                    Span(name, line, 1, line, 2), f"at most {MAX_DEPTH} levels of nesting"
-                    ) from None  # fmt: skip
-    doc = Document(name, text, None)
+        if exc.problem_mark and "maximum nesting depth" in (exc.problem or ""):  # libyaml's
+            raise _too_deep(exc.problem_mark.index).error(doc) from None
+        raise _syntax_error(exc, doc, kind) from None
+    except yaml.YAMLError as exc:  # not raised by PyYAML 6 on checked text; kept as a net
+        raise _fail("load/yaml-syntax", f"invalid {kind}: {_problem(exc)}", here) from None
     if root is None:
         raise _fail("load/empty", "the file holds no data", here)
     conv = _Converter(doc)
-    doc.data = conv.convert(root, (), 0)
+    try:
+        doc.data = conv.convert(root, (), 0)
+    except _Limit as exc:
+        conv.problems.items.append(exc.diagnostic(doc))
     conv.problems.raise_if_errors(LoadError)
     return doc
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str, kind: str) -> LoadError:
-    """The parser's problem at its position, with where the construct it was in began."""
+def _decode(raw: bytes, name: str) -> str:
+    """UTF-8 text without its byte order mark (which is not part of line 1)."""
+    if b"\x00" in raw:
+        raise _fail("load/binary", "the file is binary, not YAML or JSON", Span(name, 1, 1, 1, 1),
+                    "give a YAML or JSON text file")  # fmt: skip
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start].decode("utf-8-sig")  # valid up to the first bad byte
+        line, col = Lines(before).position(len(before))
+        where = Span(name, line, col, line, col + 1)
+        message = f"the file is not UTF-8 text (byte {exc.start})"
+        raise _fail("load/encoding", message, where, "save the file as UTF-8") from None
+
+
+def _check_printable(doc: Document) -> None:
+    """YAML refuses control characters anywhere in a file, even in comments; say which one,
+    where it is, and how to write it instead (the parsers say neither)."""
+    found = _NON_PRINTABLE.search(doc.text)
+    if found is None:
+        return
+    code = ord(found.group())
+    control = code < 0x20 or 0x7F <= code <= 0x9F
+    what = "the control character" if control else "the character"
+    if not control:
+        fix = "remove it"
+    elif doc.file.endswith(".json"):
+        fix = f"remove it, or write it as the escape `\\u{code:04x}` inside a string"
+    else:
+        esc = _ESCAPES.get(code, f"\\x{code:02x}")
+        fix = f"remove it, or write it as the escape `{esc}` inside double quotes"
+    raise _fail("load/yaml-syntax", f"{what} U+{code:04X} is not allowed in YAML",
+                doc.span_of(found.start(), found.end()), fix)  # fmt: skip
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    """The parser's own words, without its position text (``in "<unicode string>"…``)."""
+    text = getattr(exc, "problem", None) or str(exc)
+    return str(text).split("\n")[0]
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, doc: Document, kind: str) -> LoadError:
+    """The parser's problem at its position, with where the construct it was in began.
+
+    Positions come from the marks' character index, through the same line breaks as every
+    other span (libyaml's line numbers differ at the end of a file without a final newline).
+    """
     mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    index = min(mark.index, len(doc.text)) if mark else 0
+    span = doc.span_of(index, index + 1)
     problem = (exc.problem or f"invalid {kind}").replace("\n", " ")
-    lines = text.splitlines()
-    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    source = doc.lines.line(span.line) or ""
     hint = _yaml_hint(problem)
-    if "\t" in source[: max(col, 1)] or "'\\t'" in problem:
+    if "\t" in source[: max(span.col, 1)] or "'\\t'" in problem:
         hint = "indent with spaces, not tabs"
     related: tuple[tuple[Span, str], ...] = ()
     ctx = exc.context_mark
     if ctx is not None and exc.problem_mark is not None and exc.context:
-        cl, cc = ctx.line + 1, ctx.column + 1
-        related = ((Span(name, cl, cc, cl, cc + 1), exc.context),)
-    return _fail("load/yaml-syntax", f"invalid {kind}: {problem}",
-                 Span(name, line, col, line, col + 1), hint, related)  # fmt: skip
+        at = min(ctx.index, len(doc.text))
+        related = ((doc.span_of(at, at + 1), exc.context),)
+    return _fail("load/yaml-syntax", f"invalid {kind}: {problem}", span, hint, related)
 
 
-def _deepest_line(text: str) -> int:
-    """The line where bracket nesting first passes the limit (for an overflowing document)."""
-    depth, line = 0, 1
-    for ch in text:
-        if ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return line
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "\n":
-            line += 1
-    return 1
+class _Limit(Exception):
+    """The budget (or the depth limit) ran out at ``index``: stop at once, wherever it was."""
+
+    def __init__(self, code: str, message: str, help: str, index: int) -> None:
+        super().__init__(message)
+        self.code, self.message, self.help, self.index = code, message, help, index
+
+    def diagnostic(self, doc: Document) -> Diagnostic:
+        at = min(self.index, len(doc.text))
+        return Diagnostic(self.code, self.message, doc.span_of(at, at + 1), help=self.help)
+
+    def error(self, doc: Document) -> LoadError:
+        return LoadError([self.diagnostic(doc)])
+
+
+def _too_deep(index: int) -> _Limit:
+    return _Limit("load/too-deep", "the document is nested too deeply",
+                  f"at most {MAX_DEPTH} levels of nesting", index)  # fmt: skip
 
 
 def _compose(text: str) -> Node | None:
-    """Compose with libyaml; when it refuses, ask the pure-Python composer, whose messages
-    name the problem better (and which reads some JSON that libyaml rejects, such as tabs)."""
+    """Compose with libyaml's parser; when it refuses, ask the pure-Python parser, whose
+    messages name the problem better (and which reads some JSON that libyaml rejects, such as
+    tabs) unless the file is too large for it to read quickly."""
     if _LOADER is not yaml.SafeLoader:
         try:
-            return yaml.compose(text, Loader=_LOADER)
+            return _Composer(yaml.parse(text, Loader=_LOADER)).compose()
         except yaml.YAMLError:
-            pass
-    return yaml.compose(text, Loader=yaml.SafeLoader)
+            if len(text) > PURE_MAX_BYTES:
+                raise
+    return _Composer(yaml.parse(text, Loader=yaml.SafeLoader)).compose()
+
+
+class _Composer:
+    """PyYAML's composer (``yaml.composer.Composer``) over the parser's events, with the limits:
+    every node spends from the budget as it is made, and nesting stops at ``MAX_DEPTH``, so an
+    abusive file stops where it passes a limit instead of after every node is built (libyaml's
+    own composer takes 14 s and 1.3 GB for 8 MiB of ``[a,a,a,…]``)."""
+
+    _resolver: Any = Resolver()  # the implicit tags (int, bool, null…) of SafeLoader
+
+    def __init__(self, events: Any) -> None:
+        self.events = iter(events)
+        self.anchors: dict[str, Node] = {}
+        self.count = 0
+
+    def compose(self) -> Node | None:
+        """The one document of the stream (None when there is none)."""
+        next(self.events)  # stream start
+        event = next(self.events)
+        if isinstance(event, StreamEndEvent):
+            return None
+        root = self.node(next(self.events), 0)  # after the document start
+        next(self.events)  # document end
+        event = next(self.events)
+        if not isinstance(event, StreamEndEvent):
+            raise ComposerError("expected a single document in the stream",
+                                              root.start_mark, "but found another document",
+                                              event.start_mark)  # fmt: skip
+        return root
+
+    def node(self, event: Any, depth: int) -> Node:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _Limit("load/too-large", f"the file holds more than {MAX_NODES:,} values",
+                         "split the data into smaller files", event.start_mark.index)  # fmt: skip
+        if isinstance(event, AliasEvent):
+            return self.alias(event)
+        if depth > MAX_DEPTH:
+            raise _too_deep(event.start_mark.index)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None and anchor in self.anchors:
+            first = self.anchors[anchor].start_mark
+            raise ComposerError("first occurrence", first,
+                                f"found duplicate anchor {anchor!r}", event.start_mark)  # fmt: skip
+        node = self.make(event)
+        if anchor is not None:
+            self.anchors[anchor] = node
+        if isinstance(node, SequenceNode):
+            while not isinstance(event := next(self.events), SequenceEndEvent):
+                node.value.append(self.node(event, depth + 1))
+            node.end_mark = event.end_mark
+        elif isinstance(node, MappingNode):
+            while not isinstance(event := next(self.events), MappingEndEvent):
+                key = self.node(event, depth + 1)
+                node.value.append((key, self.node(next(self.events), depth + 1)))
+            node.end_mark = event.end_mark
+        return node
+
+    def alias(self, event: Any) -> Node:
+        """The anchored node, placed where the alias is (so that an expansion's problems point
+        at the ``*name`` that caused them); it shares the anchored node's children."""
+        target = self.anchors.get(event.anchor)
+        if target is None:
+            problem = f"found undefined alias {event.anchor!r}"
+            raise ComposerError(None, None, problem, event.start_mark)
+        node = copy.copy(target)
+        node.start_mark, node.end_mark = event.start_mark, event.end_mark
+        return node
+
+    def make(self, event: Any) -> Node:
+        """The node an event starts, its tag resolved as PyYAML's composer resolves it."""
+        tag, start, end = getattr(event, "tag", None), event.start_mark, event.end_mark
+        implicit = getattr(event, "implicit", True)
+        if isinstance(event, ScalarEvent):
+            tag = self._tag(tag, ScalarNode, event.value, implicit)
+            return ScalarNode(tag, event.value, start, end, event.style)
+        if isinstance(event, SequenceStartEvent):
+            tag = self._tag(tag, SequenceNode, None, implicit)
+            return SequenceNode(tag, [], start, None, event.flow_style)
+        if isinstance(event, MappingStartEvent):
+            tag = self._tag(tag, MappingNode, None, implicit)
+            return MappingNode(tag, [], start, None, event.flow_style)
+        raise ComposerError(None, None, "expected a node", start)
+
+    def _tag(self, tag: str | None, kind: type[Node], value: str | None, implicit: Any) -> str:
+        resolved = self._resolver.resolve(kind, value, implicit) if tag in (None, "!") else tag
+        return str(resolved)
 
 
 def _yaml_hint(problem: str) -> str | None:
@@ -252,6 +403,9 @@ def _yaml_hint(problem: str) -> str | None:
 
 
 class _Converter:
+    """Nodes → plain data, spending one unit of the budget per value made (an alias's values
+    are made again at each use) and per pair a merge key copies."""
+
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.count = 0
@@ -261,25 +415,17 @@ class _Converter:
     def span(self, node: Node) -> Span:
         return self.doc.span_of(node.start_mark.index, node.end_mark.index)
 
-    def convert(self, node: Node, path: Path_, depth: int) -> Any:
+    def spend(self, node: Node) -> None:
         self.count += 1
         if self.count > MAX_NODES:
-            if self.count == MAX_NODES + 1:
-                self.problems.add(
-                    "load/too-large",
-                    f"the document expands to more than {MAX_NODES:,} values",
-                    self.span(node),
-                    help="aliases (`*name`) are expanded; use fewer of them",
-                )
-            return None
-        if depth > MAX_DEPTH:
-            self.problems.add(
-                "load/too-deep",
-                "the document is nested too deeply",
-                self.span(node),
-                help=f"at most {MAX_DEPTH} levels of nesting",
-            )
-            return None
+            message = f"the document expands to more than {MAX_NODES:,} values"
+            advice = "aliases (`*name`) and merge keys (`<<:`) are expanded; use fewer of them"
+            raise _Limit("load/too-large", message, advice, node.start_mark.index)
+
+    def convert(self, node: Node, path: Path_, depth: int) -> Any:
+        self.spend(node)
+        if depth > MAX_DEPTH:  # an anchor used inside itself (`&a [*a]`) nests without end
+            raise _too_deep(node.start_mark.index)
         self.doc.values[path] = (node.start_mark.index, node.end_mark.index)
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
@@ -341,19 +487,28 @@ class _Converter:
         return out
 
     def _pairs(self, node: MappingNode, depth: int) -> list[tuple[Node, Node]]:
-        """The key/value pairs, with YAML merge keys (``<<: *base``) flattened in."""
+        """The key/value pairs, with YAML merge keys (``<<: *base``) flattened in.
+
+        Each mapping merged and each pair it brings spends from the budget: merges of merges
+        of aliases multiply like aliases do, even when every merged mapping is empty.
+        """
         pairs: list[tuple[Node, Node]] = []
         merged: list[tuple[Node, Node]] = []
         for k, v in node.value:
             if k.tag == _TAG + "merge":
                 sources = v.value if isinstance(v, SequenceNode) else [v]
                 for src in sources:
-                    if isinstance(src, MappingNode) and depth < MAX_DEPTH:
-                        merged.extend(self._pairs(src, depth + 1))
-                    else:
+                    if not isinstance(src, MappingNode):
                         self.problems.add(
                             "load/bad-merge", "`<<` merges only mappings", self.span(v)
                         )
+                        continue
+                    self.spend(src)
+                    if depth >= MAX_DEPTH:  # a mapping merged into itself, or merges nested deep
+                        raise _too_deep(src.start_mark.index)
+                    for pair in self._pairs(src, depth + 1):
+                        self.spend(pair[0])
+                        merged.append(pair)
             else:
                 pairs.append((k, v))
         own = {k.value for k, _ in pairs if isinstance(k, ScalarNode)}

@@ -169,6 +169,8 @@ CASES: list[tuple[str, str, int | None, tuple[str, ...]]] = [
     ),
     ("duplicate_key.yaml", "load/duplicate-key", 8, ("`code` appears twice", ":6:5: first here")),
     ("json_syntax.json", "load/yaml-syntax", 7, ("expected ',' or '}'",)),
+    ("control_character.yaml", "load/yaml-syntax", 4, ("U+001B", "`\\e`")),
+    ("cr_line_breaks.yaml", "case/bad-value", 6, ("permit.code", "IBX")),
     ("datetime_garbage.yaml", "case/bad-value", 8, ("appeal.filed_at", "yesterday afternoon")),
     ("as_of_not_a_date.yaml", "case/bad-value", 3, ("`as_of` must be a date", "not-a-date")),
     ("unknown_top_level_key.yaml", "schema/unknown-key", 4, ("did you mean `facts`?",)),
