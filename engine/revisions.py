@@ -24,6 +24,7 @@ from engine.case import Case
 from engine.compiler import CompiledPolicy, Variant
 from engine.diagnostics import Diagnostic, OrdinanceError
 from engine.evaluate import Result
+from engine.printable import md_code, md_text
 
 _REVISION_ID = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # as engine/schemas/jurisdiction.schema.json
 # A revision id names a folder: far below any file system's limit on a name (255 bytes).
@@ -264,20 +265,25 @@ def render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any], n: int,
                                d.to_dict() for d in i.changes]} for i in impact]},
                           indent=2, ensure_ascii=False, default=str)  # fmt: skip
     md = fmt == "markdown"
+    # Markdown quotes policy and case text escaped (it is shown, never obeyed); the terminal
+    # gets it as written (the command line's printing shows control characters escaped).
+    text, code = (md_text, md_code) if md else (str, lambda v: f"`{v}`")
     head = "## " if md else ""
     lines = [f"{'# ' if md else ''}{a.jurisdiction}: {a.revision} → {b.revision}", "",
              f"{head}What the law changes ({len(changes)})", ""]  # fmt: skip
     for c in changes:
-        lines.append(f"- {c.kind} `{c.what}` {c.change} [{c.citation}]")
+        lines.append(f"- {c.kind} {code(c.what)} {c.change} [{text(c.citation)}]")
         if c.change == "changed":
-            lines += [f"    - before: {_short(c.before)}", f"    - after:  {_short(c.after)}"]
+            shown = code if md else str  # an expression reads as code in a report
+            lines += [f"    - before: {shown(_short(c.before))}",
+                      f"    - after:  {shown(_short(c.after))}"]  # fmt: skip
     lines += ["", f"{head}Cases affected ({len(impact)} of {n})", ""]
     for i in impact:
-        lines.append(f"- {i.case} ({i.file})")
+        lines.append(f"- {text(i.case)} ({text(i.file)})")
         for d in i.changes:
-            cause = f" because of {', '.join(d.causes)}" if d.causes else ""
-            lines.append(f"    - `{d.decision}`: {_summary_words(d.before)} → "
-                         f"{_summary_words(d.after)}{cause}")  # fmt: skip
+            cause = f" because of {text(', '.join(d.causes))}" if d.causes else ""
+            lines.append(f"    - {code(d.decision)}: {text(_summary_words(d.before))} → "
+                         f"{text(_summary_words(d.after))}{cause}")  # fmt: skip
     if not changes and not impact:
         lines.append("Nothing changes.")
     return "\n".join(lines)

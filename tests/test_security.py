@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from engine import load_policy
 from engine.api import Policy
 from engine.case import case_from_dict, read_case
 from engine.diagnostics import CaseError
+from engine.revisions import CaseImpact, Change, DecisionChange, render_diff
 from engine.schema import schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -337,3 +339,19 @@ def test_policy_text_in_catalogues_is_shown_escaped(tmp_path: Path) -> None:
                          timeout=60)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "\\x1b[31mRED\\u202e" in run.stdout and ESC not in run.stdout
+
+
+def test_a_revision_diff_in_markdown_quotes_what_it_shows() -> None:
+    """``ordinance diff --format markdown`` (and the site's "what changed" pages) pasted case
+    ids, citations and values into Markdown as they were."""
+    revision = SimpleNamespace(jurisdiction="kent", revision="a")
+    change = Change("section", "IBC `105`", "changed", "<img src=x onerror=alert(1)>",
+                    "<script>x</script>", "b")  # fmt: skip
+    impact = CaseImpact("<script>alert(1)</script>", "# heading", [DecisionChange(
+        "permit.expires_on", {"status": "determined", "value": "<b>x</b>"},
+        {"status": "undetermined"})])  # fmt: skip
+    out = render_diff(revision, revision, [change], [impact], 1, "markdown")
+    assert "<script>alert" not in out and "<img" not in out and "<b>" not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    assert "`<script>x</script>`" in out  # an expression is a code span: shown, not run
+    assert "\n# heading" not in out
