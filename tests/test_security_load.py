@@ -104,6 +104,27 @@ def test_file_of_many_nodes_stops_composing_at_the_budget(tmp_path: Path) -> Non
     assert seconds < 10
 
 
+def test_a_large_file_libyaml_refuses_is_not_parsed_again_slowly(tmp_path: Path) -> None:
+    """The pure-Python parser (asked for its better messages) reads 100 KiB a second."""
+    path = tmp_path / "broken.yaml"
+    comment = b"# " + b"x" * 1000 + b"\n"
+    path.write_bytes(b"a: [" + b"a," * 150_000 + b"\n" + comment * 6000 + b"}")
+    diags, seconds = load_in_child(path)
+    assert only(diags, "load/yaml-syntax")["span"]["line"] == 6002
+    assert seconds < 5
+
+
+def test_large_json_indented_with_tabs_loads() -> None:
+    """libyaml refuses some tabs JSON allows; past the pure-Python parser's size, they are
+    read as the spaces they are (never inside a string)."""
+    items = ",\n".join(f'\t{{"id": {i},\t"name": "a\\"\tb"}}' for i in range(4000))
+    text = '{"facts": {\n\t"items": [\n' + items + "\n\t]\n}}\n"
+    assert len(text) > 64 * 1024
+    doc = load_text(text.encode(), "big.json")
+    assert doc.data["facts"]["items"][3999] == {"id": 3999, "name": 'a"\tb'}
+    assert doc.span(("facts", "items", 1, "name")).line == 4
+
+
 # --- 6. the size limit before reading; only regular files are opened -----------------------
 
 
