@@ -49,6 +49,7 @@ _TAG = "tag:yaml.org,2002:"
 # libyaml's parser when PyYAML was built with it (ten times faster, same marks); its events
 # are composed here, so the loader class matters for speed, never for what gets constructed.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 # The characters YAML 1.1 refuses in a stream (PyYAML's Reader.NON_PRINTABLE; libyaml's too).
 _NON_PRINTABLE = re.compile(
@@ -460,12 +461,32 @@ class _Converter:
         self.doc.raw[path] = node.value
         kind = tag[len(_TAG) :]
         if kind in ("str", "timestamp"):
-            return node.value
+            return self.text(node)
         try:
             method = getattr(self.constructor, f"construct_yaml_{kind}")
             return method(node)
         except (ValueError, yaml.YAMLError):
             return node.value
+
+    def text(self, node: ScalarNode) -> str:
+        """A scalar's text. JSON writes a character past U+FFFF as two escapes
+        (``"\\ud83d\\ude00"``), which YAML reads one by one: the pair is joined into its
+        character here, and an escape without its partner, which is no character (and cannot
+        be printed or written out), is refused where it stands."""
+        value = str(node.value)
+        if not _SURROGATE.search(value):
+            return value
+        try:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            self.problems.add(
+                "load/encoding",
+                "the text holds half of a surrogate pair (an escape from `\\ud800` to "
+                "`\\udfff` without its partner), which is no character",
+                self.span(node),
+                help="write the character itself, or both escapes of its pair",
+            )
+            return value
 
     def mapping(self, node: MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -478,7 +499,7 @@ class _Converter:
                     help="write `name: value`",
                 )
                 continue
-            key = str(key_node.value)
+            key = self.text(key_node)
             kpath = (*path, key)
             if key in out:
                 first = self.doc.span_of(*self.doc.keys[kpath])

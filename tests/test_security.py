@@ -355,3 +355,25 @@ def test_a_revision_diff_in_markdown_quotes_what_it_shows() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
     assert "`<script>x</script>`" in out  # an expression is a code span: shown, not run
     assert "\n# heading" not in out
+
+
+# --- Found by tests/fuzz/test_fuzz_cases.py: JSON escapes of characters past U+FFFF ----------
+
+
+def test_a_json_surrogate_pair_is_one_character(policy: Policy, tmp_path: Path) -> None:
+    """JSON writes U+1F600 as two escapes; YAML read them apart into two lone surrogates,
+    which printing could not encode (an internal error)."""
+    text = json.dumps(_kent(case="\U0001f600") | {"facts": {"violation": {"ipmc_section": "𐀀"}}})
+    assert "\\ud83d\\ude00" in text
+    run = _eval_cli(tmp_path, text, "eval", name="case.json")
+    assert run.returncode == 0, run.stderr
+    assert "Case \U0001f600" in run.stdout
+    path = tmp_path / "case.json"
+    assert read_case(path).facts["violation"]["ipmc_section"] == "𐀀"
+
+
+def test_half_a_surrogate_pair_is_located(tmp_path: Path) -> None:
+    run = _eval_cli(tmp_path, '{"case": "x\\ud83d", "jurisdiction": "kent", "facts": {}}',
+                    "eval", name="case.json")  # fmt: skip
+    assert run.returncode == 1
+    assert "--> case.json:1:10" in run.stderr and "load/encoding" in run.stderr
