@@ -80,6 +80,10 @@ KEY_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+_PLAIN_KEYS = frozenset({"case", "jurisdiction", "as_of", "facts"})
+_ABSENT: Any = object()
+
+
 def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
     """Build a Case from a mapping shaped like a case file (DESIGN.md §4).
 
@@ -92,14 +96,20 @@ def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
     if not isinstance(data, dict):
         raise CaseError([Diagnostic("case/not-a-mapping", "a case must be a mapping",
                                     doc.span(()) if doc else None)])  # fmt: skip
-    problems = case_problems(data, doc)
-    if problems:
-        raise CaseError(problems)
-    as_of = data.get("as_of")
-    case_id = data.get("case")
-    return Case(None if case_id is None else str(case_id), data["jurisdiction"],
-                None if as_of is None else as_of_date(as_of), data.get("revision"),
-                data["facts"], data.get("expect"), doc)  # fmt: skip
+    case_id, as_of = data.get("case"), data.get("as_of", _ABSENT)
+    day = None if as_of is _ABSENT else as_of_date(as_of)
+    if not (  # the common shape, checked in one expression; anything else in full below
+        data.get("jurisdiction").__class__ is str
+        and data.get("facts").__class__ is dict
+        and data.keys() <= _PLAIN_KEYS
+        and (as_of is _ABSENT or day is not None)
+        and ("case" not in data or case_id.__class__ in (str, int))
+    ):
+        problems = case_problems(data, doc)
+        if problems:
+            raise CaseError(problems)
+    return Case(None if case_id is None else str(case_id), data["jurisdiction"], day,
+                data.get("revision"), data["facts"], data.get("expect"), doc)  # fmt: skip
 
 
 def as_of_date(v: Any) -> dt.date | None:
