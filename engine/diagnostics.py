@@ -203,8 +203,12 @@ def _snippet(span: Span) -> list[str]:
     width = span.end_col - span.col if span.end_line == span.line else len(src) - span.col + 1
     src, col = _cut_line(src, span.col)
     width = max(1, min(width, max(1, len(src) - col + 1)))
+    # The line is shown with its control characters escaped (`\u202e`, six columns for one):
+    # the caret is placed under the escaped text, not under the raw one.
+    lead, marked = printable(src[: col - 1]), printable(src[col - 1 : col - 1 + width])
     pad = " " * len(num)
-    out += [f"{pad} |", f"{num} | {src}", f"{pad} | {' ' * (col - 1)}{'^' * width}"]
+    out += [f"{pad} |", f"{num} | {printable(src)}",
+            f"{pad} | {' ' * len(lead)}{'^' * max(1, len(marked))}"]  # fmt: skip
     return out
 
 

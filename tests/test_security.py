@@ -377,3 +377,17 @@ def test_half_a_surrogate_pair_is_located(tmp_path: Path) -> None:
                     "eval", name="case.json")  # fmt: skip
     assert run.returncode == 1
     assert "--> case.json:1:10" in run.stderr and "load/encoding" in run.stderr
+
+
+def test_the_caret_stays_under_an_escaped_character(tmp_path: Path) -> None:
+    """Escaping U+202E in the echoed source line (six columns for one) moved the text right
+    of the caret; the caret now moves with it."""
+    text = ("case: X\njurisdiction: kent\nas_of: 2025-01-10\nfacts:\n"
+            f'  permit: {{code: "{RLO}x", issued_on: "{RLO}"}}\n')  # fmt: skip
+    run = _eval_cli(tmp_path, text, "eval")
+    lines = run.stderr.splitlines()
+    sources = [i for i, line in enumerate(lines) if line.startswith("5 | ")]
+    assert len(sources) == 2, run.stderr  # the code, then the date after it on the line
+    for at, shown in zip(sources, ('"\\u202ex"', '"\\u202e"}'), strict=True):
+        caret = lines[at + 1].index("^")
+        assert lines[at][caret:].startswith(shown), run.stderr
