@@ -63,6 +63,11 @@ class Policy:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _timelines: dict[str, tuple[list[dt.date], list[RevisionInfo]]] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """Short: the whole policy in a test failure or a log line is megabytes of noise."""
+        revisions = ", ".join(f"{j}/{r}" for j, r in sorted(self.compiled))
+        return f"Policy({str(self.root)!r}: {revisions})"
+
     @property
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "warning"]

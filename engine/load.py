@@ -7,6 +7,7 @@ bounded, duplicate keys are errors, and every problem is a located ``Diagnostic`
 
 from __future__ import annotations
 
+import codecs
 import copy
 import os
 import re
@@ -215,13 +216,14 @@ def _decode(raw: bytes, name: str) -> str:
     if b"\x00" in raw:
         raise _fail("load/binary", "the file is binary, not YAML or JSON", Span(name, 1, 1, 1, 1),
                     "give a YAML or JSON text file")  # fmt: skip
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        before = raw[: exc.start].decode("utf-8-sig")  # valid up to the first bad byte
+        return raw[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:  # its position counts from after the BOM
+        before = raw[bom : bom + exc.start].decode("utf-8")  # valid up to the first bad byte
         line, col = Lines(before).position(len(before))
         where = Span(name, line, col, line, col + 1)
-        message = f"the file is not UTF-8 text (byte {exc.start})"
+        message = f"the file is not UTF-8 text (byte {bom + exc.start})"
         raise _fail("load/encoding", message, where, "save the file as UTF-8") from None
 
 

@@ -391,3 +391,23 @@ def test_the_caret_stays_under_an_escaped_character(tmp_path: Path) -> None:
     for at, shown in zip(sources, ('"\\u202ex"', '"\\u202e"}'), strict=True):
         caret = lines[at + 1].index("^")
         assert lines[at][caret:].startswith(shown), run.stderr
+
+
+def test_a_bom_then_a_bad_byte_is_located(tmp_path: Path) -> None:
+    """Found by the nightly fuzz run: the position of the bad byte was counted from after the
+    BOM and then cut from before it, which raised inside the error path."""
+    path = tmp_path / "case.yaml"
+    path.write_bytes(b"\xef\xbb\xbf#\xff x\ncase: 1\n")
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "eval", str(path)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 1
+    assert "error[load/encoding]: the file is not UTF-8 text (byte 4)" in run.stderr
+    assert f"--> {path}:1:2" in run.stderr
+
+
+def test_a_policy_reads_in_one_line(policy: Policy) -> None:
+    """A fuzz failure printed the whole policy as the test's argument: 400 MB of log."""
+    assert (
+        repr(policy) == f"Policy({str(REPO / 'policy')!r}: generic/icc-2021, "
+        "houston/cal-2024, kent/ord-4463)"
+    )
