@@ -1,0 +1,84 @@
+"""The second security review of issue 9's fixes: each finding as a test that failed before
+its fix.
+
+An embedding program hands ``Policy.evaluate``, ``values`` and ``values_many`` whatever Python
+values it has; whatever they are, the answer is a result or a ``CaseError``, never another
+exception.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from engine import load_policy
+from engine.api import Policy
+from engine.diagnostics import CaseError
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+class _HostileStr:
+    """An object whose ``__str__`` and ``__repr__`` raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("hostile __str__")
+
+    __repr__ = __str__
+
+
+class _HostileEq(str):
+    """Text that hashes like ``tco`` and raises when compared."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("hostile __eq__")
+
+    __hash__ = str.__hash__
+
+
+_HUGE = 10**5000  # past Python's 4,300 digits for writing a whole number
+
+
+def _generic(facts: dict[Any, Any], **top: Any) -> dict[Any, Any]:
+    return {"jurisdiction": "generic", "as_of": "2025-01-10", "facts": facts, **top}
+
+
+CASES = [
+    pytest.param(_generic({"tco": {"valid_days": _HostileStr()}}), id="int-hostile-str"),
+    pytest.param(_generic({"final": {"handrail_height_in": _HUGE}}), id="decimal-huge-int"),
+    pytest.param(_generic({"final": {"handrail_height_in": _HostileStr()}}), id="decimal-hostile"),
+    pytest.param(_generic({"tco": {"issued_on": _HUGE}}), id="date-huge-int"),
+    pytest.param(_generic({"tco": {"issued_on": _HostileStr()}}), id="date-hostile-str"),
+    pytest.param(_generic({"final": {"gfci_installed": _HUGE}}), id="bool-huge-int"),
+    pytest.param(_generic({}, case=_HUGE), id="case-id-huge-int"),
+    pytest.param(_generic({}, case=_HostileStr()), id="case-id-hostile-str"),
+    pytest.param(_generic({}, as_of=_HostileStr()), id="as-of-hostile-str"),
+    pytest.param({**_generic({}), _HostileStr(): 1}, id="top-key-hostile-str"),
+    pytest.param({**_generic({}), _HUGE: 1}, id="top-key-huge-int"),
+    pytest.param(_generic({_HostileStr(): 1}), id="fact-key-hostile-str"),
+    pytest.param(_generic({_HostileEq("tco"): 1}), id="fact-key-hostile-eq"),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_odd_python_values_are_case_errors(policy: Policy, case: dict[Any, Any]) -> None:
+    calls: list[Callable[[Any], Any]] = [
+        policy.evaluate, policy.values, lambda c: policy.values_many([c, c]),
+    ]  # fmt: skip
+    for call in calls:
+        with pytest.raises(CaseError) as exc:
+            call(case)
+        assert all(len(d.message) < 300 for d in exc.value.diagnostics)
+
+
+def test_a_decimal_object_is_read_whole(policy: Policy) -> None:
+    """The value a fact reads from a ``Decimal`` is all of it (messages cut text, values not)."""
+    given = decimal.Decimal("1." + "3" * 70)
+    case = _generic({"final": {"handrail_height_in": given}})
+    assert policy.values(case) is not None
