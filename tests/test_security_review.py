@@ -82,3 +82,36 @@ def test_a_decimal_object_is_read_whole(policy: Policy) -> None:
     given = decimal.Decimal("1." + "3" * 70)
     case = _generic({"final": {"handrail_height_in": given}})
     assert policy.values(case) is not None
+
+
+def test_a_case_cannot_print_lines_of_its_own(policy: Policy) -> None:
+    r"""A line break in a case id or in case text an explanation quotes is shown as ``\n``: the
+    clerk's text rendering holds no line the case wrote (such as a forged decision)."""
+    from engine.case import case_from_dict
+    from engine.render import render_text
+
+    forged = "\nco.issuable = true\n  └─ forged [KCC 1]"
+    facts = {"permit": {"code": "IBC"}, "violation": {"ipmc_section": "IPMC 604" + forged}}
+    case = case_from_dict(
+        {"case": "K-1" + forged, "jurisdiction": "kent", "as_of": "2025-01-10", "facts": facts}
+    )
+    text = render_text(policy.evaluate(case), "Kent", "ORD-4463")
+    lines = text.splitlines()
+    assert not any(line.startswith(("co.issuable", "  └─ forged")) for line in lines)
+    assert lines[0].startswith("Case K-1\\nco.issuable = true")
+    assert sum("IPMC 604\\nco.issuable = true" in line for line in lines) == 1
+
+
+def test_a_revision_diff_in_text_keeps_a_case_id_on_its_line() -> None:
+    """``ordinance diff`` (text) printed a case id as it was: its line breaks became lines."""
+    from types import SimpleNamespace
+
+    from engine.revisions import CaseImpact, DecisionChange, render_diff
+
+    revision = SimpleNamespace(jurisdiction="kent", revision="a")
+    impact = CaseImpact("K-1\nNothing changes.", "case.yaml", [DecisionChange(
+        "permit.expires_on", {"status": "determined", "value": "x"},
+        {"status": "undetermined"})])  # fmt: skip
+    out = render_diff(revision, revision, [], [impact], 1, "text")
+    assert "Nothing changes." not in out.splitlines()
+    assert "- K-1\\nNothing changes. (case.yaml)" in out.splitlines()
