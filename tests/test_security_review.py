@@ -9,14 +9,17 @@ exception.
 from __future__ import annotations
 
 import decimal
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine import load_policy
 from engine.api import Policy
-from engine.diagnostics import CaseError
+from engine.diagnostics import CaseError, OrdinanceError
+from engine.site_output import GENERATOR, MANIFEST, write_site
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +118,25 @@ def test_a_revision_diff_in_text_keeps_a_case_id_on_its_line() -> None:
     out = render_diff(revision, revision, [], [impact], 1, "text")
     assert "Nothing changes." not in out.splitlines()
     assert "- K-1\\nNothing changes. (case.yaml)" in out.splitlines()
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        pytest.param(".git/config", id="hidden-file"),
+        pytest.param("docs/a\x00b.md", id="nul-byte"),
+        pytest.param("docs/" + "a" * 300 + ".md", id="name-too-long"),
+    ],
+)
+def test_a_crafted_manifest_is_refused_not_obeyed(tmp_path: Path, listed: str) -> None:
+    """A manifest naming a hidden file was obeyed (``.git/config`` deleted); one naming a path
+    with a NUL byte or a name too long was an internal error. Each is ``cli/unsafe-output``."""
+    out = tmp_path / "site"
+    (out / ".git").mkdir(parents=True)
+    (out / ".git/config").write_text("[core]\n", "utf-8")
+    manifest = {"generator": GENERATOR, "files": [listed]}
+    (out / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(OrdinanceError) as exc:
+        write_site(out, {"docs/index.md": b"# x\n"})
+    assert [d.code for d in exc.value.diagnostics] == ["cli/unsafe-output"]
+    assert (out / ".git/config").read_text("utf-8") == "[core]\n"
