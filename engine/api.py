@@ -411,7 +411,7 @@ class Policy:
                 out.append(self.values(case, decisions, as_of=as_of))
             except CaseError as exc:
                 cid = case.get("case") if isinstance(case, dict) else None
-                named = cid.__class__ in (str, int) and bool(cid)  # a valid id, else none
+                named = KEY_TYPES["case"][0](cid) and bool(cid)  # a valid id, else none
                 where = f"case {r + 1} of the batch" + (f" (`{cid}`)" if named else "")
                 raise CaseError([
                     d if d.code == "case/unknown-decision"

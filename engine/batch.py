@@ -24,7 +24,7 @@ from typing import Any
 from dsl import nodes as n
 from dsl.values import Unknown
 from dsl.vector import Cols, Rows, VFn, compile_vector, conjoin_vector, select
-from engine.case import EARLIEST, LATEST, BadValue
+from engine.case import EARLIEST, LATEST
 from engine.decide import Decide, dispatch_key
 from engine.fees import lines_key
 
@@ -278,7 +278,10 @@ def read_columns(
     marks = Marks(set(), set())
     try:
         _read_level(tree, facts, kinds, cols, marks)
-    except (TypeError, AttributeError, BadValue) as exc:
+    except Exception as exc:
+        # Not only TypeError and BadValue: an embedding program's key or value may raise
+        # anything from the ``__hash__``, ``__eq__`` or ``__lt__`` a set or sort calls. The
+        # case-by-case reader, which touches only plain values, then names the problem.
         raise Fallback from exc
     n_rows = len(facts)
     for fid, u in need.items():

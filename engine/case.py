@@ -69,8 +69,14 @@ _TOO_BIG = "a case's numbers have at most 15 digits before the decimal point"
 # What each top-level key may hold: ``engine/schemas/case.schema.json`` written as predicates
 # (tests/test_security.py proves the two agree). ``as_of`` is checked as a date: text, or
 # for an embedding program a ``datetime.date``.
+# A whole-number case id must be writable as text: Python writes no whole number of more than
+# 4,300 digits (``sys.get_int_max_str_digits``), so an id of more than 1,000 is refused.
+_ID = 10**1000
 KEY_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "case": (lambda v: v.__class__ in (str, int), "text or a whole number"),
+    "case": (
+        lambda v: v.__class__ is str or (v.__class__ is int and -_ID < v < _ID),
+        "text or a whole number",
+    ),
     "jurisdiction": (lambda v: v.__class__ is str, "text (a jurisdiction id)"),
     "as_of": (lambda v: True, "a date"),  # any wrong value is a bad date, checked below
     "revision": (lambda v: v.__class__ is str, "text (a revision id)"),
@@ -103,7 +109,7 @@ def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
         and data.get("facts").__class__ is dict
         and data.keys() <= _PLAIN_KEYS
         and (as_of is _ABSENT or day is not None)
-        and ("case" not in data or case_id.__class__ in (str, int))
+        and ("case" not in data or KEY_TYPES["case"][0](case_id))
     ):
         problems = case_problems(data, doc)
         if problems:
@@ -126,8 +132,8 @@ def case_problems(data: dict[str, Any], doc: Document | None) -> list[Diagnostic
     for key, value in data.items():
         rule = KEY_TYPES.get(key) if key.__class__ is str else None
         if rule is None:
-            guess = did_you_mean(str(key), CASE_KEYS)
-            out.add("schema/unknown-key", f"unknown key `{key}`",
+            guess = did_you_mean(_text(key), CASE_KEYS)
+            out.add("schema/unknown-key", f"unknown key `{_text(key)}`",
                     doc.span((str(key),), key=True) if doc else None,
                     help=f"did you mean `{guess}`?" if guess else
                     "a case has " + ", ".join(f"`{k}`" for k in CASE_KEYS))  # fmt: skip
@@ -144,6 +150,29 @@ def case_problems(data: dict[str, Any], doc: Document | None) -> list[Diagnostic
     return out.items
 
 
+def _text(value: Any, limit: int = 80) -> str:
+    """``str(value)`` cut to ``limit``, for a message: an embedding program's object may raise
+    from ``__str__`` and a whole number may be too long to write, and neither may turn a case
+    error into an internal one."""
+    if isinstance(value, int) and not -_BIG < value < _BIG:
+        return "a whole number of more than 80 digits"
+    try:
+        text = str(value)
+    except Exception:  # any failure of a foreign __str__: unprintable
+        return f"<{type(value).__name__}>"
+    return text[:limit] if isinstance(text, str) else f"<{type(value).__name__}>"
+
+
+def _convertible(value: Any) -> str:
+    """``str(value)`` whole, to parse as a number or a time; empty (so refused as not one) when
+    a foreign ``__str__`` fails or does not give text."""
+    try:
+        text = str(value)
+    except Exception:  # any failure of a foreign __str__: not a value
+        return ""
+    return text if isinstance(text, str) else ""
+
+
 def shown(value: Any, limit: int = 60) -> str:
     """A value as the case file would write it (JSON spelling), cut to ``limit`` characters.
 
@@ -158,17 +187,22 @@ def _as_given(value: Any) -> str:
     return value[:60] if isinstance(value, str) else shown(value)
 
 
+_BIG = 10**80  # a whole number past this is described, not written, in a message
+
+
 def _clip(value: Any, depth: int) -> Any:
     if isinstance(value, dict):
         items = list(islice(value.items(), 6))
-        return {str(k): _clip(v, depth - 1) for k, v in items} if depth else "{…}"
+        return {_text(k): _clip(v, depth - 1) for k, v in items} if depth else "{…}"
     if isinstance(value, list | tuple):
         return [_clip(v, depth - 1) for v in islice(value, 6)] if depth else "[…]"
     if isinstance(value, str):
         return value[:80]
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or value.__class__ in (bool, float):
         return value
-    return str(value)[:80]
+    if value.__class__ is int and -_BIG < value < _BIG:
+        return value
+    return _text(value)
 
 
 def _to_date(v: Any) -> dt.date | None:
@@ -264,7 +298,7 @@ def _datetime(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.datetime:
         value = v
     else:
         try:
-            value = dt.datetime.fromisoformat(str(v).strip())
+            value = dt.datetime.fromisoformat(_convertible(v).strip())
         except ValueError:
             raise BadValue(
                 f"must be a date and time (2024-03-05T16:30:00), found `{_as_given(v)}`",
@@ -292,7 +326,9 @@ def _int(v: Any, raw: str | None, tz: dt.tzinfo) -> int:
 def _decimal(v: Any, raw: str | None, tz: dt.tzinfo) -> Decimal:
     if isinstance(v, bool):
         raise BadValue(f"must be a number, found `{_as_given(v)}`")
-    text = raw if raw is not None else (str(v) if not isinstance(v, float) else repr(v))
+    if raw is None and isinstance(v, int) and not -LIMIT < v < LIMIT:
+        raise BadValue(f"must be less than {LIMIT:,} in size, found `{shown(v)}`", _TOO_BIG)
+    text = raw if raw is not None else (_convertible(v) if not isinstance(v, float) else repr(v))
     try:
         d = Decimal(text.replace("$", "").replace(",", "").strip())
     except (InvalidOperation, AttributeError):
@@ -306,7 +342,7 @@ def _decimal(v: Any, raw: str | None, tz: dt.tzinfo) -> Decimal:
 
 
 def _time(v: Any, raw: str | None, tz: dt.tzinfo) -> dt.time:
-    text = raw if raw is not None else str(v)
+    text = raw if raw is not None else _convertible(v)
     try:
         return dt.time.fromisoformat(text.strip())
     except ValueError:
@@ -367,7 +403,9 @@ class FactReader:
         out: Collector,
     ) -> None:
         for key, value in given.items():
-            node = tree.get(key)
+            # Only plain text names a fact: a str subclass from an embedding program could
+            # raise from the ``__eq__`` a lookup calls.
+            node = tree.get(key) if key.__class__ is str else None
             if node.__class__ is tuple:
                 fid, convert, nullable, wants_raw = node
                 if value is None:
@@ -410,7 +448,7 @@ class FactReader:
         )
 
     def _unknown(self, here: tuple[Any, ...], case: Case, out: Collector) -> None:
-        fid = ".".join(str(p) for p in here[1:])
+        fid = ".".join(_text(p) for p in here[1:])
         guess = did_you_mean(fid, self.ids)
         out.add(
             "case/unknown-fact",

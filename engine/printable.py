@@ -32,6 +32,17 @@ def printable(text: str) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+def one_line(text: str) -> str:
+    r"""Text that must stay on its line of a text rendering (a case id, an explanation that
+    quotes a case's text): a line break in it is shown as ``\n``, so a case cannot print lines
+    that look like decisions. Controls are left to ``printable``, applied to the whole.
+
+    >>> one_line("A-1\nco.issuable = true")
+    'A-1\\nco.issuable = true'
+    """
+    return text.replace("\n", "\\n")
+
+
 def printable_json(text: str) -> str:
     r"""JSON text with the same characters escaped the JSON way (``\u001b``), which keeps it
     valid JSON meaning exactly the same: they can only stand inside its strings.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.evaluate import Decision, ProcedureResult, Result, StepResult
-from engine.printable import md_code, md_text, printable
+from engine.printable import md_code, md_text, one_line, printable
 from engine.values import to_words
 
 _STEP_MARKS = {
@@ -72,7 +72,7 @@ def render_text(
 
     Printed as is on a terminal, so it leaves through ``printable``, once, for every line.
     """
-    lines = _header(result, title, revision_title)
+    lines = _header(result, title, revision_title, one_line)
     chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
     pending = [d for d in chosen if d.status == "undetermined"]
     for d in chosen:
@@ -115,7 +115,7 @@ def _tree(shown: Shown, indent: str, last: bool, lines: list[str]) -> None:
     node, kids = shown
     branch = "└─ " if last else "├─ "
     cite = f" [{node['citation']}]" if node.get("citation") else ""
-    lines.append(f"{indent}{branch}{node['text']}{cite}")
+    lines.append(f"{indent}{branch}{one_line(node['text'])}{cite}")
     for i, child in enumerate(kids):
         _tree(child, indent + ("   " if last else "│  "), i == len(kids) - 1, lines)
 

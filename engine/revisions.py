@@ -24,7 +24,7 @@ from engine.case import Case
 from engine.compiler import CompiledPolicy, Variant
 from engine.diagnostics import Diagnostic, OrdinanceError
 from engine.evaluate import Result
-from engine.printable import md_code, md_text
+from engine.printable import md_code, md_text, one_line
 
 _REVISION_ID = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # as engine/schemas/jurisdiction.schema.json
 # A revision id names a folder: far below any file system's limit on a name (255 bytes).
@@ -266,8 +266,9 @@ def render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any], n: int,
                           indent=2, ensure_ascii=False, default=str)  # fmt: skip
     md = fmt == "markdown"
     # Markdown quotes policy and case text escaped (it is shown, never obeyed); the terminal
-    # gets it as written (the command line's printing shows control characters escaped).
-    text, code = (md_text, md_code) if md else (str, lambda v: f"`{v}`")
+    # gets it as written on one line (the command line's printing shows control characters
+    # escaped), so a case id cannot print lines of its own into the report.
+    text, code = (md_text, md_code) if md else (one_line, lambda v: f"`{one_line(v)}`")
     head = "## " if md else ""
     lines = [f"{'# ' if md else ''}{a.jurisdiction}: {a.revision} → {b.revision}", "",
              f"{head}What the law changes ({len(changes)})", ""]  # fmt: skip

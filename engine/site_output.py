@@ -86,13 +86,21 @@ def _check_path(out: Path, rel: str) -> None:
     parts = PurePosixPath(rel).parts
     if not parts or PurePosixPath(rel).is_absolute() or ".." in parts or "\\" in rel:
         _refuse(f"`{rel}` is outside `{out}`")
+    # A build writes no hidden file (`.git/config`) and no name the system cannot hold: a
+    # manifest naming one was not written by us.
+    if "\0" in rel or any(p.startswith(".") or len(p.encode("utf-8", "replace")) > 255
+                           for p in parts):  # fmt: skip
+        _refuse(f"`{rel}` is not a file the site build writes")
     here = out
-    for part in parts:
-        here = here / part
-        if here.is_symlink():
-            _refuse(f"`{here}` is a symbolic link; the site is never written through one")
-    if here.exists() and not here.is_file():
-        _refuse(f"`{here}` is not a file the site build wrote")
+    try:
+        for part in parts:
+            here = here / part
+            if here.is_symlink():
+                _refuse(f"`{here}` is a symbolic link; the site is never written through one")
+        if here.exists() and not here.is_file():
+            _refuse(f"`{here}` is not a file the site build wrote")
+    except OSError as exc:  # a path too long for the system, or a folder we may not read
+        _refuse(f"`{here}` cannot be checked: {exc.strerror}")
 
 
 def _remove(out: Path, files: list[str]) -> None:
