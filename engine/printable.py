@@ -18,7 +18,8 @@ _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 # cells (`|`), a stray backtick that would pair with one of ours, and the backslash itself (so
 # none of these escapes can be undone).
 _MD_SPECIAL = re.compile(r"([\\\[\]{}|`])")
-_MERMAID_SPECIAL = re.compile(r"[\"<>&#`]")
+# `%` too: a label must never start a Mermaid directive (`%%{init: …}%%`) or comment (`%%`).
+_MERMAID_SPECIAL = re.compile(r"[\"<>&#`%]")
 
 
 def printable(text: str) -> str:
@@ -111,10 +112,11 @@ def _longest_run(text: str) -> int:
 
 def mermaid_text(text: str) -> str:
     """Text for a quoted Mermaid label: Mermaid draws labels as HTML and reads ``#name;`` as an
-    entity, so quotes, markup and ``#`` become its numeric entity codes.
+    entity, so quotes, markup, ``#`` and ``%`` (which starts directives) become its numeric
+    entity codes.
 
-    >>> mermaid_text('Get "final" <b>')
-    'Get #34;final#34; #60;b#62;'
+    >>> mermaid_text('Get "final" <b> %%{init: {}}%%')
+    'Get #34;final#34; #60;b#62; #37;#37;{init: {}}#37;#37;'
     """
     text = " ".join(printable(text).split())
     return _MERMAID_SPECIAL.sub(lambda m: f"#{ord(m.group())};", text)
