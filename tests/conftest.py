@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,23 @@ from engine import Policy, load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
+
+
+CHILD_MEMORY = 1 << 30  # bytes of address space a child running an abusive input may use
+
+
+def run_bounded(code: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -c code args`` in a fresh interpreter on this checkout, its address space
+    limited to ``CHILD_MEMORY``: an abusive input must fail within bounded memory, and if it
+    does not, the child dies instead of the machine."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_limit_memory,
+    )  # fmt: skip
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
 
 
 def comparable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:

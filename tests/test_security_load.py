@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -20,9 +19,8 @@ import pytest
 from engine.diagnostics import Diagnostic, LoadError, Span, render_full
 from engine.load import MAX_BYTES, load_text
 from engine.source import TooLargeError, read_bounded
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_bounded
 
-MEMORY = 1 << 30  # bytes of address space a child may use
 TIMEOUT = 20  # seconds
 
 # Loads one file in the child and prints its diagnostics (or "ok") as JSON.
@@ -38,22 +36,10 @@ except OrdinanceError as exc:
 """
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
-
-
 def load_in_child(path: Path) -> tuple[Any, float]:
     """The diagnostics of loading ``path`` in a fresh interpreter, and the seconds it took."""
     start = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        preexec_fn=_limit_memory,
-    )
+    proc = run_bounded(CHILD, str(path), timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout), time.monotonic() - start
 
@@ -184,15 +170,7 @@ def test_snippet_of_a_huge_file_is_not_read_whole(tmp_path: Path) -> None:
         "import sys\nfrom engine.diagnostics import Diagnostic, Span, render_full\n"
         "print(render_full(Diagnostic('load/too-large', 'x', Span(sys.argv[1], 1, 1, 1, 2))))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        preexec_fn=_limit_memory,
-    )
+    proc = run_bounded(code, str(path), timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "error[load/too-large]" in proc.stdout
 

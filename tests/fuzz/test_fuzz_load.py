@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -36,7 +32,7 @@ from engine.cli import _locate, main
 from engine.diagnostics import Diagnostic, OrdinanceError, render
 from engine.load import display_path, load_text
 from engine.source import Lines
-from tests.conftest import GOLDEN, ROOT
+from tests.conftest import GOLDEN, ROOT, run_bounded
 
 # Strategies built on whole files have long reprs; Hypothesis warns when it prints one.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -44,7 +40,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 EXAMPLE = ROOT / "examples" / "kent-co-and-permit.yaml"
 CASE_SEEDS = [EXAMPLE, *sorted(GOLDEN.rglob("*.yaml"))[::12]]
 POLICY_FILES = sorted(p.relative_to(ROOT / "policy") for p in (ROOT / "policy").rglob("*.yaml"))
-MEMORY = 1 << 30  # address space of a child running an abusive input
 CHILD_TIMEOUT = 20  # seconds
 
 # --------------------------------------------------------------------------------------------
@@ -363,24 +358,12 @@ ABUSIVE: dict[str, Callable[[int], bytes]] = {
 }
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
-
-
 @settings(max_examples=max(8, settings().max_examples // 6), deadline=None)
 @given(kind=st.sampled_from(sorted(ABUSIVE)), size=st.integers(1_000, 2_000_000))
 def test_abusive_file_in_bounded_time_and_memory(workdir: Path, kind: str, size: int) -> None:
     path = workdir / f"abusive-{kind}.yaml"
     path.write_bytes(ABUSIVE[kind](size))
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        preexec_fn=_limit_memory,
-    )
+    proc = run_bounded(CHILD, str(path), timeout=CHILD_TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for d in json.loads(proc.stdout):
         assert d["span"]["line"] >= 1 and d["span"]["col"] >= 1, d
