@@ -365,6 +365,8 @@ ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
 # The largest amount of money a computation may give: written with its cents, it still fits the
 # 28 digits of exact decimal arithmetic.
 MAX_MONEY = Decimal(10) ** 18
+# What a clerk reads when decimal arithmetic overflows (the exception's class says nothing).
+TOO_LARGE = "a number it reads is out of range, too large to compute with"
 
 
 def _checked(calc: Callable[[Any, Any], Any], limit: Decimal | None) -> Callable[[Any, Any], Any]:
@@ -374,8 +376,8 @@ def _checked(calc: Callable[[Any, Any], Any], limit: Decimal | None) -> Callable
     def checked(a: Any, b: Any) -> Any:
         try:
             v = calc(a, b)
-        except ArithmeticError as exc:  # decimal.Overflow, decimal.InvalidOperation
-            raise OverflowError(f"the number is out of range ({exc.__class__.__name__})") from None
+        except ArithmeticError:  # decimal.Overflow, decimal.InvalidOperation
+            raise OverflowError(TOO_LARGE) from None
         if limit is not None and v is not None and abs(v) >= limit:
             raise OverflowError(f"the amount {v:.2E} is out of range")
         return v
@@ -557,8 +559,8 @@ def _aggregate(pick: Callable[[list[Any]], Any], empty: Any = None) -> Callable[
             return empty
         try:
             return pick(vals)  # type: ignore[arg-type]
-        except ArithmeticError as exc:  # a sum of decimals past decimal arithmetic's range
-            raise OverflowError(f"the number is out of range ({exc.__class__.__name__})") from None
+        except ArithmeticError:  # a sum of decimals past decimal arithmetic's range
+            raise OverflowError(TOO_LARGE) from None
 
     return agg
 

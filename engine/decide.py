@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dsl import nodes as n
-from dsl.compile import Fn
+from dsl.compile import TOO_LARGE, Fn
 from dsl.values import Unknown
 
 Env = dict[str, Any]
@@ -182,5 +182,5 @@ def out_of_range(rid: str, exc: Exception) -> Exception:
     if isinstance(exc, ValueError) and "out of range" not in str(exc):
         return exc
     if isinstance(exc, ArithmeticError) and not isinstance(exc, OverflowError):
-        return OutOfRange(rid, "a number it reads is too large to compute with")
+        return OutOfRange(rid, TOO_LARGE)
     return OutOfRange(rid, str(exc))
