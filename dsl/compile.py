@@ -21,7 +21,7 @@ from dateutil.relativedelta import relativedelta
 
 from dsl import nodes as n
 from dsl.typecheck import Types
-from dsl.values import Duration, Unknown, merge_unknowns
+from dsl.values import Duration, RangeError, Unknown, merge_unknowns
 
 Env = dict[str, Any]
 Fn = Callable[[Env], Any]
@@ -377,9 +377,9 @@ def _checked(calc: Callable[[Any, Any], Any], limit: Decimal | None) -> Callable
         try:
             v = calc(a, b)
         except ArithmeticError:  # decimal.Overflow, decimal.InvalidOperation
-            raise OverflowError(TOO_LARGE) from None
+            raise RangeError(TOO_LARGE) from None
         if limit is not None and v is not None and abs(v) >= limit:
-            raise OverflowError(f"the amount {v:.2E} is out of range")
+            raise RangeError(f"the amount {v:.2E} is out of range")
         return v
 
     return checked
@@ -560,7 +560,7 @@ def _aggregate(pick: Callable[[list[Any]], Any], empty: Any = None) -> Callable[
         try:
             return pick(vals)  # type: ignore[arg-type]
         except ArithmeticError:  # a sum of decimals past decimal arithmetic's range
-            raise OverflowError(TOO_LARGE) from None
+            raise RangeError(TOO_LARGE) from None
 
     return agg
 

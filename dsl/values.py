@@ -24,6 +24,12 @@ class Duration:
         return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
 
 
+class RangeError(OverflowError):
+    """A value past what the calendar or decimal arithmetic can hold, said in words a case's
+    reader understands (Python's own overflow messages are not: ``days=…; must have
+    magnitude <= 999999999``). The run path reports it as ``case/out-of-range``."""
+
+
 class Unknown:
     """A value that depends on facts the case does not give.
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 
+from dsl.values import RangeError
 from engine.model import HolidaySpec
 
 _OBSERVED = " (observed)"
@@ -74,7 +75,7 @@ class Calendar:
         step, remaining = (1, count) if count >= 0 else (-1, -count)
         per_week = len(self.business_days)
         if remaining and not per_week:
-            raise OverflowError("the calendar has no business days: the count is out of range")
+            raise RangeError("the calendar has no business days: the count is out of range")
         lo, hi = self.reach
         room = (hi - day).days if step > 0 else (day - lo).days
         if remaining > room:  # cheap refusal of counts that cannot fit at all
@@ -109,9 +110,9 @@ class Calendar:
                 n += inside and day.weekday() in self.business_days
         return n
 
-    def _past_reach(self, count: int) -> OverflowError:
+    def _past_reach(self, count: int) -> RangeError:
         lo, hi = self.reach
-        return OverflowError(f"{count:,} business days is out of range: business days are "
+        return RangeError(f"{count:,} business days is out of range: business days are "
                              f"counted from {lo.year} to {hi.year}")  # fmt: skip
 
     def holidays(self, year: int) -> dict[dt.date, str]:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dsl import nodes as n
-from dsl.compile import TOO_LARGE, Fn
-from dsl.values import Unknown
+from dsl.compile import Fn
+from dsl.values import RangeError, Unknown
 
 Env = dict[str, Any]
 Decide = Callable[[Env], tuple[Any, int]]
@@ -177,10 +177,13 @@ class OutOfRange(Exception):
 
 
 def out_of_range(rid: str, exc: Exception) -> Exception:
-    """``OutOfRange`` for a date past the calendar or a number past what arithmetic holds;
-    any other error as it is (a bug)."""
+    """``OutOfRange`` for a date past the calendar or a number past what arithmetic holds,
+    in the words of a ``RangeError`` or in plain words for Python's own overflow; any other
+    error as it is (a bug)."""
     if isinstance(exc, ValueError) and "out of range" not in str(exc):
         return exc
-    if isinstance(exc, ArithmeticError) and not isinstance(exc, OverflowError):
-        return OutOfRange(rid, TOO_LARGE)
-    return OutOfRange(rid, str(exc))
+    return OutOfRange(rid, str(exc) if isinstance(exc, RangeError) else PAST_RANGE)
+
+
+PAST_RANGE = ("a date or number it computes is past what the calendar (years 1 to 9999) or "
+              "decimal arithmetic can hold")  # fmt: skip

@@ -411,3 +411,14 @@ def test_a_policy_reads_in_one_line(policy: Policy) -> None:
         repr(policy) == f"Policy({str(REPO / 'policy')!r}: generic/icc-2021, "
         "houston/cal-2024, kent/ord-4463)"
     )
+
+
+def test_out_of_range_reads_in_plain_words() -> None:
+    """Python's own overflow text (``days=…; must have magnitude <= 999999999``) reached the
+    clerk; the message now says what is past its range in words."""
+    case = REPO / "tests/fixtures/broken_cases/extension_past_the_calendar.yaml"
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "eval", str(case)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 1
+    assert "magnitude" not in run.stderr and "days=" not in run.stderr
+    assert "past what the calendar (years 1 to 9999)" in run.stderr
