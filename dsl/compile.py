@@ -595,7 +595,7 @@ def _at(ctx: Context, day: dt.date, time: dt.time) -> dt.datetime:
     return dt.datetime.combine(day, time, tzinfo=ctx.time_zone)
 
 
-# The tables below are shared with the column compiler (dsl.vector): each built-in function's
+# The tables below are shared with the column compiler (dsl.columns): each built-in function's
 # implementation ``(ctx, *args) -> value``, the comparison operators, which functions pick one of
 # their arguments (True: the least), and which give null for a null argument.
 IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {

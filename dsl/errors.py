@@ -3,6 +3,8 @@ them to absolute file:line:column positions in the YAML file the expression came
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -28,3 +30,9 @@ class DslErrors(Exception):
 
     def __str__(self) -> str:
         return "; ".join(f"{e.code}: {e.message}" for e in self.errors)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to a misspelled ``word``, if any is close."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None

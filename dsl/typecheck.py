@@ -6,13 +6,12 @@ unknown name gets a "did you mean" from the names that exist.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from dsl import nodes as n
-from dsl.errors import DslError, DslErrors
+from dsl.errors import DslError, DslErrors, did_you_mean
 from dsl.typesys import (
     ANY,
     BOOL,
@@ -52,12 +51,6 @@ _LITERAL_TYPES = {
     "null": NULL,
 }
 _ORDERED = ("int", "decimal", "money", "date", "datetime", "time")
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to a misspelled ``word``, if any is close."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 @dataclass

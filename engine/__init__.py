@@ -2,6 +2,6 @@
 ``load_policy`` and ``Policy.evaluate`` (see ``engine.api``)."""
 
 from engine.api import Policy, load_policy
-from engine.evaluate import Decision, Result
+from engine.result import Decision, Result
 
 __all__ = ["Decision", "Policy", "Result", "load_policy"]

@@ -2,14 +2,14 @@
 
 The pipeline, in order (one module per stage):
 
-1. load      (engine.load)      YAML → data with positions
-2. validate  (engine.schema)    JSON Schemas in engine/schemas/
+1. load      (engine.compile.load)      YAML → data with positions
+2. validate  (engine.compile.schema)    JSON Schemas in engine/schemas/
 3. model     (engine.model)     data → typed declarations
-4. layer     (engine.layer)     extends + amendments, with provenance
-5. compile   (engine.compiler)  type-check (dsl.typecheck), graph (engine.graph), closures
-                                (dsl.compile)
-6. evaluate  (engine.evaluate)  case facts → decisions; explain (engine.explain); many cases
-                                at once, column by column (engine.batch, dsl.vector)
+4. layer     (engine.compile.layer)     extends + amendments, with provenance
+5. compile   (engine.compile.compiler)  type-check (dsl.typecheck), graph
+                                (engine.compile.graph), closures (dsl.compile)
+6. evaluate  (engine.run.evaluate)  case facts → decisions; explain (engine.run.explain); many cases
+                                at once, column by column (engine.run.batch, dsl.columns)
 7. render    (engine.render)    text, JSON, Markdown
 
 >>> policy = load_policy()
@@ -32,8 +32,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dsl.typesys import Type
-from engine.batch import Fallback, by_value, iso_dates, nested, read_columns, run_rules
-from engine.case import (
+from engine.compile.compiler import compile_policy
+from engine.compile.layer import apply_layers
+from engine.compile.read import read_jurisdiction
+from engine.diagnostics import CaseError, Collector, Diagnostic, PolicyError
+from engine.model import JurisdictionDef, RevisionInfo
+from engine.paths import bundled_policy_dir
+from engine.result import Result
+from engine.run.batch import Fallback, by_value, iso_dates, nested, read_columns, run_rules
+from engine.run.decide import OutOfRange, run_values
+from engine.run.evaluate import build_decisions, run_plan, run_procedures, start_env
+from engine.run.explain import explain_decision
+from engine.run.facts import (
     CASE_KEYS,
     EARLIEST,
     KEY_TYPES,
@@ -43,14 +53,7 @@ from engine.case import (
     case_from_dict,
     shown,
 )
-from engine.compiler import CompiledPolicy, compile_policy
-from engine.decide import OutOfRange, run_values
-from engine.diagnostics import CaseError, Collector, Diagnostic, PolicyError
-from engine.evaluate import Result, build_decisions, run_plan, run_procedures, start_env
-from engine.explain import explain_decision
-from engine.layer import apply_layers
-from engine.model import JurisdictionDef, RevisionInfo, read_jurisdiction
-from engine.paths import bundled_policy_dir
+from engine.run.program import CompiledPolicy
 
 
 @dataclass
@@ -146,7 +149,7 @@ class Policy:
 
     def _jurisdiction(self, jid: str) -> JurisdictionDef:
         if jid not in self.jurisdictions:
-            from dsl.typecheck import did_you_mean
+            from dsl.errors import did_you_mean
 
             guess = did_you_mean(jid, self.jurisdictions)
             raise CaseError(
@@ -222,7 +225,7 @@ class Policy:
         """Evaluate one case.
 
         Args:
-            case: a ``Case`` (from ``engine.case.read_case``) or a mapping shaped like a case
+            case: a ``Case`` (from ``engine.run.facts.read_case``) or a mapping shaped like a case
                 file, with ISO date strings or ``datetime.date`` values.
             as_of: overrides the case's ``as_of``.
             explain: build the ``because`` trees (skip for bulk work).
@@ -283,7 +286,7 @@ class Policy:
         as_of: dt.date | None = None,
     ) -> list[dict[str, Any]]:
         """``values`` for many cases at once, in their order: the same results, computed column
-        by column (several times faster for a large batch; see ``engine.batch``).
+        by column (several times faster for a large batch; see ``engine.run.batch``).
 
         A batch with a case that does not fit the policy is evaluated case by case, so the
         error raised is the one ``values`` raises for the first such case, its messages naming
@@ -469,7 +472,7 @@ def _checked(cp: CompiledPolicy, decisions: Iterable[str] | None) -> frozenset[s
     only = frozenset(decisions)
     unknown = sorted(only - cp.rules.keys())
     if unknown:
-        from dsl.typecheck import did_you_mean
+        from dsl.errors import did_you_mean
 
         raise CaseError([Diagnostic(
             "case/unknown-decision", f"`{cp.jurisdiction}` decides no `{rid}`",

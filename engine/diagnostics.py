@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from engine.printable import printable
 from engine.source import Lines, read_bounded
+from engine.source import Span as Span  # re-exported: a diagnostic's place
 
 Severity = Literal["error", "warning"]
 # Where a diagnostic's page is: the documentation site's page for its code (set
@@ -31,20 +32,6 @@ def docs_link(code: str) -> str:
     if DOCS_URL:
         return f"{DOCS_URL}/reference/diagnostics/{code.replace('/', '-')}/"
     return f"docs/diagnostics.md ({code})"
-
-
-@dataclass(frozen=True, order=True)
-class Span:
-    """A region of a file; lines and columns count from 1, ``end_col`` is exclusive."""
-
-    file: str
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.evaluate import Decision, ProcedureResult, Result, StepResult
 from engine.printable import md_code, md_text, one_line, printable
+from engine.result import Decision, ProcedureResult, Result, StepResult
 from engine.values import to_words
 
 _STEP_MARKS = {

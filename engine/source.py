@@ -1,6 +1,11 @@
-"""Source text, shared by the loader (stage 1) and the diagnostics: a file read within a size
-limit without blocking, and YAML's line breaks, so that every line:column computed anywhere
-agrees with the one the YAML parser reports.
+"""Source text and positions, shared by the loader (stage 1), the diagnostics and the run
+time: a file read within a size limit without blocking, YAML's line breaks (so that every
+line:column computed anywhere agrees with the one the YAML parser reports), ``Span`` and the
+loaded ``Document`` with where each of its values sits.
+
+Nothing here parses YAML: a case given as a mapping carries no document, and one read from a
+file carries the ``Document`` the loader (``engine.compile.load``) made, so the run time can
+place a bad fact without importing the parser.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ import stat
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from itertools import accumulate, count, islice, repeat
 from operator import add
 from pathlib import Path
+from typing import Any
 
 # YAML 1.1 line breaks, as PyYAML's reader and libyaml count them: CR LF, CR, LF, NEL, LS, PS.
 # (Python's str.splitlines also breaks on VT, FF and FS/GS/RS, which YAML does not.)
@@ -140,3 +147,106 @@ def read_bounded(path: Path | str, limit: int) -> bytes:
     if size > limit:
         raise TooLargeError(f"larger than {limit} bytes")
     return b"".join(chunks)
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A region of a file; lines and columns count from 1, ``end_col`` is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """A loaded file: ``data`` (dicts, lists, str, int, float, bool, None; timestamps stay as
+    their ISO text) and where each value and key sits in the file."""
+
+    file: str
+    text: str
+    data: Any
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path → (start, end) index
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    raw: dict[Path_, str] = field(default_factory=dict)  # scalar text as written
+    lines: Lines = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.lines = Lines(self.text)  # YAML's line breaks, as the parser counts them
+
+    def _pos(self, index: int) -> tuple[int, int]:
+        return self.lines.position(index)
+
+    def span_of(self, start: int, end: int) -> Span:
+        (l1, c1), (l2, c2) = self._pos(start), self._pos(max(start, end))
+        return Span(self.file, l1, c1, l2, c2)
+
+    def span(self, path: Path_, *, key: bool = False) -> Span:
+        """Where the value (or, with ``key``, the key) at ``path`` is; falls back to the nearest
+        enclosing node that has a position (a list item has no key: its value is used)."""
+        p = path
+        while p:
+            if key and p in self.keys:
+                return self.span_of(*self.keys[p])
+            if p in self.values and (not key or isinstance(p[-1], int)):
+                return self.span_of(*self.values[p])
+            if not key and p in self.keys:
+                return self.span_of(*self.keys[p])
+            p = p[:-1]
+        return self.span_of(*self.values.get((), (0, 0)))
+
+    def expr_span(self, path: Path_, start: int, end: int) -> Span:
+        """Map offsets inside the scalar string at ``path`` to a file span (for DSL errors).
+
+        The scalar's text in the file may differ from its value (quotes, block indentation,
+        folding), so offsets are aligned by walking both texts.
+        """
+        value = self.data_at(path)
+        if path not in self.values or not isinstance(value, str):
+            return self.span(path)
+        s0, s1 = self.values[path]
+        src = self.text[s0:s1]
+        a = _align(value, src, start)
+        b = _align(value, src, max(start, end - 1)) + (1 if end > start else 0)
+        return self.span_of(s0 + a, s0 + b)
+
+    def data_at(self, path: Path_) -> Any:
+        node = self.data
+        for part in path:
+            node = node[part]
+        return node
+
+
+def _align(value: str, src: str, offset: int) -> int:
+    """Index in ``src`` of the character at ``offset`` in ``value``: greedy match of equal
+    characters, skipping what the YAML syntax added (quotes, indentation, block markers)."""
+    j = 0
+    # Skip the block header (| or >) or the opening quote.
+    if src[:1] in "|>":
+        j = src.find("\n") + 1
+    elif src[:1] in "\"'":
+        j = 1
+    for i, ch in enumerate(value):
+        while j < len(src) and src[j] != ch:
+            j += 1
+        if i == offset:
+            return min(j, len(src))
+        j += 1
+    return min(j, len(src))
+
+
+def display_path(path: Path | str) -> str:
+    """A path as the user should see it: relative to the working directory when inside it."""
+    p = Path(path)
+    try:
+        return os.path.relpath(p) if p.is_absolute() and str(p).startswith(os.getcwd()) else str(p)
+    except ValueError:
+        return str(p)

@@ -12,7 +12,7 @@ def test_no_jurisdiction_is_named_in_engine_or_dsl() -> None:
     assert {"kent", "houston", "generic"} <= set(ids)
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, ids)) + r")\b", re.I)
     found = []
-    for path in [*(ROOT / "engine").glob("*.py"), *(ROOT / "dsl").glob("*.py")]:
+    for path in [*(ROOT / "engine").rglob("*.py"), *(ROOT / "dsl").rglob("*.py")]:
         for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
             if line.strip().startswith((">>>", "...")):
                 continue  # doctest examples run against the bundled policy

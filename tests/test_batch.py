@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
+from engine.run.program import CompiledPolicy
 
 from dsl.values import Unknown
 from engine import load_policy
 from engine.api import Policy
-from engine.compiler import CompiledPolicy
 from engine.diagnostics import CaseError
 from tests.conftest import comparable
 

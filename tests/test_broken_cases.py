@@ -93,7 +93,7 @@ def run_eval(path: Path, *args: str) -> Run:
     """`ordinance eval PATH` in a fresh interpreter, from the repository root."""
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "eval", str(path), *args],
+        [sys.executable, "-m", "engine.tools.cli", "eval", str(path), *args],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,

@@ -600,7 +600,7 @@ def test_unreadable_file_has_a_span(tmp_path: Path) -> None:
 
 def check(tree: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "check", str(FIXTURES / tree), *args],
+        [sys.executable, "-m", "engine.tools.cli", "check", str(FIXTURES / tree), *args],
         capture_output=True,
         text=True,
         timeout=20,

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlparse
 import pytest
 
 from engine import Policy, load_policy
-from engine.docsgen import build_docs
+from engine.tools.docsgen import build_docs
 from tests.conftest import GOLDEN, ROOT
 from tests.test_security_docs import SCRIPT, hostile_examples, hostile_policy
 

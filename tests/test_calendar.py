@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Policy, load_policy
-from engine.calendar import Calendar
 from engine.model import HolidaySpec
+from engine.run.calendar import Calendar
 from tests.conftest import ROOT
 
 D = dt.date

@@ -7,8 +7,8 @@ import json
 import jsonschema
 from click.testing import CliRunner
 
-from engine.cli import main
-from engine.schema import schema
+from engine.compile.schema import schema
+from engine.tools.cli import main
 from tests.conftest import GOLDEN, ROOT
 
 EXAMPLE = str(ROOT / "examples" / "kent-co-and-permit.yaml")

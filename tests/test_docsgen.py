@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine import Policy
-from engine.docsgen import build_docs, slug
+from engine.tools.docsgen import build_docs, slug
 from tests.conftest import GOLDEN
 
 

@@ -16,9 +16,9 @@ from dsl.parse import parse_expression
 from dsl.typecheck import check_expression
 from dsl.typesys import BOOL, DATE, DATETIME, DECIMAL, INT, MONEY, STRING, TIME, Type
 from dsl.values import Unknown
-from engine.calendar import Calendar
-from engine.case import coercer
 from engine.model import HolidaySpec
+from engine.run.calendar import Calendar
+from engine.run.facts import coercer
 from engine.values import to_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsl_cases.yaml"
@@ -154,7 +154,7 @@ VALUE_CASES = [c for c in CASES if "error" not in c]
 def test_columns_agree_with_scalar(case: dict[str, Any]) -> None:
     """The column compiler (bulk evaluation) gives, row for row, what the scalar closures give:
     on the fixture's values, with each input null in turn, on every row and on a subset."""
-    from dsl.vector import compile_vector
+    from dsl.columns import compile_vector
 
     node = parse_expression(case["expr"])
     _, types = check_expression(node, Scope())

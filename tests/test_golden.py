@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 
 from engine import Policy
-from engine.case import read_case
-from engine.expect import check_expectations
+from engine.compile.load import read_case
+from engine.compile.schema import schema
 from engine.render import render_text
-from engine.schema import schema
+from engine.tools.expect import check_expectations
 from tests.conftest import GOLDEN, JSONSnapshot, TextSnapshot
 
 CASES = sorted(GOLDEN.rglob("*.yaml"))

@@ -10,8 +10,8 @@ import yaml
 from click.testing import CliRunner
 
 from engine import load_policy
-from engine.cli import main
-from engine.docsgen import build_docs
+from engine.tools.cli import main
+from engine.tools.docsgen import build_docs
 from tests.conftest import GOLDEN, ROOT
 
 EXAMPLE = ROOT / "examples" / "hypothetical-amendment"

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from engine import load_policy
-from engine.cli import main
+from engine.tools.cli import main
 from tests.conftest import GOLDEN, ROOT
 
 

@@ -26,10 +26,11 @@ from jsonschema import Draft202012Validator
 
 from engine import load_policy
 from engine.api import Policy
-from engine.case import case_from_dict, read_case
+from engine.compile.load import read_case
+from engine.compile.schema import schema
 from engine.diagnostics import CaseError
-from engine.revisions import CaseImpact, Change, DecisionChange, render_diff
-from engine.schema import schema
+from engine.run.facts import case_from_dict
+from engine.tools.revisions import CaseImpact, Change, DecisionChange, render_diff
 
 REPO = Path(__file__).resolve().parents[1]
 HOUSTON_04 = REPO / "tests/golden/houston/cal-2024/04-apartments-45-units-four-stories.yaml"
@@ -61,7 +62,7 @@ def _eval_cli(tmp_path: Path, text: str, *args: str, name: str = "case.yaml") ->
     path = tmp_path / name
     path.write_text(text, "utf-8")
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args, str(path)],
+        [sys.executable, "-m", "engine.tools.cli", *args, str(path)],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
 
@@ -334,9 +335,9 @@ def test_policy_text_in_catalogues_is_shown_escaped(tmp_path: Path) -> None:
     plain = "description: The number of stories (floors) of the building."
     assert plain in text
     facts.write_text(text.replace(plain, 'description: "\\e[31mRED\\u202e"'), "utf-8")
-    run = subprocess.run([sys.executable, "-m", "engine.cli", "facts", "--policy", str(policy),
-                          "--jurisdiction", "houston"], capture_output=True, text=True,
-                         timeout=60)  # fmt: skip
+    run = subprocess.run([sys.executable, "-m", "engine.tools.cli", "facts", "--policy",
+                          str(policy), "--jurisdiction", "houston"], capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "\\x1b[31mRED\\u202e" in run.stdout and ESC not in run.stdout
 
@@ -398,7 +399,7 @@ def test_a_bom_then_a_bad_byte_is_located(tmp_path: Path) -> None:
     BOM and then cut from before it, which raised inside the error path."""
     path = tmp_path / "case.yaml"
     path.write_bytes(b"\xef\xbb\xbf#\xff x\ncase: 1\n")
-    run = subprocess.run([sys.executable, "-m", "engine.cli", "eval", str(path)],
+    run = subprocess.run([sys.executable, "-m", "engine.tools.cli", "eval", str(path)],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode == 1
     assert "error[load/encoding]: the file is not UTF-8 text (byte 4)" in run.stderr
@@ -417,7 +418,7 @@ def test_out_of_range_reads_in_plain_words() -> None:
     """Python's own overflow text (``days=…; must have magnitude <= 999999999``) reached the
     clerk; the message now says what is past its range in words."""
     case = REPO / "tests/fixtures/broken_cases/extension_past_the_calendar.yaml"
-    run = subprocess.run([sys.executable, "-m", "engine.cli", "eval", str(case)],
+    run = subprocess.run([sys.executable, "-m", "engine.tools.cli", "eval", str(case)],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode == 1
     assert "magnitude" not in run.stderr and "days=" not in run.stderr

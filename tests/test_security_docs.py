@@ -22,10 +22,10 @@ import yaml
 from click.testing import CliRunner
 
 from engine import Policy, load_policy
-from engine.cli import main
 from engine.diagnostics import OrdinanceError
-from engine.docsgen import build_docs
 from engine.render import render_markdown, render_text
+from engine.tools.cli import main
+from engine.tools.docsgen import build_docs
 from tests.conftest import GOLDEN, ROOT
 
 SCRIPT = "<script>window.__pwned=1</script>"

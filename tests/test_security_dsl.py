@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from dsl.columns import compile_vector
 from dsl.compile import compile_expression
 from dsl.errors import DslErrors
 from dsl.parse import parse_expression
 from dsl.typecheck import check_expression
 from dsl.values import Unknown
-from dsl.vector import compile_vector
-from engine.calendar import Calendar
 from engine.model import HolidaySpec
+from engine.run.calendar import Calendar
 from tests.conftest import ROOT
 from tests.test_dsl import NAMES, Context, Scope, _env
 
@@ -40,7 +40,7 @@ def located(src: str) -> tuple[str, str]:
 
 def value(src: str, *, beyond: dict[str, Any] | None = None, **given: Any) -> Any:
     """``src`` evaluated on ``given`` (read as a case gives them) and ``beyond``: values put in
-    directly, past what a case may give (engine.case.LIMIT), to reach the evaluator's own
+    directly, past what a case may give (engine.run.facts.LIMIT), to reach the evaluator's own
     guards."""
     node = parse_expression(src)
     _, types = check_expression(node, Scope())
@@ -177,7 +177,7 @@ def test_an_odd_time_zone_is_unknown_not_a_crash(zone: str) -> None:
 
 
 def test_a_very_long_revision_id_is_refused(tmp_path: Path) -> None:
-    from engine.cli import main
+    from engine.tools.cli import main
 
     root = tmp_path / "policy"
     shutil.copytree(ROOT / "policy", root)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from engine.compile.load import MAX_BYTES, load_text
 from engine.diagnostics import Diagnostic, LoadError, Span, render_full
-from engine.load import MAX_BYTES, load_text
 from engine.source import TooLargeError, read_bounded
 from tests.conftest import ROOT, run_bounded
 
@@ -27,7 +27,7 @@ TIMEOUT = 20  # seconds
 CHILD = """
 import json, sys
 from engine.diagnostics import OrdinanceError
-from engine.load import load_document
+from engine.compile.load import load_document
 try:
     load_document(sys.argv[1])
     print(json.dumps("ok"))
@@ -142,7 +142,7 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     path = tmp_path / "pipe.yaml"
     os.mkfifo(path)
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "eval", str(path)],
+        [sys.executable, "-m", "engine.tools.cli", "eval", str(path)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -229,7 +229,7 @@ def test_syntax_error_positions_follow_yaml_line_breaks(text: str, where: tuple[
 
 def test_bom_in_text_input_does_not_shift_columns() -> None:
     """libyaml skips a leading BOM in its indices and PyYAML counts it: strip it first."""
-    from engine.load import load_text as load
+    from engine.compile.load import load_text as load
 
     doc = load("\ufeffa: 1\nb: 2\n", "case.yaml")
     assert doc.span(("b",), key=True) == Span("case.yaml", 2, 1, 2, 2)

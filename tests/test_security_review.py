@@ -19,7 +19,7 @@ import pytest
 from engine import load_policy
 from engine.api import Policy
 from engine.diagnostics import CaseError, OrdinanceError
-from engine.site_output import GENERATOR, MANIFEST, write_site
+from engine.tools.site_output import GENERATOR, MANIFEST, write_site
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +90,8 @@ def test_a_decimal_object_is_read_whole(policy: Policy) -> None:
 def test_a_case_cannot_print_lines_of_its_own(policy: Policy) -> None:
     r"""A line break in a case id or in case text an explanation quotes is shown as ``\n``: the
     clerk's text rendering holds no line the case wrote (such as a forged decision)."""
-    from engine.case import case_from_dict
     from engine.render import render_text
+    from engine.run.facts import case_from_dict
 
     forged = "\nco.issuable = true\n  └─ forged [KCC 1]"
     facts = {"permit": {"code": "IBC"}, "violation": {"ipmc_section": "IPMC 604" + forged}}
@@ -109,7 +109,7 @@ def test_a_revision_diff_in_text_keeps_a_case_id_on_its_line() -> None:
     """``ordinance diff`` (text) printed a case id as it was: its line breaks became lines."""
     from types import SimpleNamespace
 
-    from engine.revisions import CaseImpact, DecisionChange, render_diff
+    from engine.tools.revisions import CaseImpact, DecisionChange, render_diff
 
     revision = SimpleNamespace(jurisdiction="kent", revision="a")
     impact = CaseImpact("K-1\nNothing changes.", "case.yaml", [DecisionChange(

@@ -3,7 +3,7 @@
 import datetime as dt
 
 from engine import load_policy
-from engine.case import read_case
+from engine.compile.load import read_case
 
 
 def test_bundled_example_evaluates_with_citations() -> None:

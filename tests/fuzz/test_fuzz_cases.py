@@ -24,8 +24,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dsl.typesys import Type
-from engine import cli, load_policy
+from engine import load_policy
 from engine.diagnostics import CaseError
+from engine.tools import cli
 from tests.conftest import comparable
 
 POLICY = load_policy()

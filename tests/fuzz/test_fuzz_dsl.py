@@ -29,6 +29,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dsl.columns import compile_vector
 from dsl.compile import compile_expression
 from dsl.errors import DslErrors
 from dsl.nodes import Node, iter_refs
@@ -36,8 +37,7 @@ from dsl.parse import MAX_DEPTH, parse_expression
 from dsl.typecheck import FUNCTIONS, Types, check_expression
 from dsl.typesys import Type
 from dsl.values import Unknown
-from dsl.vector import compile_vector
-from engine.decide import OutOfRange, out_of_range
+from engine.run.decide import OutOfRange, out_of_range
 from engine.values import to_json
 from tests.test_dsl import NAMES, Context, Scope, _env
 
@@ -288,7 +288,7 @@ _FACT_VALUES: dict[str, st.SearchStrategy[Any]] = {
         dt.datetime(2199, 12, 30),
         timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-8))]),
     ).map(lambda v: v.isoformat()),
-    # Numbers as large as a case may give (engine.case.LIMIT: fewer than 16 digits before the
+    # Numbers as large as a case may give (engine.run.facts.LIMIT: fewer than 16 digits before the
     # point); larger ones are refused where the case writes them (tests/test_security.py).
     "int": st.one_of(st.integers(-1000, 1000), st.integers(-(10**15) + 1, 10**15 - 1)),
     "decimal": st.one_of(

@@ -27,11 +27,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.api import Policy, load_policy
-from engine.case import read_case
-from engine.cli import _locate, main
+from engine.compile.load import load_text, read_case
 from engine.diagnostics import Diagnostic, OrdinanceError, render
-from engine.load import display_path, load_text
-from engine.source import Lines
+from engine.source import Lines, display_path
+from engine.tools.cli import _locate, main
 from tests.conftest import GOLDEN, ROOT, run_bounded
 
 # Strategies built on whole files have long reprs; Hypothesis warns when it prints one.
@@ -333,7 +332,7 @@ def test_policy_with_a_mutated_file(policy_copy: Path, rel: Path, st_data: st.Da
 CHILD = """
 import json, sys
 from engine.diagnostics import OrdinanceError
-from engine.load import load_document
+from engine.compile.load import load_document
 try:
     load_document(sys.argv[1])
     print(json.dumps([]))

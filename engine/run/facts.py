@@ -1,5 +1,5 @@
-"""Case files: read a case (YAML, JSON or a dict from an embedding program), and check and convert
-its facts against the declarations of the policy it names.
+"""Facts: check a case (a dict from an embedding program, or a file ``engine.compile.load``
+read) and convert its facts against the declarations of the policy it names.
 
 A fact that is absent is unknown; ``null`` is allowed only for facts declared ``nullable`` (an
 event that has not happened). Every problem is located in the case file when there is one.
@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
-from dsl.typecheck import did_you_mean
+from dsl.errors import did_you_mean
 from dsl.typesys import Type
 from engine.diagnostics import CaseError, Collector, Diagnostic, Span
-from engine.load import Document, load_document
+from engine.source import Document
 
 
 @dataclass
@@ -36,24 +35,6 @@ class Case:
 
     def span(self, *path: str | int) -> Span | None:
         return self.doc.span(path) if self.doc else None
-
-
-def read_case(path: Path | str) -> Case:
-    """Load and validate a case file.
-
-    A file and the same mapping given to ``Policy.evaluate`` go through one validation
-    (``case_from_dict``), so they are accepted or refused alike.
-
-    Raises:
-        LoadError: the file is not readable YAML/JSON.
-        CaseError: the file does not have a case's shape.
-    """
-    doc = load_document(path)
-    if not isinstance(doc.data, dict):
-        raise CaseError([Diagnostic(
-            "case/not-a-mapping", "a case file must be a mapping with `jurisdiction:` and `facts:`",
-            doc.span(()))])  # fmt: skip
-    return case_from_dict(doc.data, doc)
 
 
 CASE_KEYS = ("case", "jurisdiction", "as_of", "revision", "description", "facts", "expect")

@@ -11,9 +11,9 @@ from typing import Any
 
 from dsl.typesys import MONEY
 from dsl.values import Unknown
-from engine.compiler import CompiledPolicy, CompiledRule, Variant
-from engine.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
-from engine.fees import lines_key
+from engine.run.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
+from engine.run.fees import lines_key
+from engine.run.program import CompiledPolicy, CompiledRule, Variant
 from engine.values import cents, to_json, to_words
 
 

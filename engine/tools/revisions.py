@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine import graph as gr
 from engine.api import Policy, load_policy
-from engine.case import Case
-from engine.compiler import CompiledPolicy, Variant
+from engine.compile import graph as gr
 from engine.diagnostics import Diagnostic, OrdinanceError
-from engine.evaluate import Result
 from engine.printable import md_code, md_text, one_line
+from engine.result import Result
+from engine.run.facts import Case
+from engine.run.program import CompiledPolicy, Variant
 
 _REVISION_ID = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # as engine/schemas/jurisdiction.schema.json
 # A revision id names a folder: far below any file system's limit on a name (255 bytes).

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dsl.typecheck import did_you_mean
-from engine.compiler import CompiledPolicy
-from engine.layer import EffectiveSection
+from dsl.errors import did_you_mean
+from engine.model import EffectiveSection
+from engine.run.program import CompiledPolicy
 
 
 def find_section(cp: CompiledPolicy, citation: str) -> EffectiveSection | None:

@@ -2,7 +2,7 @@
 
 Case by case, most of the time goes to walking the same closures and the same checks again for
 every case. Here each fact becomes a column (checked and converted once per distinct value), and
-each rule is computed for all the cases of a batch by the column closures of ``dsl.vector``. The
+each rule is computed for all the cases of a batch by the column closures of ``dsl.columns``. The
 results are those of ``Policy.values`` for every case; a test holds the two paths to that:
 
 - a case with an unknown input of a rule (a fact it does not give) is decided for that rule by
@@ -22,11 +22,11 @@ from itertools import repeat
 from typing import Any
 
 from dsl import nodes as n
+from dsl.columns import Cols, Rows, VFn, compile_vector, conjoin_vector, select
 from dsl.values import Unknown
-from dsl.vector import Cols, Rows, VFn, compile_vector, conjoin_vector, select
-from engine.case import EARLIEST, LATEST
-from engine.decide import Decide, dispatch_key
-from engine.fees import lines_key
+from engine.run.decide import Decide, dispatch_key
+from engine.run.facts import EARLIEST, LATEST
+from engine.run.fees import lines_key
 
 U = Unknown
 _fromiso = dt.date.fromisoformat
@@ -88,10 +88,10 @@ class BatchRule:
 
 
 def batch_rule(rule: Any, ctx: Any) -> BatchRule:
-    """Compile one rule for bulk evaluation (``rule`` is an ``engine.compiler.CompiledRule``).
+    """Compile one rule for bulk evaluation (an ``engine.run.program.CompiledRule``).
 
     Definitions told apart by one fact's value (a ruleset's ``permit.code == "IBC"``) are
-    grouped by that value as ``engine.decide.build_decide`` does; values whose definitions read
+    grouped by that value as ``engine.run.decide.build_decide`` does; values whose definitions read
     alike (a ruleset gives every code the same wording) share one group, computed once.
     """
     variants = rule.variants

@@ -12,11 +12,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from dsl.typecheck import did_you_mean
+from dsl.errors import did_you_mean
 from engine.api import Policy
-from engine.case import Case, shown
 from engine.diagnostics import Collector, Diagnostic, Span
-from engine.evaluate import Decision, Result
+from engine.result import Decision, Result
+from engine.run.facts import Case, shown
 from engine.values import to_json
 
 _KEYS = ("value", "status", "needs", "citations")

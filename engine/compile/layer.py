@@ -8,83 +8,21 @@ that now hang on it, so a citation reads "IBC 105.5 as amended by KCC 14.01.030.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from engine.diagnostics import Collector
 from engine.model import (
     Amendment,
+    EffectiveSection,
     Expr,
-    FactDecl,
     JurisdictionDef,
-    ProcedureDef,
+    LayeredPolicy,
+    Provenance,
     RevisionContent,
     RevisionInfo,
     RuleDef,
     SectionDef,
 )
 
-_PHRASES = {
-    "substitute": "as amended by",
-    "add": "as added by",
-    "repeal": "repealed by",
-    "delete": "deleted by",
-}
 _STATUS = {"substitute": "in_force", "add": "in_force", "repeal": "repealed", "delete": "deleted"}
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """One change to a section: what was done, by which section, in which jurisdiction."""
-
-    action: str  # substitute | add | repeal | delete
-    by: str  # citation of the amending section
-    jurisdiction: str
-    revision: str
-
-    def phrase(self) -> str:
-        return f"{_PHRASES[self.action]} {self.by}"
-
-
-@dataclass
-class EffectiveSection:
-    """A section as it stands in one jurisdiction and revision."""
-
-    citation: str
-    title: str
-    text: str | None
-    status: str  # in_force | repealed | deleted
-    kind: str
-    jurisdiction: str  # the layer whose text is in force
-    defined_by: SectionDef | None  # the definition whose text and rules apply
-    model_text: str | None = None  # the parent's text before the last amendment
-    model_title: str | None = None
-    provenance: list[Provenance] = field(default_factory=list)
-    rules: list[RuleDef] = field(default_factory=list)
-    when: list[Expr] = field(default_factory=list)
-    amends: list[str] = field(default_factory=list)  # for an amending section: its targets
-
-    @property
-    def cited_as(self) -> str:
-        """The citation as a result shows it: ``IBC 105.5 as amended by KCC 14.01.030.D``."""
-        if not self.provenance:
-            return self.citation
-        return f"{self.citation} {self.provenance[-1].phrase()}"
-
-    def cite(self, subsection: str | None) -> str:
-        base = f"{self.citation}.{subsection}" if subsection else self.citation
-        return f"{base} {self.provenance[-1].phrase()}" if self.provenance else base
-
-
-@dataclass
-class LayeredPolicy:
-    """The effective policy of one jurisdiction at one revision, ready to compile."""
-
-    jurisdiction: JurisdictionDef
-    revision: RevisionInfo
-    chain: list[tuple[JurisdictionDef, RevisionInfo]]
-    facts: dict[str, FactDecl] = field(default_factory=dict)
-    sections: dict[str, EffectiveSection] = field(default_factory=dict)
-    procedures: dict[str, ProcedureDef] = field(default_factory=dict)
 
 
 def apply_layers(
@@ -127,7 +65,7 @@ def _resolve_rules(
     rules = list(sec.rules)
     for i, name in enumerate(sec.use):
         if name not in rulesets:
-            from dsl.typecheck import did_you_mean
+            from dsl.errors import did_you_mean
 
             guess = did_you_mean(name, rulesets)
             out.add(
@@ -237,7 +175,7 @@ def _target_as_said(policy: LayeredPolicy, layer: str, amendment: Amendment,
     real section unamended."""
     if (target is not None) == amendment.in_parent:
         return True
-    from dsl.typecheck import did_you_mean
+    from dsl.errors import did_you_mean
 
     layers = [j.id for j, _ in policy.chain]
     below = layers[: layers.index(layer)] if layer in layers else layers[:-1]

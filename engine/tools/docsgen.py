@@ -16,19 +16,19 @@ from typing import Any
 
 import yaml
 
-from engine import graph as gr
 from engine.api import Policy
-from engine.case import read_case
-from engine.compiler import CompiledPolicy, CompiledRule, Variant
+from engine.compile import graph as gr
+from engine.compile.load import read_case
 from engine.diagnostics import OrdinanceError
-from engine.evaluate import Result
-from engine.layer import EffectiveSection
+from engine.model import EffectiveSection
 from engine.printable import md_code, md_fence, md_lines, md_text, mermaid_text
 from engine.render import render_markdown
-from engine.sections import decided_by
-from engine.site_output import write_site
+from engine.result import Result
+from engine.run.program import CompiledPolicy, CompiledRule, Variant
+from engine.tools.sections import decided_by
+from engine.tools.site_output import write_site
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md", "security.md")  # from docs/
 WRITING = (
     "A case file",
@@ -233,7 +233,7 @@ def _order(citation: str) -> list[Any]:
 def _change_pages(policy: Policy, jid: str, pages: dict[str, str]) -> Nav:
     """A "what changed" page per encoded revision after the first, from the same diff as
     ``ordinance diff`` (the law's changes; run the command for the cases they affect)."""
-    from engine.revisions import diff_revisions, render_diff
+    from engine.tools.revisions import diff_revisions, render_diff
 
     revisions = sorted((cp for (j, _), cp in policy.compiled.items() if j == jid),
                        key=lambda cp: cp.layered.revision.effective_on or dt.date.min)  # fmt: skip
@@ -517,7 +517,7 @@ def _diagnostic_pages(source: str, pages: dict[str, str]) -> Nav:
 def _cli_reference() -> str:
     import click
 
-    from engine.cli import main
+    from engine.tools.cli import main
 
     lines = ["# Command line", ""]
     ctx = click.Context(main, info_name="ordinance")

@@ -78,6 +78,21 @@ def dependencies(g: nx.DiGraph, kind: str, name: str) -> set[str]:
     return set(nx.ancestors(g, node_id(kind, name)))
 
 
+def needs(g: nx.DiGraph) -> dict[str, frozenset[str]]:
+    """Per rule: the names of every fact and rule it reads, directly or not, and its own name.
+
+    Computed once at compile time so that the run time can cut the plan for any set of
+    decisions without the graph.
+    """
+    return {
+        g.nodes[node]["name"]: frozenset(
+            {g.nodes[a]["name"] for a in nx.ancestors(g, node)} | {g.nodes[node]["name"]}
+        )
+        for node in g.nodes
+        if g.nodes[node]["kind"] == RULE
+    }
+
+
 def to_mermaid(g: nx.DiGraph, title: str | None = None) -> str:
     """The graph as a Mermaid flowchart (facts as stadiums, rules as boxes, steps as hexagons)."""
     ids = {n: f"n{i}" for i, n in enumerate(sorted(g.nodes))}

@@ -1,208 +1,47 @@
-"""Pipeline stages 4–6: type-check every expression of a layered policy, build and check the
-dependency graph, and compile the rules into closures in evaluation order.
+"""Pipeline stages check, graph and compile: type-check every expression of a layered policy,
+build and check the dependency graph, and compile the rules into closures in evaluation order.
 
-The output, ``CompiledPolicy``, is all the evaluator needs: no YAML, Lark or networkx object is
-touched when a case is evaluated.
+The output, ``engine.run.program.CompiledPolicy``, is all the evaluator needs: no YAML, Lark or
+networkx object is touched when a case is evaluated.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import replace
 
 import networkx as nx
 
 from dsl import nodes as n
 from dsl.compile import Fn, compile_expression, conjoin
-from dsl.errors import DslErrors
+from dsl.errors import DslErrors, did_you_mean
 from dsl.parse import parse_expression
-from dsl.typecheck import Types, check_expression, did_you_mean
-from dsl.typesys import DATE, MONEY, Type, article
+from dsl.typecheck import Types, check_expression
+from dsl.typesys import MONEY, Type, article
 from dsl.values import Unknown
-from engine import graph as gr
-from engine.batch import BatchRule, FactKind, batch_rule
-from engine.calendar import Calendar
-from engine.case import FactReader
-from engine.decide import Decide, Plan, build_decide
+from engine.compile import graph as gr
 from engine.diagnostics import Collector, Diagnostic, Span
-from engine.fees import CompiledItem, build_total, check_fee, lines_value
-from engine.layer import EffectiveSection, LayeredPolicy
-from engine.model import Expr, FactDecl, ProcedureDef, RuleDef, StepDef
-from engine.values import json_converter, words_converter
+from engine.model import (
+    EffectiveSection,
+    Expr,
+    LayeredPolicy,
+    ProcedureDef,
+    RuleDef,
+)
+from engine.run.calendar import Calendar
+from engine.run.decide import build_decide
+from engine.run.fees import CompiledItem, build_total, check_fee, lines_value
+from engine.run.program import (
+    BUILTINS,
+    CompiledPolicy,
+    CompiledProcedure,
+    CompiledRule,
+    CompiledStep,
+    Variant,
+)
 
-BUILTINS: dict[str, Type] = {"as_of": DATE}
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
-
-
-@dataclass
-class Variant:
-    """One section's definition of a rule, chosen when its conditions hold."""
-
-    rule: RuleDef
-    section: EffectiveSection
-    citation: str
-    whens: list[Expr]
-    when_parts: list[tuple[n.Node, Fn]]  # each condition, parsed and compiled
-    when_fn: Fn | None
-    value_fn: Fn
-    facts: tuple[str, ...]  # facts read by the conditions and the value, in order
-    rules: tuple[str, ...]  # rules read likewise
-    explain: tuple[tuple[str, str | None], ...]  # (literal text, reference or None)
-    # The value's syntax tree and the types of every node (for the column compiler of bulk
-    # evaluation); None for a fee schedule, which bulk evaluation decides case by case.
-    value_node: n.Node | None = None
-    types: Types = field(default_factory=dict)
-
-
-@dataclass
-class CompiledRule:
-    id: str
-    type: Type
-    internal: bool
-    description: str
-    variants: tuple[Variant, ...]
-    decide: Decide
-    # The value's JSON form and words, specialised for the type once (explanations call them
-    # for every step of every case).
-    json: Callable[[Any], Any] = field(init=False)
-    words: Callable[[Any], str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.json = json_converter(self.type)
-        self.words = words_converter(self.type)
-
-
-@dataclass
-class CompiledStep:
-    step: StepDef
-    citation: str | None
-    when_fn: Fn | None
-    done_fn: Fn | None
-    deadline_fn: Fn | None
-
-
-@dataclass
-class CompiledProcedure:
-    procedure: ProcedureDef
-    steps: tuple[CompiledStep, ...]  # each step's when_fn includes the procedure's `when:`
-
-
-@dataclass
-class CompiledPolicy:
-    """A (jurisdiction, revision) compiled once, evaluated many times."""
-
-    layered: LayeredPolicy
-    calendar: Calendar
-    facts: dict[str, FactDecl]
-    rules: dict[str, CompiledRule]  # in evaluation order
-    procedures: dict[str, CompiledProcedure]
-    graph: nx.DiGraph
-    warnings: list[Diagnostic] = field(default_factory=list)
-    # The evaluation plan: (rule id, its decide function) in dependency order.
-    plan: Plan = ()
-    missing: dict[str, Unknown] = field(default_factory=dict)  # fact id → its Unknown
-    # Per requested set of decisions: (the part of the plan they need, the unknowns of the facts
-    # that part reads). Computed once per set.
-    _plans: dict[frozenset[str], tuple[Plan, dict[str, Unknown]]] = field(default_factory=dict)
-    checked_requests: dict[Any, frozenset[str]] = field(default_factory=dict)
-    _batch_plans: dict[frozenset[str] | None, tuple[BatchRule, ...]] = field(default_factory=dict)
-
-    def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
-        """The part of the plan that the given decisions need, and the facts it reads."""
-        found = self._plans.get(decisions)
-        if found is None:
-            nodes = set()
-            for rid in decisions:
-                nodes |= gr.dependencies(self.graph, gr.RULE, rid) | {gr.node_id(gr.RULE, rid)}
-            names = {self.graph.nodes[n]["name"] for n in nodes}
-            plan = tuple((rid, d) for rid, d in self.plan if rid in names)
-            found = plan, {f: u for f, u in self.missing.items() if f in names}
-            self._plans[decisions] = found
-        return found
-
-    def batch_plan(self, decisions: frozenset[str] | None) -> tuple[BatchRule, ...]:
-        """The rules the decisions need (all when None), compiled for bulk evaluation once."""
-        found = self._batch_plans.get(decisions)
-        if found is None:
-            plan = self.plan if decisions is None else self.plan_for(decisions)[0]
-            found = tuple(batch_rule(self.rules[rid], self) for rid, _ in plan)
-            self._batch_plans[decisions] = found
-        return found
-
-    @cached_property
-    def batch_kinds(self) -> dict[str, FactKind]:
-        """Per fact: its type name, converter, whether it may be null, and its unknown."""
-        out: dict[str, FactKind] = {}
-        stack = [self.reader.tree]
-        while stack:
-            for node in stack.pop().values():
-                if node.__class__ is dict:
-                    stack.append(node)
-                else:
-                    fid, convert, nullable, _ = node
-                    kind = self.facts[fid].type.name
-                    out[fid] = (kind, convert, nullable, self.missing[fid])
-        return out
-
-    @property
-    def jurisdiction(self) -> str:
-        return self.layered.jurisdiction.id
-
-    @property
-    def revision(self) -> str:
-        return self.layered.revision.id
-
-    @cached_property
-    def fact_json(self) -> dict[str, Callable[[Any], Any]]:
-        """Each fact's JSON converter, specialised for its type once."""
-        return {f: json_converter(d.type) for f, d in self.facts.items()}
-
-    @cached_property
-    def words_of(self) -> dict[str, Callable[[Any], str]]:
-        """The words converter of every fact, rule and built-in (for explanation templates)."""
-        out = {f: words_converter(d.type) for f, d in self.facts.items()}
-        out.update({r: c.words for r, c in self.rules.items()})
-        out.update({b: words_converter(t) for b, t in BUILTINS.items()})
-        return out
-
-    @cached_property
-    def public(self) -> tuple[str, ...]:
-        """The ids of the rules reported as decisions, in evaluation order."""
-        return tuple(rid for rid, r in self.rules.items() if not r.internal)
-
-    @cached_property
-    def reader(self) -> FactReader:
-        """Checks and converts a case's facts for this revision (built once)."""
-        return FactReader(self.facts, self.calendar.time_zone)
-
-    @cached_property
-    def _statuses(self) -> dict[str, str]:
-        return {" ".join(c.split()).upper(): sec.status for c, sec in self.layered.sections.items()}
-
-    def in_force(self, citation: str) -> bool:
-        """False when the section or one it belongs to is repealed or deleted (case and spacing
-        of the citation do not matter)."""
-        parts = " ".join(citation.split()).upper()
-        while parts:
-            if self._statuses.get(parts, "in_force") != "in_force":
-                return False
-            if "." not in parts:
-                break
-            parts = parts.rsplit(".", 1)[0]
-        return True
-
-    @property
-    def time_zone(self) -> Any:
-        return self.calendar.time_zone
-
-    def is_business_day(self, day: Any) -> bool:
-        return self.calendar.is_business_day(day)
-
-    def add_business_days(self, day: Any, count: int) -> Any:
-        return self.calendar.add_business_days(day, count)
 
 
 class _Scope:
@@ -277,6 +116,7 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
         out.items.extend(cycles)
         return None
     cp.rules = {rid: rules[rid] for rid in gr.evaluation_order(cp.graph)}
+    cp.needs = gr.needs(cp.graph)
     cp.procedures = procedures
     cp.plan = tuple((rid, r.decide) for rid, r in cp.rules.items())
     cp.missing = {f: Unknown(frozenset({f})) for f in layered.facts}

@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 import click
 
 from engine.api import Policy, load_policy
-from engine.case import read_case
+from engine.compile.load import read_case
 from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, render
-from engine.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
 from engine.printable import printable, printable_json
 from engine.render import render_json, render_markdown, render_text
+from engine.tools.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -177,7 +177,7 @@ def _locate(diags: list[Diagnostic], path: Path) -> list[Diagnostic]:
 
 
 def _unknown_decisions(names: list[str], known: Any) -> None:
-    from dsl.typecheck import did_you_mean
+    from dsl.errors import did_you_mean
 
     for name in names:
         guess = did_you_mean(name, known)
@@ -263,7 +263,7 @@ def show_cmd(
     policy_dir: Path | None,
 ) -> None:
     """Print the effective text of SECTION (e.g. `IBC 105.5`) with its provenance."""
-    from engine.sections import render_section
+    from engine.tools.sections import render_section
 
     policy = _load(policy_dir)
     cp = _compiled(policy, jurisdiction, revision)
@@ -297,7 +297,7 @@ def graph_cmd(
     policy_dir: Path | None,
 ) -> None:
     """Export the dependency graph of facts, rules and procedure steps."""
-    from engine import graph as gr
+    from engine.compile import graph as gr
 
     policy = _load(policy_dir)
     cp = _compiled(policy, jurisdiction, revision)
@@ -411,7 +411,7 @@ def docs_build_cmd(
     out: Path, examples: Path, mermaid_js: Path | None, policy_dir: Path | None
 ) -> None:
     """Write the Markdown site; then `mkdocs build --strict -f OUT/mkdocs.yml` renders it."""
-    from engine.docsgen import build_docs
+    from engine.tools.docsgen import build_docs
 
     golden = examples if examples.is_dir() else None
     written = build_docs(_load(policy_dir), out, golden, mermaid_js)
@@ -440,7 +440,7 @@ def revision_group() -> None:
 def revision_new_cmd(jurisdiction: str | None, rev_id: str, effective: dt.date,
                      title: str | None, policy_dir: Path, golden: Path | None) -> None:  # fmt: skip
     """Start a revision as a copy of the latest one; earlier revisions are never changed."""
-    from engine.revisions import copy_golden, new_revision
+    from engine.tools.revisions import copy_golden, new_revision
 
     if jurisdiction is None:
         raise click.UsageError("name the jurisdiction with --jurisdiction")
@@ -469,7 +469,7 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
              fmt: str, policy_dir: Path | None) -> None:  # fmt: skip
     """What changes from one revision to another: the law, then every case it affects.
     Exit 0 when nothing changed, 1 when something did."""
-    from engine.revisions import case_impact, diff_revisions, render_diff
+    from engine.tools.revisions import case_impact, diff_revisions, render_diff
 
     policy = _load(policy_dir)
     a = _compiled(policy, jurisdiction, rev_from)

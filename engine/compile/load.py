@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import codecs
 import copy
-import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +28,17 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from engine.diagnostics import Collector, Diagnostic, LoadError, Span
-from engine.source import Lines, NotAFileError, TooLargeError, read_bounded
+from engine.diagnostics import CaseError, Collector, Diagnostic, LoadError, Span
+from engine.run.facts import Case, case_from_dict
+from engine.source import (
+    Document,
+    Lines,
+    NotAFileError,
+    Path_,
+    TooLargeError,
+    display_path,
+    read_bounded,
+)
 
 # One budget for the work a document can cause: at most MAX_NODES nodes in the file, and at most
 # MAX_NODES values once aliases and merge keys are expanded (each value, and each pair a merge
@@ -45,7 +52,6 @@ MAX_BYTES = 8 * 1024 * 1024
 # (less on a busy machine; a file of 1 MiB took 16 s), so a larger file gets libyaml's message.
 PURE_MAX_BYTES = 64 * 1024
 
-Path_ = tuple[str | int, ...]
 _TAG = "tag:yaml.org,2002:"
 # libyaml's parser when PyYAML was built with it (ten times faster, same marks); its events
 # are composed here, so the loader class matters for speed, never for what gets constructed.
@@ -57,92 +63,6 @@ _NON_PRINTABLE = re.compile(
     r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
 )
 _ESCAPES = {0x00: "\\0", 0x07: "\\a", 0x08: "\\b", 0x0B: "\\v", 0x0C: "\\f", 0x1B: "\\e"}
-
-
-@dataclass
-class Document:
-    """A loaded file: ``data`` (dicts, lists, str, int, float, bool, None; timestamps stay as
-    their ISO text) and where each value and key sits in the file."""
-
-    file: str
-    text: str
-    data: Any
-    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path → (start, end) index
-    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    raw: dict[Path_, str] = field(default_factory=dict)  # scalar text as written
-    lines: Lines = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self.lines = Lines(self.text)  # YAML's line breaks, as the parser counts them
-
-    def _pos(self, index: int) -> tuple[int, int]:
-        return self.lines.position(index)
-
-    def span_of(self, start: int, end: int) -> Span:
-        (l1, c1), (l2, c2) = self._pos(start), self._pos(max(start, end))
-        return Span(self.file, l1, c1, l2, c2)
-
-    def span(self, path: Path_, *, key: bool = False) -> Span:
-        """Where the value (or, with ``key``, the key) at ``path`` is; falls back to the nearest
-        enclosing node that has a position (a list item has no key: its value is used)."""
-        p = path
-        while p:
-            if key and p in self.keys:
-                return self.span_of(*self.keys[p])
-            if p in self.values and (not key or isinstance(p[-1], int)):
-                return self.span_of(*self.values[p])
-            if not key and p in self.keys:
-                return self.span_of(*self.keys[p])
-            p = p[:-1]
-        return self.span_of(*self.values.get((), (0, 0)))
-
-    def expr_span(self, path: Path_, start: int, end: int) -> Span:
-        """Map offsets inside the scalar string at ``path`` to a file span (for DSL errors).
-
-        The scalar's text in the file may differ from its value (quotes, block indentation,
-        folding), so offsets are aligned by walking both texts.
-        """
-        value = self.data_at(path)
-        if path not in self.values or not isinstance(value, str):
-            return self.span(path)
-        s0, s1 = self.values[path]
-        src = self.text[s0:s1]
-        a = _align(value, src, start)
-        b = _align(value, src, max(start, end - 1)) + (1 if end > start else 0)
-        return self.span_of(s0 + a, s0 + b)
-
-    def data_at(self, path: Path_) -> Any:
-        node = self.data
-        for part in path:
-            node = node[part]
-        return node
-
-
-def _align(value: str, src: str, offset: int) -> int:
-    """Index in ``src`` of the character at ``offset`` in ``value``: greedy match of equal
-    characters, skipping what the YAML syntax added (quotes, indentation, block markers)."""
-    j = 0
-    # Skip the block header (| or >) or the opening quote.
-    if src[:1] in "|>":
-        j = src.find("\n") + 1
-    elif src[:1] in "\"'":
-        j = 1
-    for i, ch in enumerate(value):
-        while j < len(src) and src[j] != ch:
-            j += 1
-        if i == offset:
-            return min(j, len(src))
-        j += 1
-    return min(j, len(src))
-
-
-def display_path(path: Path | str) -> str:
-    """A path as the user should see it: relative to the working directory when inside it."""
-    p = Path(path)
-    try:
-        return os.path.relpath(p) if p.is_absolute() and str(p).startswith(os.getcwd()) else str(p)
-    except ValueError:
-        return str(p)
 
 
 def load_document(path: Path | str, display: str | None = None) -> Document:
@@ -549,3 +469,21 @@ class _Converter:
                 seen.add(k.value)
                 pairs.append((k, v))
         return pairs
+
+
+def read_case(path: Path | str) -> Case:
+    """Load and validate a case file.
+
+    A file and the same mapping given to ``Policy.evaluate`` go through one validation
+    (``case_from_dict``), so they are accepted or refused alike.
+
+    Raises:
+        LoadError: the file is not readable YAML/JSON.
+        CaseError: the file does not have a case's shape.
+    """
+    doc = load_document(path)
+    if not isinstance(doc.data, dict):
+        raise CaseError([Diagnostic(
+            "case/not-a-mapping", "a case file must be a mapping with `jurisdiction:` and `facts:`",
+            doc.span(()))])  # fmt: skip
+    return case_from_dict(doc.data, doc)

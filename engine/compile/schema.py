@@ -12,11 +12,11 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from dsl.typecheck import did_you_mean
+from dsl.errors import did_you_mean
 from engine.diagnostics import Collector
-from engine.load import Document
+from engine.source import Document
 
-SCHEMA_DIR = Path(__file__).with_name("schemas")
+SCHEMA_DIR = Path(__file__).parent.parent / "schemas"
 
 
 @cache

@@ -1,0 +1,1 @@
+"""The compile stages: policy files to a ``CompiledPolicy`` (``STAGES`` lists them in order)."""

@@ -1,0 +1,214 @@
+"""The compiled program of one (jurisdiction, revision): what the run time evaluates.
+
+``engine.compile`` builds a ``CompiledPolicy`` once; everything here is closures, plain data and
+tables computed at compile time, so evaluating a case imports no YAML, JSON Schema, Lark or
+networkx code (``tests/test_architecture.py`` holds that line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from dsl import nodes as n
+from dsl.compile import Fn
+from dsl.typecheck import Types
+from dsl.typesys import DATE, Type
+from dsl.values import Unknown
+from engine.diagnostics import Diagnostic
+from engine.model import (
+    EffectiveSection,
+    Expr,
+    FactDecl,
+    LayeredPolicy,
+    ProcedureDef,
+    RuleDef,
+    StepDef,
+)
+from engine.run.batch import BatchRule, FactKind, batch_rule
+from engine.run.calendar import Calendar
+from engine.run.decide import Decide, Plan
+from engine.run.facts import FactReader
+from engine.values import json_converter, words_converter
+
+if TYPE_CHECKING:  # the graph is built at compile time; only its type is named here
+    import networkx as nx
+
+BUILTINS: dict[str, Type] = {"as_of": DATE}
+
+
+@dataclass
+class Variant:
+    """One section's definition of a rule, chosen when its conditions hold."""
+
+    rule: RuleDef
+    section: EffectiveSection
+    citation: str
+    whens: list[Expr]
+    when_parts: list[tuple[n.Node, Fn]]  # each condition, parsed and compiled
+    when_fn: Fn | None
+    value_fn: Fn
+    facts: tuple[str, ...]  # facts read by the conditions and the value, in order
+    rules: tuple[str, ...]  # rules read likewise
+    explain: tuple[tuple[str, str | None], ...]  # (literal text, reference or None)
+    # The value's syntax tree and the types of every node (for the column compiler of bulk
+    # evaluation); None for a fee schedule, which bulk evaluation decides case by case.
+    value_node: n.Node | None = None
+    types: Types = field(default_factory=dict)
+
+
+@dataclass
+class CompiledRule:
+    id: str
+    type: Type
+    internal: bool
+    description: str
+    variants: tuple[Variant, ...]
+    decide: Decide
+    # The value's JSON form and words, specialised for the type once (explanations call them
+    # for every step of every case).
+    json: Callable[[Any], Any] = field(init=False)
+    words: Callable[[Any], str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.json = json_converter(self.type)
+        self.words = words_converter(self.type)
+
+
+@dataclass
+class CompiledStep:
+    step: StepDef
+    citation: str | None
+    when_fn: Fn | None
+    done_fn: Fn | None
+    deadline_fn: Fn | None
+
+
+@dataclass
+class CompiledProcedure:
+    procedure: ProcedureDef
+    steps: tuple[CompiledStep, ...]  # each step's when_fn includes the procedure's `when:`
+
+
+@dataclass
+class CompiledPolicy:
+    """A (jurisdiction, revision) compiled once, evaluated many times."""
+
+    layered: LayeredPolicy
+    calendar: Calendar
+    facts: dict[str, FactDecl]
+    rules: dict[str, CompiledRule]  # in evaluation order
+    procedures: dict[str, CompiledProcedure]
+    # The dependency graph, for the tools that draw it (docs, `ordinance graph`); the run time
+    # never walks it: what it needs from it is in ``needs``.
+    graph: nx.DiGraph
+    warnings: list[Diagnostic] = field(default_factory=list)
+    # Per rule: the names of the rules and facts it reads, directly or not, and its own.
+    needs: dict[str, frozenset[str]] = field(default_factory=dict)
+    # The evaluation plan: (rule id, its decide function) in dependency order.
+    plan: Plan = ()
+    missing: dict[str, Unknown] = field(default_factory=dict)  # fact id → its Unknown
+    # Per requested set of decisions: (the part of the plan they need, the unknowns of the facts
+    # that part reads). Computed once per set.
+    _plans: dict[frozenset[str], tuple[Plan, dict[str, Unknown]]] = field(default_factory=dict)
+    checked_requests: dict[Any, frozenset[str]] = field(default_factory=dict)
+    _batch_plans: dict[frozenset[str] | None, tuple[BatchRule, ...]] = field(default_factory=dict)
+
+    def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
+        """The part of the plan that the given decisions need, and the facts it reads.
+
+        What each rule reads, directly or not, was found in the graph at compile time
+        (``needs``), so a new set of decisions costs a set union here, not a graph walk.
+        """
+        found = self._plans.get(decisions)
+        if found is None:
+            names: set[str] = set()
+            for rid in decisions:
+                names |= self.needs[rid]
+            plan = tuple((rid, d) for rid, d in self.plan if rid in names)
+            found = plan, {f: u for f, u in self.missing.items() if f in names}
+            self._plans[decisions] = found
+        return found
+
+    def batch_plan(self, decisions: frozenset[str] | None) -> tuple[BatchRule, ...]:
+        """The rules the decisions need (all when None), compiled for bulk evaluation once."""
+        found = self._batch_plans.get(decisions)
+        if found is None:
+            plan = self.plan if decisions is None else self.plan_for(decisions)[0]
+            found = tuple(batch_rule(self.rules[rid], self) for rid, _ in plan)
+            self._batch_plans[decisions] = found
+        return found
+
+    @cached_property
+    def batch_kinds(self) -> dict[str, FactKind]:
+        """Per fact: its type name, converter, whether it may be null, and its unknown."""
+        out: dict[str, FactKind] = {}
+        stack = [self.reader.tree]
+        while stack:
+            for node in stack.pop().values():
+                if node.__class__ is dict:
+                    stack.append(node)
+                else:
+                    fid, convert, nullable, _ = node
+                    kind = self.facts[fid].type.name
+                    out[fid] = (kind, convert, nullable, self.missing[fid])
+        return out
+
+    @property
+    def jurisdiction(self) -> str:
+        return self.layered.jurisdiction.id
+
+    @property
+    def revision(self) -> str:
+        return self.layered.revision.id
+
+    @cached_property
+    def fact_json(self) -> dict[str, Callable[[Any], Any]]:
+        """Each fact's JSON converter, specialised for its type once."""
+        return {f: json_converter(d.type) for f, d in self.facts.items()}
+
+    @cached_property
+    def words_of(self) -> dict[str, Callable[[Any], str]]:
+        """The words converter of every fact, rule and built-in (for explanation templates)."""
+        out = {f: words_converter(d.type) for f, d in self.facts.items()}
+        out.update({r: c.words for r, c in self.rules.items()})
+        out.update({b: words_converter(t) for b, t in BUILTINS.items()})
+        return out
+
+    @cached_property
+    def public(self) -> tuple[str, ...]:
+        """The ids of the rules reported as decisions, in evaluation order."""
+        return tuple(rid for rid, r in self.rules.items() if not r.internal)
+
+    @cached_property
+    def reader(self) -> FactReader:
+        """Checks and converts a case's facts for this revision (built once)."""
+        return FactReader(self.facts, self.calendar.time_zone)
+
+    @cached_property
+    def _statuses(self) -> dict[str, str]:
+        return {" ".join(c.split()).upper(): sec.status for c, sec in self.layered.sections.items()}
+
+    def in_force(self, citation: str) -> bool:
+        """False when the section or one it belongs to is repealed or deleted (case and spacing
+        of the citation do not matter)."""
+        parts = " ".join(citation.split()).upper()
+        while parts:
+            if self._statuses.get(parts, "in_force") != "in_force":
+                return False
+            if "." not in parts:
+                break
+            parts = parts.rsplit(".", 1)[0]
+        return True
+
+    @property
+    def time_zone(self) -> Any:
+        return self.calendar.time_zone
+
+    def is_business_day(self, day: Any) -> bool:
+        return self.calendar.is_business_day(day)
+
+    def add_business_days(self, day: Any, count: int) -> Any:
+        return self.calendar.add_business_days(day, count)
