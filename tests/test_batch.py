@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
-from engine.run.program import CompiledPolicy
 
 from dsl.values import Unknown
 from engine import load_policy
 from engine.api import Policy
 from engine.diagnostics import CaseError
+from engine.run import bulk
+from engine.run.program import CompiledPolicy
 from tests.conftest import comparable
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -89,8 +90,8 @@ def test_random_cases_agree(
     cases = _random_cases(cp, 150, seed=int(keep * 100), keep=keep)
     want = comparable(_one_by_one(cases))
     calls: list[int] = []
-    each = Policy._values_each
-    monkeypatch.setattr(Policy, "_values_each", lambda *a: calls.append(1) or each(*a))
+    each = bulk._each
+    monkeypatch.setattr(bulk, "_each", lambda *a: calls.append(1) or each(*a))
     assert comparable(POLICY.values_many(cases)) == want
     assert not calls, "well-formed cases went case by case: the column path hid a problem"
 
@@ -139,8 +140,9 @@ def test_catalogue_takes_the_column_path(monkeypatch: pytest.MonkeyPatch) -> Non
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("fell back to case-by-case evaluation")
 
-    monkeypatch.setattr(Policy, "_values_each", refuse)
+    monkeypatch.setattr(bulk, "_each", refuse)
     monkeypatch.setattr(Policy, "values", refuse)
+    monkeypatch.setattr(bulk.one, "values", refuse)
     assert comparable(POLICY.values_many(cases, DECISIONS)) == want
     cp = POLICY.latest("kent")
     plan = cp.batch_plan(frozenset(DECISIONS))

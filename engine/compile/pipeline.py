@@ -1,0 +1,123 @@
+"""The compile pipeline over a policy folder: every jurisdiction read, layered over its parents
+and compiled, one revision at a time, in the order ``engine.compile.STAGES`` gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.compile.compiler import compile_policy
+from engine.compile.layer import apply_layers
+from engine.compile.read import read_jurisdiction
+from engine.diagnostics import Collector, Diagnostic
+from engine.model import JurisdictionDef, RevisionInfo
+from engine.run.program import CompiledPolicy
+
+
+@dataclass
+class Compiled:
+    """What a policy folder compiles to: its jurisdictions, each encoded revision that compiled,
+    and every diagnostic (errors and warnings), sorted and each reported once."""
+
+    root: Path
+    jurisdictions: dict[str, JurisdictionDef] = field(default_factory=dict)
+    compiled: dict[tuple[str, str], CompiledPolicy] = field(default_factory=dict)
+    out: Collector = field(default_factory=Collector)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        # A parent layer is compiled under each child: report each of its problems once.
+        return sorted(dict.fromkeys(self.out.items), key=Diagnostic.sort_key)
+
+
+def compile_folder(root: Path) -> Compiled:
+    """Read and compile every jurisdiction under ``root`` (the policy root, holding one folder
+    per jurisdiction, or one jurisdiction's folder, which is compiled alone)."""
+    only = None
+    if (root / "jurisdiction.yaml").is_file():
+        only, root = root.name, root.parent
+    result = Compiled(root)
+    out = result.out
+    for folder in sorted(p for p in root.iterdir() if (p / "jurisdiction.yaml").is_file()):
+        jur = read_jurisdiction(folder, out)
+        if jur is not None:
+            result.jurisdictions[jur.id] = jur
+    if not result.jurisdictions and not out.errors:
+        out.add(
+            "policy/empty",
+            f"no jurisdiction under `{root}`",
+            help="a jurisdiction is a folder with a `jurisdiction.yaml`",
+        )
+    # Stop at the stage boundary: a file that did not load would make every reference to what
+    # it declares look like a second error.
+    if out.errors:
+        return result
+    for jid in [only] if only else sorted(result.jurisdictions):
+        if jid in result.jurisdictions:
+            _compile_jurisdiction(result.jurisdictions, result.compiled,
+                                  result.jurisdictions[jid], out)  # fmt: skip
+    return result
+
+
+def _compile_jurisdiction(
+    jurisdictions: dict[str, JurisdictionDef],
+    compiled: dict[tuple[str, str], CompiledPolicy],
+    jur: JurisdictionDef,
+    out: Collector,
+) -> None:
+    for rev in jur.revisions:
+        if not rev.encoded or rev.id not in jur.content:
+            continue
+        chain = _chain(jurisdictions, jur, rev, out)
+        if chain is None:
+            continue
+        layered = apply_layers(chain, out)
+        program = compile_policy(layered, out)
+        if program is not None:
+            compiled[(jur.id, rev.id)] = program
+
+
+def _chain(
+    jurisdictions: dict[str, JurisdictionDef], jur: JurisdictionDef, rev: RevisionInfo,
+    out: Collector,
+) -> list[tuple[JurisdictionDef, RevisionInfo]] | None:
+    """The layers under ``jur`` at ``rev``: each parent at its revision in force on the date
+    ``rev`` takes effect."""
+    chain = [(jur, rev)]
+    seen = {jur.id}
+    day = rev.effective_on
+    while chain[0][0].extends:
+        child = chain[0][0]
+        pid = child.extends
+        assert pid is not None
+        if pid in seen or pid not in jurisdictions:
+            out.add(
+                "policy/unknown-parent",
+                f"`{child.id}` extends `{pid}`, which "
+                + ("extends it back" if pid in seen else "is not a jurisdiction here"),
+                child.origin.doc.span(("extends",)),
+                help="known jurisdictions: " + ", ".join(sorted(jurisdictions)),
+            )
+            return None
+        parent = jurisdictions[pid]
+        seen.add(pid)
+        revs = sorted(
+            (
+                r
+                for r in parent.revisions
+                if r.encoded and r.effective_on and day and r.effective_on <= day
+            ),
+            key=lambda r: r.effective_on or dt.date.min,
+        )
+        if not revs:
+            out.add(
+                "policy/no-parent-revision",
+                f"`{pid}` has no encoded revision in force on "
+                f"{day}, when `{jur.id}` {rev.id} takes effect",
+                child.origin.doc.span(("extends",)),
+            )
+            return None
+        chain.insert(0, (parent, revs[-1]))
+    return chain
