@@ -80,7 +80,9 @@ def _compile_jurisdiction(
 
 
 def _chain(
-    jurisdictions: dict[str, JurisdictionDef], jur: JurisdictionDef, rev: RevisionInfo,
+    jurisdictions: dict[str, JurisdictionDef],
+    jur: JurisdictionDef,
+    rev: RevisionInfo,
     out: Collector,
 ) -> list[tuple[JurisdictionDef, RevisionInfo]] | None:
     """The layers under ``jur`` at ``rev``: each parent at its revision in force on the date

@@ -153,9 +153,7 @@ def _columns(
 ) -> list[dict[str, Any]]:  # fmt: skip
     missing = cp.missing if only is None else cp.plan_for(only)[1]
     rules = cp.batch_plan(only)
-    cols, marks = read_columns(
-        cp.reader.tree, cp.batch_kinds, [c["facts"] for c in cases], missing
-    )
+    cols, marks = read_columns(cp.reader.tree, cp.batch_kinds, [c["facts"] for c in cases], missing)
     cols["as_of"] = days
     run_rules(rules, cols, len(cases), marks)
     wanted = only if only is not None else cp.public
