@@ -1,11 +1,36 @@
 """The ordinance expression language: parse, type-check and compile expressions to closures.
 
 Pipeline (one module per stage): ``parse`` (Lark LALR → nodes), ``typecheck`` (nodes → typed
-nodes, errors with spans), ``compile`` (typed nodes → Python closures over an environment).
+nodes, errors with spans), ``compile`` (typed nodes → Python closures over an environment),
+``columns`` (the same semantics over columns of many cases).
+
+The names below are loaded on first use (PEP 562): the run time imports ``dsl.values`` and
+``dsl.compile`` and must not pay for, or depend on, Lark.
 """
 
-from dsl.errors import DslError, DslErrors
-from dsl.parse import parse_expression
-from dsl.typesys import Type
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dsl.errors import DslError, DslErrors
+    from dsl.parse import parse_expression
+    from dsl.typesys import Type
 
 __all__ = ["DslError", "DslErrors", "Type", "parse_expression"]
+_HOME = {"DslError": "dsl.errors", "DslErrors": "dsl.errors", "Type": "dsl.typesys",
+         "parse_expression": "dsl.parse"}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'dsl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -22,3 +28,201 @@ def test_no_jurisdiction_is_named_in_engine_or_dsl() -> None:
             if pattern.search(line):
                 found.append(f"{path.name}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+# The import contract (issue 10). Three rooms: ``engine.compile`` (policy files to a compiled
+# program; the only home of the compile-time libraries), ``engine.run`` (a compiled program and
+# a case to a result) and ``engine.tools`` (programs on the public API that nothing imports);
+# the shared modules at the top of ``engine`` and the language in ``dsl`` serve them all.
+COMPILE_TIME = frozenset({"yaml", "jsonschema", "lark", "networkx"})
+SHARED = ("engine.model", "engine.source", "engine.diagnostics", "engine.result",
+          "engine.render", "engine.values", "engine.printable", "engine.paths")  # fmt: skip
+# dsl modules the run time may load: the closures and their values (parsing is compile time).
+DSL_RUN = ("dsl", "dsl.compile", "dsl.columns", "dsl.values", "dsl.nodes", "dsl.typesys",
+           "dsl.errors", "dsl.typecheck")  # fmt: skip
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function (a lazy import is still a
+    dependency), leaving out what only ``if TYPE_CHECKING:`` imports (annotations only)."""
+    tree = ast.parse(path.read_text("utf-8"))
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+            and _is_type_checking(node.test) for n in ast.walk(node)}  # fmt: skip
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            # `from engine.run import bulk` imports the module engine.run.bulk
+            found |= {f"{node.module}.{a.name}" for a in node.names} & known
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    files = [*(ROOT / "engine").rglob("*.py"), *(ROOT / "dsl").rglob("*.py")]
+    known = {_module_name(p) for p in files}
+    return {_module_name(p): _imports(p, known) for p in files}
+
+
+GRAPH = _graph()
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[:2] in (["engine", "compile"], ["engine", "run"],
+                                                ["engine", "tools"]) else module  # fmt: skip
+
+
+def _closure(start: str) -> set[str]:
+    seen, stack = set(), [start]
+    while stack:
+        m = stack.pop()
+        if m in seen:
+            continue
+        seen.add(m)
+        stack.extend(GRAPH.get(m, ()))
+        parent = m.rpartition(".")[0]  # importing a.b.c runs a/__init__ and a/b/__init__
+        if parent:
+            stack.append(parent)
+    return seen
+
+
+def test_the_graph_sees_every_room() -> None:
+    """The contract below means something only if the walk finds the modules and imports."""
+    assert {"engine.run.program", "engine.compile.compiler", "engine.tools.cli"} <= GRAPH.keys()
+    assert "networkx" in GRAPH["engine.compile.graph"]
+    assert "engine.run.bulk" in GRAPH["engine.api"]  # `from engine.run import bulk`
+    assert "networkx" not in GRAPH["engine.run.program"]  # imported for annotations only
+
+
+def test_the_run_time_imports_no_compile_time_library() -> None:
+    runtime = [m for m in GRAPH if _room(m) == "engine.run" or m in SHARED or m in DSL_RUN]
+    bad = {m: sorted(x for x in _closure(m) if x.split(".")[0] in COMPILE_TIME)
+           for m in runtime}  # fmt: skip
+    assert not {m: b for m, b in bad.items() if b}
+
+
+def test_each_room_imports_only_the_rooms_it_may() -> None:
+    may = {
+        "engine.run": ("engine.run", "dsl"),
+        "engine.compile": ("engine.compile", "engine.run", "dsl"),
+        "shared": ("dsl",),
+    }
+    found = []
+    for module, imports in GRAPH.items():
+        room = _room(module)
+        kind = room if room in may else "shared" if module in SHARED else None
+        if kind is None:
+            continue
+        for x in imports:
+            if x.split(".")[0] not in ("engine", "dsl") or x in SHARED or x == "engine":
+                continue
+            if not x.startswith(may[kind]):
+                found.append(f"{module} imports {x}")
+    assert not found, "\n".join(sorted(found))
+
+
+def test_nothing_imports_the_tools() -> None:
+    found = [f"{m} imports {x}" for m, xs in GRAPH.items() for x in xs
+             if x.startswith("engine.tools") and _room(m) != "engine.tools"]  # fmt: skip
+    assert not found, "\n".join(found)
+
+
+def test_no_import_cycles() -> None:
+    """Not even through a lazy import: a cycle means neither module can be understood (or
+    moved) without the other."""
+    inner = {m: {x for x in xs if x in GRAPH and x != m} for m, xs in GRAPH.items()}
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for x in sorted(inner[m]):
+            if state.get(x) == 1:
+                cycles.append(" → ".join([*path[path.index(x) :], x]))
+            elif x not in state:
+                visit(x, [*path, x])
+        state[m] = 2
+
+    for m in sorted(inner):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, "\n".join(cycles)
+
+
+def test_each_stage_imports_no_later_stage() -> None:
+    from engine.compile import STAGES
+
+    modules = [s.module for s in STAGES]
+    assert [s.name for s in STAGES] == ["load", "validate", "model", "layer", "check", "graph",
+                                        "compile"]  # fmt: skip
+    assert set(modules) <= GRAPH.keys()
+    found = [f"stage {s.name} ({s.module}) imports the later {later}"
+             for i, s in enumerate(STAGES) for later in modules[i + 1:]
+             if later in _closure(s.module) and later != s.module]  # fmt: skip
+    assert not found, "\n".join(found)
+
+
+# Run in a fresh interpreter: compile the bundled policy, then evaluate cases of every
+# jurisdiction every way the API offers while a profiler records each function called. A
+# compile-time library on the run path shows up as a call into its files, or as a new import.
+RUN_PATH = r"""
+import json, sys
+from pathlib import Path
+import engine
+assert not {m.split(".")[0] for m in sys.modules} & LIBS, "import engine loaded a library"
+policy = engine.load_policy()
+from engine.compile.load import read_case
+from engine.render import render_json, render_markdown, render_text
+cases = [read_case(p) for p in sorted(Path("tests/golden").rglob("*.yaml"))[::3]]
+dicts = [{"jurisdiction": c.jurisdiction, "as_of": c.as_of, "facts": c.facts}
+         for c in cases if c.revision is None and c.as_of]
+roots = {m.__file__.rpartition("/")[0] for n, m in list(sys.modules.items())
+         if n in LIBS and getattr(m, "__file__", None)}
+called = set()
+def profile(frame, event, arg):
+    if event == "call":
+        called.add(frame.f_code.co_filename)
+    elif event == "c_call":
+        called.add(str(getattr(arg, "__module__", "")))
+before = set(sys.modules)
+sys.setprofile(profile)
+for case in cases:
+    result = policy.evaluate(case)
+    jur = policy.jurisdictions[result.jurisdiction]
+    render_json(result); render_text(result, jur.title, result.revision)
+    render_markdown(result, jur.title, result.revision)
+    policy.values(case)
+policy.values_many(dicts)
+policy.values_many([d for d in dicts if d["jurisdiction"] == "kent"], ["permit.expires_on"])
+sys.setprofile(None)
+new = sorted(set(sys.modules) - before)
+hits = sorted(f for f in called if any(f.startswith(r) for r in roots)
+              or f.split(".")[0] in LIBS)
+print(json.dumps({"cases": len(cases), "new_imports": new, "calls": hits[:20]}))
+"""
+
+
+def test_the_run_path_calls_no_compile_time_library() -> None:
+    code = f"LIBS = {set(COMPILE_TIME)!r}\n" + RUN_PATH
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    assert report["cases"] > 40
+    assert report == {"cases": report["cases"], "new_imports": [], "calls": []}

@@ -414,7 +414,7 @@ def docs_build_cmd(
     from engine.tools.docsgen import build_docs
 
     golden = examples if examples.is_dir() else None
-    written = build_docs(_load(policy_dir), out, golden, mermaid_js)
+    written = build_docs(_load(policy_dir), out, golden, mermaid_js, command_reference())
     _echo(f"wrote {len(written)} files under {out}; render with: "
                f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
 
@@ -486,6 +486,18 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
                          a, b, changes)  # fmt: skip
     _echo(render_diff(a, b, changes, impact, len(loaded), fmt), data=fmt == "json")
     sys.exit(1 if changes or impact else 0)
+
+
+def command_reference() -> str:
+    """Every command's help as one Markdown page (the site's command-line reference)."""
+    lines = ["# Command line", ""]
+    ctx = click.Context(main, info_name="ordinance")
+    for name in sorted(main.list_commands(ctx)):
+        cmd = main.get_command(ctx, name)
+        assert cmd is not None
+        sub = click.Context(cmd, info_name=f"ordinance {name}", parent=ctx)
+        lines += [f"## ordinance {name}", "", "```text", cmd.get_help(sub), "```", ""]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -124,7 +124,11 @@ def slug(text: str) -> str:
 
 
 def build_docs(
-    policy: Policy, out: Path, examples: Path | None = None, mermaid_js: Path | None = None
+    policy: Policy,
+    out: Path,
+    examples: Path | None = None,
+    mermaid_js: Path | None = None,
+    commands: str | None = None,
 ) -> list[Path]:
     """Write the site's Markdown and ``mkdocs.yml`` under ``out``; returns the files written.
 
@@ -138,6 +142,8 @@ def build_docs(
         examples: golden cases (``<jurisdiction>/<revision>/*.yaml``) shown as worked examples.
         mermaid_js: a local copy of Mermaid (``mermaid.min.js``) to serve with the site, for
             readers without internet access; by default mkdocs-material loads it from its CDN.
+        commands: the command-line reference page (Markdown); ``ordinance docs build`` passes
+            its own help, so the site generator needs no knowledge of the command line.
     """
     pages: dict[str, str] = {}
     nav: Nav = [{"Home": "index.md"}]
@@ -147,7 +153,11 @@ def build_docs(
         own = _jurisdiction_pages(cp, cases, pages) + _change_pages(policy, cp.jurisdiction, pages)
         nav.append({nav_title(cp.layered.jurisdiction.title): own})
     pages["index.md"] = _home(policy, latest)
-    nav.append({"Reference": _reference_pages(pages)})
+    reference = _reference_pages(pages)
+    if commands is not None:
+        pages["reference/cli.md"] = commands
+        reference.append("reference/cli.md")
+    nav.append({"Reference": reference})
     pages["stylesheets/print.css"] = PRINT_CSS
     files = {f"docs/{rel}": text.encode() for rel, text in pages.items()}
     if mermaid_js is not None:
@@ -157,7 +167,7 @@ def build_docs(
 
 
 def _reference_pages(pages: dict[str, str]) -> Nav:
-    """The administrator's guide, the hand-written docs and the command line reference."""
+    """The administrator's guide and the hand-written docs."""
     pages["reference/writing-policy.md"] = _from_readme("Writing and testing policy", WRITING)
     nav: Nav = ["reference/writing-policy.md"]
     for name in HAND_WRITTEN:
@@ -166,8 +176,7 @@ def _reference_pages(pages: dict[str, str]) -> Nav:
             continue
         pages[f"reference/{name}"] = (DOCS / name).read_text("utf-8")
         nav.append(f"reference/{name}")
-    pages["reference/cli.md"] = _cli_reference()
-    return [*nav, "reference/cli.md"]
+    return nav
 
 
 def _latest(policy: Policy) -> dict[str, CompiledPolicy]:
@@ -512,18 +521,3 @@ def _diagnostic_pages(source: str, pages: dict[str, str]) -> Nav:
         intro.strip() + "\n\n| code | meaning |\n|---|---|\n" + "\n".join(rows) + "\n"
     )
     return [{"Diagnostics": nav}]
-
-
-def _cli_reference() -> str:
-    import click
-
-    from engine.tools.cli import main
-
-    lines = ["# Command line", ""]
-    ctx = click.Context(main, info_name="ordinance")
-    for name in sorted(main.list_commands(ctx)):
-        cmd = main.get_command(ctx, name)
-        assert cmd is not None
-        sub = click.Context(cmd, info_name=f"ordinance {name}", parent=ctx)
-        lines += [f"## ordinance {name}", "", "```text", cmd.get_help(sub), "```", ""]
-    return "\n".join(lines) + "\n"
