@@ -30,7 +30,7 @@ from engine.model import (
     RuleDef,
 )
 from engine.run.calendar import Calendar
-from engine.run.decide import build_decide
+from engine.run.decide import build_decide, find_dispatch
 from engine.run.fees import CompiledItem, build_total, check_fee, lines_value
 from engine.run.program import (
     BUILTINS,
@@ -140,10 +140,12 @@ def _lines_rule(fee: CompiledRule, t: Type) -> CompiledRule:
     value = lines_value(fee.id)
     variants = tuple(replace(v, value_fn=value, facts=(), rules=(fee.id,), explain=(),
                              value_node=None) for v in fee.variants)  # fmt: skip
-    decide = build_decide([v.when_parts for v in variants], [value] * len(variants), conjoin)
+    decide = build_decide([v.when_parts for v in variants], [value] * len(variants), conjoin,
+                          fee.dispatch)  # fmt: skip
     what = fee.description[:1].lower() + fee.description[1:]
     description = f"The lines charged for {what}" if what else "The fee lines charged"
-    return CompiledRule(fee.id + "_lines", t, fee.internal, description, variants, decide)
+    return CompiledRule(fee.id + "_lines", t, fee.internal, description, variants, decide,
+                        fee.dispatch)  # fmt: skip
 
 
 def _holiday_guess(calendar: Calendar, name: str) -> str | None:
@@ -246,11 +248,12 @@ class _Compiling:
                 )
             variants.append(v)
         first = defs[0][0]
-        decide = build_decide(
-            [v.when_parts for v in variants], [v.value_fn for v in variants], conjoin
-        )
+        parts = [v.when_parts for v in variants]
+        dispatch = find_dispatch(parts)
+        decide = build_decide(parts, [v.value_fn for v in variants], conjoin, dispatch)
         internal = all(r.internal for r, _ in defs)
-        return CompiledRule(rid, first.type, internal, first.description, tuple(variants), decide)
+        return CompiledRule(rid, first.type, internal, first.description, tuple(variants), decide,
+                            dispatch)  # fmt: skip
 
     def variant(self, rid: str, user: str, rule: RuleDef, sec: EffectiveSection) -> Variant | None:
         whens = [*sec.when, *([rule.when] if rule.when else [])]

@@ -24,7 +24,7 @@ from typing import Any
 from dsl import nodes as n
 from dsl.columns import Cols, Rows, VFn, compile_vector, conjoin_vector, select
 from dsl.values import Unknown
-from engine.run.decide import Decide, dispatch_key
+from engine.run.decide import Decide
 from engine.run.facts import EARLIEST, LATEST
 from engine.run.fees import lines_key
 
@@ -91,8 +91,9 @@ def batch_rule(rule: Any, ctx: Any) -> BatchRule:
     """Compile one rule for bulk evaluation (an ``engine.run.program.CompiledRule``).
 
     Definitions told apart by one fact's value (a ruleset's ``permit.code == "IBC"``) are
-    grouped by that value as ``engine.run.decide.build_decide`` does; values whose definitions read
-    alike (a ruleset gives every code the same wording) share one group, computed once.
+    grouped by that value (the rule's ``Dispatch``, found at compile time); values whose
+    definitions read alike (a ruleset gives every code the same wording) share one group,
+    computed once.
     """
     variants = rule.variants
     inputs = tuple(dict.fromkeys(x for v in variants for x in (*v.facts, *v.rules)))
@@ -103,11 +104,7 @@ def batch_rule(rule: Any, ctx: Any) -> BatchRule:
         lines = tuple(lines_key(r) for v in variants for r in v.rules)
         return BatchRule(rule.id, inputs + lines, rule.decide, None, {}, 0, None,
                          (lines_key(rule.id),))  # fmt: skip
-    keys = [dispatch_key(v.when_parts[0][0]) if v.when_parts else None for v in variants]
-    facts = {k[0] for k in keys if k is not None}
-    dispatch = None
-    if len(facts) == 1 and sum(k is not None for k in keys) >= 2:
-        (dispatch,) = facts
+    dispatch = rule.dispatch
     signatures: dict[Any, int] = {}
     groups: list[Candidates] = []
 
@@ -115,7 +112,7 @@ def batch_rule(rule: Any, ctx: Any) -> BatchRule:
         cands = []
         for i in indices:
             v = variants[i]
-            parts = v.when_parts[1:] if dispatch and keys[i] else v.when_parts
+            parts = v.when_parts[1:] if dispatch and dispatch.keyed[i] else v.when_parts
             cands.append((tuple(p[0] for p in parts), v.value_node, v.types))
         signature = tuple((w, val) for w, val, _ in cands)
         if signature not in signatures:
@@ -130,13 +127,9 @@ def batch_rule(rule: Any, ctx: Any) -> BatchRule:
         return BatchRule(rule.id, inputs, rule.decide, None, {},
                          group(list(range(len(variants)))), tuple(groups),
                          reusable=_reusable(inputs, ctx))  # fmt: skip
-    every = frozenset().union(*(k[1] for k in keys if k is not None))
-    table = {
-        value: group([i for i, k in enumerate(keys) if k is None or value in k[1]])
-        for value in sorted(every, key=repr)
-    }
-    default = group([i for i, k in enumerate(keys) if k is None])
-    return BatchRule(rule.id, inputs, rule.decide, dispatch, table, default, tuple(groups),
+    table = {value: group(list(indices)) for value, indices in dispatch.table.items()}
+    default = group(list(dispatch.default))
+    return BatchRule(rule.id, inputs, rule.decide, dispatch.fact, table, default, tuple(groups),
                      reusable=_reusable(inputs, ctx))  # fmt: skip
 
 

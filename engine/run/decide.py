@@ -9,7 +9,8 @@ could go gives the same value; when none applies the rule is not applicable (-1)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dsl import nodes as n
@@ -79,37 +80,55 @@ def dispatch_key(node: n.Node) -> tuple[str, frozenset[Any]] | None:
     return None
 
 
-def build_decide(
-    parts: list[list[tuple[n.Node, Fn]]], values: list[Fn], conjoin: Callable[[list[Fn]], Fn | None]
-) -> Decide:
-    """The function deciding one rule from its definitions' condition parts and values.
-
-    When the definitions are told apart by one fact's value (``permit.code == "IBC"`` in each
-    section), a table from that value to the candidate definitions replaces trying each in turn.
+@dataclass(frozen=True)
+class Dispatch:
+    """Definitions told apart by one fact's value (``permit.code == "IBC"`` in each section of a
+    ruleset): per value of that fact, the definitions that may apply, so a case tries those
+    alone. Found once when the rule is compiled; the scalar decide function and the column
+    path (``engine.run.batch``) both read it.
     """
-    defs = tuple((conjoin([f for _, f in p]), v) for p, v in zip(parts, values, strict=True))
-    if len(defs) == 1:
-        return _single(defs)
+
+    fact: str
+    keyed: tuple[bool, ...]  # per definition: its first condition is the test on ``fact``
+    table: dict[Any, tuple[int, ...]]  # a value named by some test → its candidate definitions
+    default: tuple[int, ...]  # the candidates for any other value: the untested definitions
+
+
+def find_dispatch(parts: Sequence[Sequence[tuple[n.Node, Any]]]) -> Dispatch | None:
+    """The dispatch of a rule whose definitions have these condition parts, or None when the
+    definitions are not told apart by one fact (fewer than two test it)."""
     keys = [dispatch_key(p[0][0]) if p else None for p in parts]
     facts = {k[0] for k in keys if k is not None}
     if len(facts) != 1 or sum(k is not None for k in keys) < 2:
-        linear = tuple((i, w, f) for i, (w, f) in enumerate(defs))
-        return lambda env: decide_among(linear, defs, env)
-    (fact,) = facts
-    rest = [
-        conjoin([f for _, f in p[1:]]) if k else d[0]
-        for p, k, d in zip(parts, keys, defs, strict=True)
-    ]
+        return None
     every = frozenset().union(*(k[1] for k in keys if k is not None))
-    table = {
-        value: tuple(
-            (i, rest[i], defs[i][1]) for i, k in enumerate(keys) if k is None or value in k[1]
-        )
-        for value in every
-    }
-    default = tuple((i, rest[i], defs[i][1]) for i, k in enumerate(keys) if k is None)
+    table = {value: tuple(i for i, k in enumerate(keys) if k is None or value in k[1])
+             for value in sorted(every, key=repr)}  # fmt: skip
+    return Dispatch(facts.pop(), tuple(k is not None for k in keys), table,
+                    tuple(i for i, k in enumerate(keys) if k is None))  # fmt: skip
 
+
+def build_decide(
+    parts: list[list[tuple[n.Node, Fn]]],
+    values: list[Fn],
+    conjoin: Callable[[list[Fn]], Fn | None],
+    dispatch: Dispatch | None,
+) -> Decide:
+    """The function deciding one rule from its definitions' condition parts and values; with a
+    ``dispatch``, a table from the fact's value to the candidate definitions replaces trying
+    each in turn (the dispatch test itself is then known to hold and is not run again)."""
+    defs = tuple((conjoin([f for _, f in p]), v) for p, v in zip(parts, values, strict=True))
+    if len(defs) == 1:
+        return _single(defs)
     linear = tuple((i, w, f) for i, (w, f) in enumerate(defs))
+    if dispatch is None:
+        return lambda env: decide_among(linear, defs, env)
+    rest = [conjoin([f for _, f in p[1:]]) if keyed else d[0]
+            for p, keyed, d in zip(parts, dispatch.keyed, defs, strict=True)]  # fmt: skip
+    fact = dispatch.fact
+    table = {value: tuple((i, rest[i], defs[i][1]) for i in indices)
+             for value, indices in dispatch.table.items()}  # fmt: skip
+    default = tuple((i, rest[i], defs[i][1]) for i in dispatch.default)
 
     def dispatched(env: Env) -> tuple[Any, int]:
         key = env[fact]

@@ -29,7 +29,7 @@ from engine.model import (
 )
 from engine.run.batch import BatchRule, FactKind, batch_rule
 from engine.run.calendar import Calendar
-from engine.run.decide import Decide, Plan
+from engine.run.decide import Decide, Dispatch, Plan
 from engine.run.facts import FactReader
 from engine.values import json_converter, words_converter
 
@@ -67,6 +67,7 @@ class CompiledRule:
     description: str
     variants: tuple[Variant, ...]
     decide: Decide
+    dispatch: Dispatch | None  # definitions told apart by one fact's value, found at compile time
     # The value's JSON form and words, specialised for the type once (explanations call them
     # for every step of every case).
     json: Callable[[Any], Any] = field(init=False)
