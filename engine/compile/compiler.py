@@ -106,7 +106,7 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
         if _has_fee(vs) and rid in rules:
             rules[rid + "_lines"] = _lines_rule(rules[rid], _lines_type(vs))
             c.edges.append((gr.node_id(gr.RULE, rid), gr.node_id(gr.RULE, rid + "_lines"), None))
-    procedures = {pid: c.procedure(p) for pid, p in layered.procedures.items()}
+    procedures = {pid: _procedure(c, p) for pid, p in layered.procedures.items()}
     if out.errors:
         return None
     steps = [f"{pid}/{s.step.id}" for pid, p in procedures.items() for s in p.steps]
@@ -299,7 +299,7 @@ class _Compiling:
             fn,
             facts,
             rules,
-            self.template(rule),
+            _template(rule, self.scope, self.out),
             node if rule.fee is None else None,
             self.types,
         )
@@ -376,66 +376,6 @@ class _Compiling:
                     else "declared values: " + ", ".join(values),
                 )
 
-    def template(self, rule: RuleDef) -> tuple[tuple[str, str | None], ...]:
-        if rule.explain is None:
-            return ()
-        parts: list[tuple[str, str | None]] = []
-        pos = 0
-        for m in _PLACEHOLDER.finditer(rule.explain):
-            name = m.group(1)
-            if name != "value" and self.scope.lookup(name) is None:
-                guess = did_you_mean(name, self.scope.names())
-                span = rule.origin.doc.expr_span((*rule.origin.path, "explain"), m.start(), m.end())
-                self.out.add(
-                    "policy/unknown-placeholder",
-                    f"`{{{name}}}` in `explain:` names no fact or rule",
-                    span,
-                    help=f"did you mean `{{{guess}}}`?"
-                    if guess
-                    else "use `{value}` or the id of a fact or rule",
-                )
-            parts.append((rule.explain[pos : m.start()], name))
-            pos = m.end()
-        parts.append((rule.explain[pos:], None))
-        return tuple(parts)
-
-    def procedure(self, p: ProcedureDef) -> CompiledProcedure:
-        ids = [s.id for s in p.steps]
-        steps = []
-        for s in p.steps:
-            user = gr.node_id(gr.STEP, f"{p.id}/{s.id}")
-            for i, req in enumerate(s.requires):
-                if req not in ids:
-                    guess = did_you_mean(req, ids)
-                    self.out.add(
-                        "policy/unknown-step",
-                        f"step `{s.id}` requires `{req}`, which is not a step of `{p.id}`",
-                        s.origin.doc.span((*s.origin.path, "requires", i)),
-                        help=f"did you mean `{guess}`?" if guess else None,
-                    )
-                    continue
-                self.edges.append(
-                    (
-                        gr.node_id(gr.STEP, f"{p.id}/{req}"),
-                        user,
-                        s.origin.doc.span((*s.origin.path, "requires", i)),
-                    )
-                )
-            fns = [
-                None if e is None else self.expr(e, user)
-                for e in (p.when, s.when, s.done, s.deadline)
-            ]
-            steps.append(
-                CompiledStep(
-                    s,
-                    s.citation or p.citation,
-                    conjoin([f[0] for f in fns[:2] if f is not None]),
-                    fns[2][0] if fns[2] else None,
-                    fns[3][0] if fns[3] else None,
-                )
-            )
-        return CompiledProcedure(p, tuple(steps))
-
 
 def _result_literals(node: n.Node) -> list[n.Literal]:
     """The string literals an expression can evaluate to (or hold, for a list)."""
@@ -478,3 +418,66 @@ def _warnings(cp: CompiledPolicy, used: set[str]) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _template(rule: RuleDef, scope: _Scope, out: Collector) -> tuple[tuple[str, str | None], ...]:
+    """A rule's ``explain:`` text cut at its ``{placeholders}``: (literal text, the fact or rule
+    named after it, or None), each name checked against the scope."""
+    if rule.explain is None:
+        return ()
+    parts: list[tuple[str, str | None]] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(rule.explain):
+        name = m.group(1)
+        if name != "value" and scope.lookup(name) is None:
+            guess = did_you_mean(name, scope.names())
+            span = rule.origin.doc.expr_span((*rule.origin.path, "explain"), m.start(), m.end())
+            out.add(
+                "policy/unknown-placeholder",
+                f"`{{{name}}}` in `explain:` names no fact or rule",
+                span,
+                help=f"did you mean `{{{guess}}}`?"
+                if guess
+                else "use `{value}` or the id of a fact or rule",
+            )
+        parts.append((rule.explain[pos : m.start()], name))
+        pos = m.end()
+    parts.append((rule.explain[pos:], None))
+    return tuple(parts)
+
+
+def _procedure(c: _Compiling, p: ProcedureDef) -> CompiledProcedure:
+    """A procedure's steps: each condition, completion test and deadline compiled, and each
+    `requires:` an edge of the graph (so a step that requires itself is a cycle)."""
+    ids = [s.id for s in p.steps]
+    steps = []
+    for s in p.steps:
+        user = gr.node_id(gr.STEP, f"{p.id}/{s.id}")
+        for i, req in enumerate(s.requires):
+            if req not in ids:
+                guess = did_you_mean(req, ids)
+                c.out.add(
+                    "policy/unknown-step",
+                    f"step `{s.id}` requires `{req}`, which is not a step of `{p.id}`",
+                    s.origin.doc.span((*s.origin.path, "requires", i)),
+                    help=f"did you mean `{guess}`?" if guess else None,
+                )
+                continue
+            c.edges.append(
+                (
+                    gr.node_id(gr.STEP, f"{p.id}/{req}"),
+                    user,
+                    s.origin.doc.span((*s.origin.path, "requires", i)),
+                )
+            )
+        fns = [None if e is None else c.expr(e, user) for e in (p.when, s.when, s.done, s.deadline)]
+        steps.append(
+            CompiledStep(
+                s,
+                s.citation or p.citation,
+                conjoin([f[0] for f in fns[:2] if f is not None]),
+                fns[2][0] if fns[2] else None,
+                fns[3][0] if fns[3] else None,
+            )
+        )
+    return CompiledProcedure(p, tuple(steps))
