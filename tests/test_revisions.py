@@ -121,12 +121,13 @@ def test_golden_cases_carry_over_forced_to_the_new_revision(tmp_path: Path) -> N
     code, out, err = run("revision", "new", "-j", "kent", "--id", "ord-9999", "--effective",
                          "2026-01-01", "--policy", str(root), "--golden", str(golden))  # fmt: skip
     assert code == 0, err
-    assert "copied 90 golden cases" in out
+    count = len(list((GOLDEN / "kent" / "ord-4463").glob("*.yaml")))
+    assert count > 80 and f"copied {count} golden cases" in out
     copied = golden / "kent" / "ord-9999" / "10-tie-at-three-years.yaml"
     assert copied.read_text().splitlines()[:3] == [
         "case: KENT-G-10", "jurisdiction: kent", "revision: ord-9999"]  # fmt: skip
     code, out, _ = run("test", str(golden / "kent" / "ord-9999"), "--policy", str(root))
-    assert out.strip().endswith("90 passed, 0 failed")  # unchanged law: same answers
+    assert out.strip().endswith(f"{count} passed, 0 failed")  # unchanged law: same answers
 
 
 def test_a_revision_id_must_be_a_plain_id(tmp_path: Path) -> None:
