@@ -273,7 +273,10 @@ _ARITH: dict[tuple[str, str, str], Type] = {
 
 
 def arith_result(op: str, a: Type, b: Type) -> Type | None:
-    """The type of ``a op b``, or None when the operation is not defined."""
+    """The type of ``a op b``, or None when the operation is not defined (an operator the
+    grammar may one day accept is refused here until it has a meaning in dsl.semantics)."""
+    if op not in ("+", "-", "*", "/"):
+        return None
     if a.name == "any" or b.name == "any":
         return ANY
     an = "string" if a.is_textual else a.name

@@ -22,3 +22,20 @@ def test_no_jurisdiction_is_named_in_engine_or_dsl() -> None:
             if pattern.search(line):
                 found.append(f"{path.name}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_dsl_modules_and_classes_stay_small() -> None:
+    """STYLE.md's sizes for the language: a module under 600 lines, a class under 200."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "dsl").glob("*.py")):
+        text = path.read_text("utf-8")
+        if len(text.splitlines()) >= 600:
+            found.append(f"{path.name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size >= 200:
+                    found.append(f"{path.name}: class {node.name} is {size} lines")
+    assert not found, "\n".join(found)
