@@ -9,7 +9,7 @@ from tests.conftest import ROOT
 
 def test_every_diagnostic_code_is_documented() -> None:
     source = "\n".join(
-        p.read_text("utf-8") for d in ("engine", "dsl") for p in (ROOT / d).glob("*.py")
+        p.read_text("utf-8") for d in ("engine", "dsl") for p in (ROOT / d).rglob("*.py")
     )
     codes = set(
         re.findall(r"\b((?:load|schema|policy|dsl|graph|case|cli)/[a-z]+(?:-[a-z]+)*)\b", source)

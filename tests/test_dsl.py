@@ -264,3 +264,25 @@ def _try_operator(src: str, env: dict[str, Any], ctx: Context) -> list[str]:
     want = [scalar(r) for r in rows]
     got = column({k: [r[k] for r in rows] for k in env}, range(len(rows)))
     return [] if got == want else [f"{src}: columns give {got}, closures {want}"]
+
+
+def test_a_new_function_is_one_entry_of_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A function added as one entry of BUILTINS is checked, compiled by both compilers and
+    lifted over null and unknown with no other change (here a strict one of three arguments,
+    an arity no bundled function has)."""
+    from dsl.builtins import BUILTINS, Builtin
+    from dsl.columns import compile_vector
+
+    entry = Builtin("add3", "add3(n, n, n)", "the total of three numbers",
+                    lambda args: INT if len(args) == 3 else "takes three numbers",
+                    lambda ctx, a, b, c: a + b + c, strict=True)  # fmt: skip
+    monkeypatch.setitem(BUILTINS, "add3", entry)
+    node = parse_expression("add3(n, m, 1)")
+    t, types = check_expression(node, Scope())
+    assert t == INT
+    scalar, column = compile_expression(node, types, Context()), compile_vector(node, types, None)
+    known, null = _env({"n": 1, "m": 2}), _env({"n": None, "m": 2})
+    assert [scalar(known), scalar(null)] == [4, None]
+    assert column({"n": [1, None], "m": [2, 2]}, range(2)) == [4, None]
+    unknown = scalar(_env({"m": 2}))
+    assert isinstance(unknown, Unknown) and unknown.needs == {"n"}
