@@ -1,8 +1,9 @@
 """The ordinance expression language: parse, type-check and compile expressions to closures.
 
 Pipeline (one module per stage): ``parse`` (Lark LALR → nodes), ``typecheck`` (nodes → typed
-nodes, errors with spans), ``compile`` (typed nodes → Python closures over an environment),
-``columns`` (the same semantics over columns of many cases).
+nodes, errors with spans), ``compile`` (typed nodes → Python closures over an environment;
+``columns`` is its column form). Shared by the stages: ``typesys`` (types), ``values``,
+``semantics`` (the three-valued core) and ``builtins`` (the one table of functions).
 
 The names below are loaded on first use (PEP 562): the run time imports ``dsl.values`` and
 ``dsl.compile`` and must not pay for, or depend on, Lark.

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import compress
 from typing import Any
 
-from dsl import compile as sc
 from dsl import nodes as n
+from dsl import semantics as sc
+from dsl.builtins import BUILTINS
+from dsl.compile import NodeCompiler
 from dsl.typecheck import Types
 
 Cols = dict[str, list[Any]]
@@ -70,7 +73,7 @@ def merge(flags: list[Any], yes: list[Any], no: list[Any]) -> list[Any]:
     return [next_yes() if f is True else next_no() for f in flags]
 
 
-class _Vector(sc.NodeCompiler[VFn]):
+class _Vector(NodeCompiler[VFn]):
     ctx: sc.Context | None
 
     def _literal(self, node: n.Literal) -> VFn:
@@ -235,23 +238,21 @@ class _Vector(sc.NodeCompiler[VFn]):
 
     def _call(self, node: n.Call) -> VFn:
         fs = [self.compile(a) for a in node.args]
-        impl = sc.IMPLEMENTATIONS[node.name]
-        ctx = self.ctx
-        if node.name in sc.STRICT_UNARY:
-            return _lift1(fs[0], lambda a: impl(ctx, a))
-        if node.name == "at":
-            return _lift2(fs[0], fs[1], lambda d, t: impl(ctx, d, t))
+        builtin = BUILTINS[node.name]
+        impl = partial(builtin.impl, self.ctx)
+        if builtin.strict:
+            return _lift(fs, impl)
         scalar_args = all(self.types[id(a)].name != "list" for a in node.args)
-        if node.name in sc.PICK and scalar_args:
+        if builtin.pick is not None and scalar_args:
             # Pairwise from the left: the earliest (latest) of three is that of the first two
             # and the third; nulls are skipped and a tie keeps the earlier argument, as in
             # the scalar form.
             out = fs[0]
             for f in fs[1:]:
-                out = _pick2(sc.PICK[node.name], out, f)
+                out = _pick2(builtin.pick, out, f)
             return out
         return lambda cols, rows: [
-            impl(ctx, *args) for args in zip(*(f(cols, rows) for f in fs), strict=True)
+            impl(*args) for args in zip(*(f(cols, rows) for f in fs), strict=True)
         ]
 
 
@@ -276,6 +277,18 @@ def _lift2(fa: VFn, fb: VFn, calc: Callable[[Any, Any], Any]) -> VFn:
     return lambda cols, rows: [
         None if a is None or b is None else calc(a, b)
         for a, b in zip(fa(cols, rows), fb(cols, rows), strict=True)
+    ]
+
+
+def _lift(fs: list[VFn], calc: Callable[..., Any]) -> VFn:
+    """``calc`` row by row, null where any operand is null (rows here have no unknowns)."""
+    if len(fs) == 1:
+        return _lift1(fs[0], calc)
+    if len(fs) == 2:
+        return _lift2(fs[0], fs[1], calc)
+    return lambda cols, rows: [
+        None if None in args else calc(*args)
+        for args in zip(*(f(cols, rows) for f in fs), strict=True)
     ]
 
 

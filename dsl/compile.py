@@ -6,113 +6,37 @@ through every operation except where the logic already decides (``false and unkn
 A ``None`` is a null event (a date that has not happened) or the value of a rule that did not
 apply: arithmetic on it gives null, comparisons with it are false, earliest/latest/min/max/sum
 skip it, and as a condition it counts as false.
+
+What an operation means on known values is ``dsl.semantics``; the built-in functions, with
+their implementations and strictness, are the one table ``dsl.builtins.BUILTINS``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Sequence
-from decimal import Decimal
-from functools import lru_cache, reduce
-from typing import Any, Generic, Protocol, TypeVar
-
-from dateutil.relativedelta import relativedelta
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 from dsl import nodes as n
+from dsl.builtins import BUILTINS
+from dsl.semantics import (
+    COMPARE,
+    Context,
+    U,
+    add_months,
+    arithmetic,
+    chain,
+    shift,
+    unknown2,
+    unknown_of,
+)
 from dsl.typecheck import Types
-from dsl.values import Duration, RangeError, Unknown, merge_unknowns
+from dsl.values import Duration, merge_unknowns
 
 Env = dict[str, Any]
 Fn = Callable[[Env], Any]
-U = Unknown
-
-
-class Context(Protocol):
-    """What compiled expressions need from the jurisdiction: its calendar and its sections."""
-
-    @property
-    def time_zone(self) -> dt.tzinfo: ...
-
-    def is_business_day(self, day: dt.date) -> bool: ...
-
-    def add_business_days(self, day: dt.date, count: int) -> dt.date:
-        """``day`` moved by ``count`` business days; OverflowError past the calendar's reach."""
-        ...
-
-    def in_force(self, citation: str) -> bool: ...
-
-
-@lru_cache(maxsize=65536)
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` plus whole months, clamped to the month's end (Feb 29 + 12 months = Feb 28).
-
-    >>> add_months(dt.date(2024, 2, 29), 12)
-    datetime.date(2025, 2, 28)
-    """
-    result: dt.date = day + relativedelta(months=months)
-    return result
-
-
-def shift(value: Any, d: Duration, ctx: Context, sign: int = 1) -> Any:
-    """``value`` (a date or datetime) moved by the duration ``d``, forward or back."""
-    amount = d.amount * sign
-    if isinstance(value, dt.datetime):
-        # Calendar arithmetic on a moment happens on the jurisdiction's wall clock, so
-        # "5:00 p.m. plus one day" stays 5:00 p.m. across a daylight-saving change.
-        value = value.astimezone(ctx.time_zone)
-    if d.unit == "days":
-        return value + dt.timedelta(days=amount)
-    if d.unit == "weeks":
-        return value + dt.timedelta(weeks=amount)
-    if d.unit in ("months", "years"):
-        months = amount * (12 if d.unit == "years" else 1)
-        if isinstance(value, dt.datetime):
-            return value + relativedelta(months=months)
-        return add_months(value, months)
-    return add_business_days(value, amount, ctx)
-
-
-def add_business_days(day: dt.date, count: int, ctx: Context) -> dt.date:
-    """Count ``count`` business days forward (or back, when negative) from ``day``; a moment
-    keeps its wall-clock time (its day is counted as the date it is on there)."""
-    if isinstance(day, dt.datetime):
-        moved = ctx.add_business_days(day.date(), count)
-        return dt.datetime.combine(moved, day.timetz())
-    return ctx.add_business_days(day, count)
-
-
-def next_business_day(day: dt.date, ctx: Context) -> dt.date:
-    """The first business day after ``day``."""
-    return add_business_days(day, 1, ctx)
-
-
-def roll_forward(day: dt.date, ctx: Context) -> dt.date:
-    """``day`` when it is a business day, else the next business day."""
-    return day if ctx.is_business_day(day) else next_business_day(day, ctx)
-
-
-def _unknown(*values: Any) -> Unknown:
-    u = merge_unknowns(list(values))
-    assert u is not None
-    return u
-
-
-def _unknown2(a: Any, b: Any) -> Unknown:
-    """The unknown of ``a op b`` (at least one of them is unknown); the hot path of ``_unknown``."""
-    if a.__class__ is U:
-        return a.merge(b) if b.__class__ is U else a
-    return b  # type: ignore[no-any-return]
-
-
-COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 
 
 T = TypeVar("T")
@@ -190,7 +114,7 @@ class _Compiler(NodeCompiler[Fn]):
             t, e = ft(env), fe(env)
             if t.__class__ is not U and t.__class__ is e.__class__ and t == e:
                 return t
-            return _unknown(c, t, e)
+            return unknown_of(c, t, e)
 
         return if_
 
@@ -219,7 +143,7 @@ class _Compiler(NodeCompiler[Fn]):
                 elif keep:
                     v = f(env)
                     (unknowns if v.__class__ is U else out).append(v)
-            return _unknown(*unknowns) if unknowns else out
+            return unknown_of(*unknowns) if unknowns else out
 
         return cond_list
 
@@ -261,23 +185,18 @@ class _Compiler(NodeCompiler[Fn]):
 
     def _call(self, node: n.Call) -> Fn:
         fs = [self.compile(a) for a in node.args]
-        impl = IMPLEMENTATIONS[node.name]
-        ctx = self.ctx
-        if node.name in STRICT_UNARY:
-            return _lift1(fs[0], lambda a: impl(ctx, a))
-        if node.name == "at":
-            return _lift2(fs[0], fs[1], lambda d, t: impl(ctx, d, t))
+        builtin = BUILTINS[node.name]  # the checker let through only names of the table
+        impl = partial(builtin.impl, self.ctx)
+        if builtin.strict:
+            return _lift(fs, impl)
         scalar_args = all(self.types[id(a)].name != "list" for a in node.args)
-        if node.name in PICK and scalar_args:
-            return (
-                _pick2(PICK[node.name], fs[0], fs[1])
-                if len(fs) == 2
-                else _pick(PICK[node.name], fs)
-            )
+        if builtin.pick is not None and scalar_args:
+            if len(fs) == 2:
+                return _pick2(builtin.pick, fs[0], fs[1])
+            return _pick(builtin.pick, fs)
 
         def call(env: Env) -> Any:
-            args = [f(env) for f in fs]
-            return impl(ctx, *args)
+            return impl(*[f(env) for f in fs])
 
         return call
 
@@ -288,7 +207,7 @@ def _pick2(first: bool, fa: Fn, fb: Fn) -> Fn:
     def pick(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return _unknown2(a, b)
+            return unknown2(a, b)
         if a is None:
             return b
         if b is None:
@@ -315,6 +234,24 @@ def _pick(first: bool, fs: list[Fn]) -> Fn:
     return pick
 
 
+def _lift(fs: list[Fn], calc: Callable[..., Any]) -> Fn:
+    """``calc`` of the operands' values when every one is known and non-null: an unknown
+    operand makes the result unknown, a null one null (the arity-one and -two forms are the
+    hot paths of a strict function)."""
+    if len(fs) == 1:
+        return _lift1(fs[0], calc)
+    if len(fs) == 2:
+        return _lift2(fs[0], fs[1], calc)
+
+    def lifted(env: Env) -> Any:
+        args = [f(env) for f in fs]
+        if any(a.__class__ is U for a in args):
+            return unknown_of(*args)
+        return None if any(a is None for a in args) else calc(*args)
+
+    return lifted
+
+
 def _lift1(f: Fn, calc: Callable[[Any], Any]) -> Fn:
     def lifted(env: Env) -> Any:
         a = f(env)
@@ -329,71 +266,12 @@ def _lift2(fa: Fn, fb: Fn, calc: Callable[[Any, Any], Any]) -> Fn:
     def lifted(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return _unknown2(a, b)
+            return unknown2(a, b)
         if a is None or b is None:
             return None
         return calc(a, b)
 
     return lifted
-
-
-def arithmetic(lt: str, rt: str, op: str, ctx: Context) -> Callable[[Any, Any], Any]:
-    """The operation ``a op b`` on known, non-null operands of types ``lt`` and ``rt`` (the
-    scalar and the column compilers share it)."""
-    if rt == "duration" and lt in ("date", "datetime"):
-        sign = -1 if op == "-" else 1
-        return lambda a, b: shift(a, b, ctx, sign)
-    if lt == "duration" and rt == "date":
-        return lambda a, b: shift(b, a, ctx)
-    if lt == "date" and rt == "date":
-        return lambda a, b: (a - b).days
-    if "duration" in (lt, rt):
-        return _scale_duration
-    calc = _divide if op == "/" else ARITHMETIC[op]
-    if lt == "int" and rt == "int" and op != "/":
-        return calc  # ints are exact and unbounded: nothing to check
-    if "money" in (lt, rt) and not (op == "/" and lt == rt):
-        return _checked(calc, MAX_MONEY)
-    return _checked(calc, None)
-
-
-ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-}
-# The largest amount of money a computation may give: written with its cents, it still fits the
-# 28 digits of exact decimal arithmetic.
-MAX_MONEY = Decimal(10) ** 18
-# What a clerk reads when decimal arithmetic overflows (the exception's class says nothing).
-TOO_LARGE = "a number it reads is out of range, too large to compute with"
-
-
-def _checked(calc: Callable[[Any, Any], Any], limit: Decimal | None) -> Callable[[Any, Any], Any]:
-    """``calc`` on decimals, whose overflow (or an amount past ``limit``) is an OverflowError:
-    a number the case gives is out of range (``case/out-of-range``), not an internal error."""
-
-    def checked(a: Any, b: Any) -> Any:
-        try:
-            v = calc(a, b)
-        except ArithmeticError:  # decimal.Overflow, decimal.InvalidOperation
-            raise RangeError(TOO_LARGE) from None
-        if limit is not None and v is not None and abs(v) >= limit:
-            raise RangeError(f"the amount {v:.2E} is out of range")
-        return v
-
-    return checked
-
-
-def _scale_duration(a: Any, b: Any) -> Duration:
-    d, k = (a, b) if isinstance(a, Duration) else (b, a)
-    return Duration(d.amount * k, d.unit)
-
-
-def _divide(a: Any, b: Any) -> Any:
-    if b == 0:
-        return None  # a division by zero has no value; the rule reads it as null
-    return Decimal(a) / Decimal(b)
 
 
 def _connective(decisive: bool, fa: Fn, fb: Fn) -> Fn:
@@ -414,7 +292,7 @@ def _connective(decisive: bool, fa: Fn, fb: Fn) -> Fn:
             return decisive
         if a is other and b is other:
             return other
-        return _unknown2(a, b)
+        return unknown2(a, b)
 
     return connective
 
@@ -467,7 +345,7 @@ def _compare_refs(cmp: Callable[[Any, Any], bool], ka: str, kb: str) -> Fn:
     def compare(env: Env) -> Any:
         a, b = env[ka], env[kb]
         if a.__class__ is U or b.__class__ is U:
-            return _unknown2(a, b)
+            return unknown2(a, b)
         if a is None or b is None:
             return False
         return cmp(a, b)
@@ -511,7 +389,7 @@ def _compare(cmp: Callable[[Any, Any], bool], fa: Fn, fb: Fn) -> Fn:
     def compare(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return _unknown2(a, b)
+            return unknown2(a, b)
         if a is None or b is None:
             return False  # a null event is neither before, after nor equal to anything
         return cmp(a, b)
@@ -533,104 +411,12 @@ def _membership(fa: Fn, fb: Fn, negate: bool) -> Fn:
     def member(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return _unknown2(a, b)
+            return unknown2(a, b)
         if a is None or b is None:
             return False
         return (a in b) is not negate
 
     return member
-
-
-def _values(args: tuple[Any, ...]) -> list[Any] | Unknown:
-    """Flatten list arguments, drop nulls; an unknown anywhere makes the whole unknown."""
-    out: list[Any] = []
-    for a in args:
-        out.extend(a) if isinstance(a, list) else out.append(a)
-    u = merge_unknowns(out)
-    return u if u is not None else [v for v in out if v is not None]
-
-
-def _aggregate(pick: Callable[[list[Any]], Any], empty: Any = None) -> Callable[..., Any]:
-    def agg(ctx: Context, *args: Any) -> Any:
-        vals = _values(args)
-        if vals.__class__ is U:
-            return vals
-        if not vals:
-            return empty
-        try:
-            return pick(vals)  # type: ignore[arg-type]
-        except ArithmeticError:  # a sum of decimals past decimal arithmetic's range
-            raise RangeError(TOO_LARGE) from None
-
-    return agg
-
-
-def _any(ctx: Context, *args: Any) -> Any:
-    vals: list[Any] = []
-    for a in args:
-        vals.extend(a) if isinstance(a, list) else vals.append(a)
-    vals = [False if v is None else v for v in vals]
-    if True in vals:
-        return True
-    u = merge_unknowns(vals)
-    return u if u is not None else False
-
-
-def _all(ctx: Context, *args: Any) -> Any:
-    vals: list[Any] = []
-    for a in args:
-        vals.extend(a) if isinstance(a, list) else vals.append(a)
-    vals = [False if v is None else v for v in vals]
-    if False in vals:
-        return False
-    u = merge_unknowns(vals)
-    return u if u is not None else True
-
-
-def _count(ctx: Context, a: Any) -> Any:
-    return a if a.__class__ is U else (0 if a is None else len(a))
-
-
-def _at(ctx: Context, day: dt.date, time: dt.time) -> dt.datetime:
-    return dt.datetime.combine(day, time, tzinfo=ctx.time_zone)
-
-
-# The tables below are shared with the column compiler (dsl.columns): each built-in function's
-# implementation ``(ctx, *args) -> value``, the comparison operators, which functions pick one of
-# their arguments (True: the least), and which give null for a null argument.
-IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
-    "earliest": _aggregate(min),
-    "latest": _aggregate(max),
-    "min": _aggregate(min),
-    "max": _aggregate(max),
-    "sum": _aggregate(sum, 0),
-    "count": _count,
-    "any": _any,
-    "all": _all,
-    "next_business_day": lambda ctx, d: next_business_day(d, ctx),
-    "roll_forward": lambda ctx, d: roll_forward(d, ctx),
-    "is_business_day": lambda ctx, d: ctx.is_business_day(d),
-    "at": _at,
-    "days": lambda ctx, k: Duration(k, "days"),
-    "business_days": lambda ctx, k: Duration(k, "business_days"),
-    "months": lambda ctx, k: Duration(k, "months"),
-    "years": lambda ctx, k: Duration(k, "years"),
-    "in_force": lambda ctx, c: ctx.in_force(c),
-}
-PICK = {"earliest": True, "min": True, "latest": False, "max": False}
-STRICT_UNARY = frozenset(
-    {
-        "next_business_day",
-        "roll_forward",
-        "is_business_day",
-        "days",
-        "business_days",
-        "months",
-        "years",
-        "in_force",
-        "count",
-    }
-)
 
 
 def compile_expression(node: n.Node, types: Types, ctx: Context) -> Fn:
@@ -641,12 +427,3 @@ def compile_expression(node: n.Node, types: Types, ctx: Context) -> Fn:
 def conjoin(fns: list[Fn]) -> Fn | None:
     """One closure for several conditions that must all hold (three-valued ``and``)."""
     return chain(fns, _and)
-
-
-F = TypeVar("F")
-
-
-def chain(fns: Sequence[F], join: Callable[[F, F], F]) -> F | None:
-    """``fns`` joined pairwise from the left (None when there are none): conditions that must
-    all hold, in the scalar and the column compilers alike."""
-    return reduce(join, fns) if fns else None

@@ -151,7 +151,45 @@ def _too_deep(text: str, start: int, end: int) -> DslErrors:
         "split it into several rules, each naming a part")])  # fmt: skip
 
 
+# Operators of other languages that this one does not have, and what to write instead: the
+# law we encode has no use for a remainder or a power, and `and`/`or`/`not` are words here.
+_FOREIGN_OPERATORS = {
+    "%": "there is no remainder operator: the arithmetic operators are `+ - * /`",
+    "^": "there is no power operator: the arithmetic operators are `+ - * /`",
+    "**": "there is no power operator: the arithmetic operators are `+ - * /`",
+    "//": "there is no whole-number division: `/` divides exactly",
+    "&": "write `and`",
+    "&&": "write `and`",
+    "|": "write `or`",
+    "||": "write `or`",
+    "!": "write `not`, or `!=` to compare",
+    "<>": "write `!=`",
+}
+
+
+def _foreign_operator(text: str, exc: UnexpectedInput) -> DslError | None:
+    """A located error for an operator of another language, saying it is not supported: a
+    character the lexer does not know (`%`, `&&`), or a token that is the second half of one
+    (`**`, `//`, `<>`)."""
+    if isinstance(exc, UnexpectedCharacters):
+        begin = exc.pos_in_stream or 0
+        candidates = [text[begin : begin + 2], text[begin : begin + 1]]
+    elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        begin = (exc.token.start_pos or 0) - 1
+        candidates = [text[begin : begin + 2]] if begin >= 0 else []
+    else:
+        return None
+    for op in candidates:
+        if op in _FOREIGN_OPERATORS:
+            return DslError("dsl/syntax", f"`{op}` is not an operator of the expression language",
+                            begin, begin + len(op), _FOREIGN_OPERATORS[op])  # fmt: skip
+    return None
+
+
 def _syntax_error(text: str, exc: UnexpectedInput) -> DslError:
+    foreign = _foreign_operator(text, exc)
+    if foreign is not None:
+        return foreign
     if isinstance(exc, UnexpectedEOF) or (
         isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
     ):

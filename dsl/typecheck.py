@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dsl import nodes as n
+from dsl.builtins import BUILTINS
 from dsl.errors import DslError, DslErrors, did_you_mean
 from dsl.typesys import (
     ANY,
@@ -26,6 +27,7 @@ from dsl.typesys import (
     TIME,
     Type,
     article,
+    unify,
 )
 
 
@@ -219,48 +221,30 @@ class _Checker:
 
     def _call(self, node: n.Call) -> Type:
         arg_types = [self.check(a) for a in node.args]
-        sig = FUNCTIONS.get(node.name)
-        if sig is None:
-            guess = did_you_mean(node.name, FUNCTIONS)
+        builtin = BUILTINS.get(node.name)
+        if builtin is None:
+            guess = did_you_mean(node.name, BUILTINS)
             return self.error(
                 "dsl/unknown-function",
                 f"unknown function `{node.name}`",
                 node.name_span,
                 f"did you mean `{guess}`?"
                 if guess
-                else "the functions are " + ", ".join(sorted(FUNCTIONS)),
+                else "the functions are " + ", ".join(sorted(BUILTINS)),
             )
-        result = sig.check(arg_types)
+        result = builtin.check(arg_types)
         if isinstance(result, str):
             return self.error(
-                "dsl/type-mismatch", f"`{node.name}`: {result}", node.span, f"usage: {sig.usage}"
+                "dsl/type-mismatch",
+                f"`{node.name}`: {result}",
+                node.span,
+                f"usage: {builtin.usage}",
             )
         return result
 
 
 def _describe(node: n.Node) -> str:
     return f"`{node.path}`" if isinstance(node, n.Ref) else "the other side"
-
-
-def unify(a: Type, b: Type) -> Type | None:
-    """The type both ``a`` and ``b`` fit in, or None when there is none."""
-    if a.name in ("null", "any"):
-        return b
-    if b.name in ("null", "any"):
-        return a
-    if a == b:
-        return a
-    if a.is_numeric and b.is_numeric:
-        return DECIMAL
-    if a.is_textual and b.is_textual:
-        if a.name == "enum" and b.name == "enum":
-            return Type.enum(tuple(dict.fromkeys(a.values + b.values)))
-        return STRING
-    if a.name == "list" and b.name == "list":
-        assert a.item is not None and b.item is not None
-        item = unify(a.item, b.item)
-        return Type.list_of(item) if item is not None else None
-    return None
 
 
 _ARITH: dict[tuple[str, str, str], Type] = {
@@ -289,7 +273,10 @@ _ARITH: dict[tuple[str, str, str], Type] = {
 
 
 def arith_result(op: str, a: Type, b: Type) -> Type | None:
-    """The type of ``a op b``, or None when the operation is not defined."""
+    """The type of ``a op b``, or None when the operation is not defined (an operator the
+    grammar may one day accept is refused here until it has a meaning in dsl.semantics)."""
+    if op not in ("+", "-", "*", "/"):
+        return None
     if a.name == "any" or b.name == "any":
         return ANY
     an = "string" if a.is_textual else a.name
@@ -297,87 +284,6 @@ def arith_result(op: str, a: Type, b: Type) -> Type | None:
     if a.is_numeric and b.is_numeric:
         return DECIMAL if op == "/" or "decimal" in (an, bn) else INT
     return _ARITH.get((op, an, bn))
-
-
-@dataclass(frozen=True)
-class Signature:
-    """A built-in function's argument rule; ``check`` returns the result type or a message."""
-
-    usage: str
-    check: Callable[[list[Type]], Type | str]
-
-
-def _flat(args: list[Type]) -> list[Type]:
-    return [a.item if a.name == "list" and a.item is not None else a for a in args]
-
-
-def _same_of(
-    kinds: tuple[str, ...], what: str, empty: Type = NULL
-) -> Callable[[list[Type]], Type | str]:
-    """Arguments of one of ``kinds``, flattened; the result is their type, or ``empty`` when
-    every argument is null (what the implementation gives for no values: null, or sum's 0)."""
-
-    def check(args: list[Type]) -> Type | str:
-        if not args:
-            return "needs at least one argument"
-        t: Type | None = NULL
-        for a in _flat(args):
-            if a.name not in (*kinds, "any", "null") or t is None:
-                return f"needs {what}, found {article(a)}"
-            t = unify(t, a)
-        if t is None:
-            return f"needs {what} of one type"
-        return t if t.name != "null" else empty
-
-    return check
-
-
-def _fixed(params: tuple[Type, ...], result: Type) -> Callable[[list[Type]], Type | str]:
-    def check(args: list[Type]) -> Type | str:
-        if len(args) != len(params):
-            return (
-                f"takes {len(params)} argument{'s' if len(params) != 1 else ''}, found {len(args)}"
-            )
-        for got, want in zip(args, params, strict=True):
-            if not want.accepts(got):
-                return f"needs {article(want)}, found {article(got)}"
-        return result
-
-    return check
-
-
-def _count(args: list[Type]) -> Type | str:
-    if len(args) != 1 or args[0].name not in ("list", "any"):
-        return "takes one list"
-    return INT
-
-
-def _bools(args: list[Type]) -> Type | str:
-    for a in _flat(args):
-        if a.name not in ("bool", "any", "null"):  # a null counts as false, as in `and`
-            return f"needs true/false values, found {article(a)}"
-    return BOOL if args else "needs at least one argument"
-
-
-FUNCTIONS: dict[str, Signature] = {
-    "earliest": Signature("earliest(date, date, …)", _same_of(("date", "datetime"), "dates")),
-    "latest": Signature("latest(date, date, …)", _same_of(("date", "datetime"), "dates")),
-    "min": Signature("min(a, b, …)", _same_of(("int", "decimal", "money"), "numbers")),
-    "max": Signature("max(a, b, …)", _same_of(("int", "decimal", "money"), "numbers")),
-    "sum": Signature("sum(list, …)", _same_of(("int", "decimal", "money"), "numbers", INT)),
-    "count": Signature("count(list)", _count),
-    "any": Signature("any(list of true/false, …)", _bools),
-    "all": Signature("all(list of true/false, …)", _bools),
-    "next_business_day": Signature("next_business_day(date)", _fixed((DATE,), DATE)),
-    "roll_forward": Signature("roll_forward(date)", _fixed((DATE,), DATE)),
-    "is_business_day": Signature("is_business_day(date)", _fixed((DATE,), BOOL)),
-    "at": Signature("at(date, 17:00)", _fixed((DATE, TIME), DATETIME)),
-    "days": Signature("days(n)", _fixed((INT,), DURATION)),
-    "business_days": Signature("business_days(n)", _fixed((INT,), DURATION)),
-    "months": Signature("months(n)", _fixed((INT,), DURATION)),
-    "years": Signature("years(n)", _fixed((INT,), DURATION)),
-    "in_force": Signature('in_force("IPMC 604")', _fixed((STRING,), BOOL)),
-}
 
 
 def check_expression(node: n.Node, scope: Scope) -> tuple[Type, Types]:

@@ -84,3 +84,24 @@ def article(t: Type) -> str:
     if s.startswith(("one of", "list")):
         return s
     return ("an " if s[0] in "aeiou" else "a ") + s
+
+
+def unify(a: Type, b: Type) -> Type | None:
+    """The type both ``a`` and ``b`` fit in, or None when there is none."""
+    if a.name in ("null", "any"):
+        return b
+    if b.name in ("null", "any"):
+        return a
+    if a == b:
+        return a
+    if a.is_numeric and b.is_numeric:
+        return DECIMAL
+    if a.is_textual and b.is_textual:
+        if a.name == "enum" and b.name == "enum":
+            return Type.enum(tuple(dict.fromkeys(a.values + b.values)))
+        return STRING
+    if a.name == "list" and b.name == "list":
+        assert a.item is not None and b.item is not None
+        item = unify(a.item, b.item)
+        return Type.list_of(item) if item is not None else None
+    return None

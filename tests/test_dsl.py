@@ -4,6 +4,7 @@ three-valued logic, null events, and the located errors of each stage."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import yaml
 
 from dsl.compile import compile_expression
 from dsl.errors import DslErrors
+from dsl.nodes import iter_refs
 from dsl.parse import parse_expression
 from dsl.typecheck import check_expression
-from dsl.typesys import BOOL, DATE, DATETIME, DECIMAL, INT, MONEY, STRING, TIME, Type
+from dsl.typesys import BOOL, DATE, DATETIME, DECIMAL, INT, MONEY, SCALARS, STRING, TIME, Type
 from dsl.values import Unknown
 from engine.model import HolidaySpec
 from engine.run.calendar import Calendar
@@ -92,6 +94,8 @@ def test_expression(case: dict[str, Any]) -> None:
         return
     node = parse_expression(src)
     t, types = check_expression(node, Scope())
+    if "typed" in case:
+        assert str(t) == case["typed"]
     value = compile_expression(node, types, Context())(_env(case.get("env", {})))
     if "unknown" in case:
         assert isinstance(value, Unknown)
@@ -102,38 +106,42 @@ def test_expression(case: dict[str, Any]) -> None:
 
 
 def test_every_function_has_a_fixture() -> None:
-    from dsl.typecheck import FUNCTIONS
+    from dsl.builtins import BUILTINS
 
     used = " ".join(c["expr"] for c in CASES)
-    missing = [f for f in FUNCTIONS if f + "(" not in used]
+    missing = [f for f in BUILTINS if f + "(" not in used]
     assert not missing, f"functions without a fixture: {missing}"
 
 
-def test_every_operator_has_a_fixture() -> None:
-    used = " ".join(c["expr"] for c in CASES)
-    for op in [
-        "+",
-        "-",
-        "*",
-        "/",
-        "==",
-        "!=",
-        "<",
-        "<=",
-        ">",
-        ">=",
-        " and ",
-        " or ",
-        "not ",
-        " in ",
-        " not in ",
-        "is set",
-        "is missing",
-        "is null",
-        "is not null",
-        "if ",
-    ]:
-        assert op in used, op
+# Every operator of the grammar, and how a fixture's expression shows it. Those that take
+# operands of every type have no error fixture: anything may be null or set (`is missing` is
+# refused on what is not a reference, which its fixture shows).
+OPERATORS = {
+    **{op: re.escape(f" {op} ") for op in ("+", "-", "*", "/", "==", "!=", "<", "<=", ">", ">=",
+                                           "and", "or", "not in")},
+    **{op: rf" {op}\b" for op in ("is set", "is missing", "is null", "is not null")},
+    "in": r"(?<!not) in ",
+    "not": r"(?<!is )(^|\(|\s)not (?!in )",
+    "neg": r"(^|\(|\s)-(?=[A-Za-z(0-9])",
+    "if": r"^if ",
+}  # fmt: skip
+TAKES_EVERY_TYPE = {"is set", "is null", "is not null"}
+
+
+def _uses(op: str, expr: str) -> bool:
+    return re.search(OPERATORS[op], expr) is not None
+
+
+@pytest.mark.parametrize("op", OPERATORS)
+def test_every_operator_has_a_typed_fixture_and_an_error_fixture(op: str) -> None:
+    """A case that pins the operator's result type on good operands, and one that pins its
+    located diagnostic on bad ones: a wrong typing rule fails one of them."""
+    typed = [c for c in CASES if "typed" in c and _uses(op, c["expr"])]
+    assert typed, f"no value case with `typed:` uses {op!r}"
+    if op not in TAKES_EVERY_TYPE:
+        errors = [c for c in CASES if c.get("error") == "dsl/type-mismatch" and "at" in c
+                  and _uses(op, c["expr"])]  # fmt: skip
+        assert errors, f"no located dsl/type-mismatch case uses {op!r}"
 
 
 def _rows(case: dict[str, Any], node: Any) -> list[dict[str, Any]]:
@@ -171,24 +179,110 @@ def test_columns_agree_with_scalar(case: dict[str, Any]) -> None:
     assert column(cols, odd) == [want[i] for i in odd]
 
 
-def test_every_grammar_operator_has_a_typing_rule_and_an_implementation() -> None:
-    """What the checker accepts, the compiler can do: each operator the grammar knows, on each
-    pair of types the checker gives a result for, has an implementation (no KeyError at
-    compile time, as `%` once had)."""
-    import re
+# The words and punctuation of the grammar that are not operators.
+NOT_OPERATORS = {"then", "else", "is", "set", "missing", "null", "true", "false",
+                 "(", ")", "[", "]", ",", "."}  # fmt: skip
 
-    from dsl.compile import COMPARE, arithmetic
+
+def _grammar_operators() -> list[str]:
+    """Every operator of dsl/grammar.lark as an infix, prefix or postfix form with the
+    placeholders `A` and `B`: its operator terminals and its keyword rules."""
     from dsl.parse import _GRAMMAR
-    from dsl.typecheck import arith_result
-    from dsl.typesys import SCALARS
 
     grammar = _GRAMMAR.read_text("utf-8")
-    ops = {name: re.findall(r'"([^"]+)"', re.search(rf"^{name}: (.*)$", grammar, re.M)[1])
-           for name in ("COMPARE", "ADDOP", "MULOP")}  # fmt: skip
-    assert set(ops["COMPARE"]) == set(COMPARE)
-    types = [Type(s) for s in SCALARS]
-    for op in ops["ADDOP"] + ops["MULOP"]:
-        for a in types:
-            for b in types:
-                if arith_result(op, a, b) is not None:
-                    assert callable(arithmetic(a.name, b.name, op, Context())), (op, a, b)
+    tokens = {name: re.findall(r'"([^"]+)"', re.search(rf"^{name}: (.*)$", grammar, re.M)[1])
+              for name in ("COMPARE", "ADDOP", "MULOP")}  # fmt: skip
+    rules = re.sub(r"//[^\n]*", "", grammar.split("\nCOMPARE:")[0])  # before the terminals
+    words = set(re.findall(r'"([^"]+)"', rules))
+    forms = {"or": "A or B", "and": "A and B", "not": "not A", "in": "A in B", "-": "-A",
+             "if": "if A then B else B"}  # fmt: skip
+    assert words - NOT_OPERATORS == set(forms), "a new grammar word: add its form here"
+    tests = [f"A is {k}" for k in ("set", "missing", "null", "not null")] + ["A not in B"]
+    return [f"A {op} B" for ts in tokens.values() for op in ts] + [*forms.values(), *tests]
+
+
+OPERAND_VALUES: dict[str, Any] = {
+    "bool": True, "int": 3, "decimal": "1.5", "money": "2.50", "date": "2024-01-31",
+    "datetime": "2024-03-09T17:00:00-08:00", "time": "17:00", "duration": None,
+    "string": "IBC", "enum": "IRC", "ints": [1, 2], "dates": ["2024-01-01"], "nulls": None,
+}  # fmt: skip
+OPERAND_TYPES = {**{s: Type(s) for s in OPERAND_VALUES if s in SCALARS},
+                 "enum": Type.enum(("IBC", "IRC")), "ints": Type.list_of(INT),
+                 "dates": Type.list_of(DATE), "nulls": Type("null")}  # fmt: skip
+
+
+class OperandScope:
+    """`a_<type>` and `b_<type>` for every type an operand may have."""
+
+    def lookup(self, path: str) -> Type | None:
+        return OPERAND_TYPES.get(path[2:]) if path[:2] in ("a_", "b_") else None
+
+    def names(self) -> list[str]:
+        return [f"{s}_{t}" for s in "ab" for t in OPERAND_TYPES]
+
+
+def _operand_env() -> dict[str, Any]:
+    from dsl.values import Duration
+
+    env: dict[str, Any] = {}
+    for name, t in OPERAND_TYPES.items():
+        raw = OPERAND_VALUES[name]
+        value = None if raw is None else coercer(t, CALENDAR.time_zone)(raw, None)
+        env[f"a_{name}"] = env[f"b_{name}"] = value
+    env["a_duration"] = env["b_duration"] = Duration(2, "days")
+    return env
+
+
+def test_every_grammar_operator_types_every_operand_or_says_where_not() -> None:
+    """Each operator of the grammar, on operands of every pair of types: the checker gives a
+    type and both compilers compute the same value (also with an operand null), or the checker
+    gives a located diagnostic; never a KeyError or a traceback (as `%` once had)."""
+    env, ctx, problems = _operand_env(), Context(), []
+    for form in _grammar_operators():
+        for a in OPERAND_TYPES:
+            for b in OPERAND_TYPES:
+                src = form.replace("A", f"a_{a}").replace("B", f"b_{b}")
+                try:
+                    problems += _try_operator(src, env, ctx)
+                except Exception as exc:  # the point: nothing may escape
+                    problems.append(f"{src}: {exc!r}")
+    assert not problems, "\n".join(problems)
+
+
+def _try_operator(src: str, env: dict[str, Any], ctx: Context) -> list[str]:
+    from dsl.columns import compile_vector
+
+    node = parse_expression(src)
+    try:
+        _, types = check_expression(node, OperandScope())
+    except DslErrors as exc:
+        e = exc.errors[0]
+        ok = e.code == "dsl/type-mismatch" and 0 <= e.start < e.end <= len(src)
+        return [] if ok else [f"{src}: {e.code} at {e.start}-{e.end}"]
+    scalar, column = compile_expression(node, types, ctx), compile_vector(node, types, ctx)
+    rows = [env, *({**env, k: None} for k in {r.path for r in iter_refs(node)})]
+    want = [scalar(r) for r in rows]
+    got = column({k: [r[k] for r in rows] for k in env}, range(len(rows)))
+    return [] if got == want else [f"{src}: columns give {got}, closures {want}"]
+
+
+def test_a_new_function_is_one_entry_of_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A function added as one entry of BUILTINS is checked, compiled by both compilers and
+    lifted over null and unknown with no other change (here a strict one of three arguments,
+    an arity no bundled function has)."""
+    from dsl.builtins import BUILTINS, Builtin
+    from dsl.columns import compile_vector
+
+    entry = Builtin("add3", "add3(n, n, n)", "the total of three numbers",
+                    lambda args: INT if len(args) == 3 else "takes three numbers",
+                    lambda ctx, a, b, c: a + b + c, strict=True)  # fmt: skip
+    monkeypatch.setitem(BUILTINS, "add3", entry)
+    node = parse_expression("add3(n, m, 1)")
+    t, types = check_expression(node, Scope())
+    assert t == INT
+    scalar, column = compile_expression(node, types, Context()), compile_vector(node, types, None)
+    known, null = _env({"n": 1, "m": 2}), _env({"n": None, "m": 2})
+    assert [scalar(known), scalar(null)] == [4, None]
+    assert column({"n": [1, None], "m": [2, 2]}, range(2)) == [4, None]
+    unknown = scalar(_env({"m": 2}))
+    assert isinstance(unknown, Unknown) and unknown.needs == {"n"}

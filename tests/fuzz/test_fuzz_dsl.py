@@ -29,12 +29,13 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dsl.builtins import BUILTINS
 from dsl.columns import compile_vector
 from dsl.compile import compile_expression
 from dsl.errors import DslErrors
 from dsl.nodes import Node, iter_refs
 from dsl.parse import MAX_DEPTH, parse_expression
-from dsl.typecheck import FUNCTIONS, Types, check_expression
+from dsl.typecheck import Types, check_expression
 from dsl.typesys import Type
 from dsl.values import Unknown
 from engine.run.decide import OutOfRange, out_of_range
@@ -271,7 +272,7 @@ def untyped(draw: Draw, depth: int = 3) -> str:
     if kind == "test":
         return f"{operand()} is {draw(st.sampled_from(['set', 'missing', 'null', 'not null']))}"
     if kind == "call":
-        name = draw(st.sampled_from([*FUNCTIONS, "dayz", "round"]))
+        name = draw(st.sampled_from([*BUILTINS, "dayz", "round"]))
         return f"{name}({', '.join(operand() for _ in range(draw(st.integers(0, 3))))})"
     if kind == "if":
         return f"if {operand()} then {operand()} else {operand()}"
