@@ -8,10 +8,9 @@ sequences), Markdown quotes it with ``md_text`` (no HTML, links or injected head
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from engine.printable import md_code, md_text, one_line, printable
-from engine.result import Decision, ProcedureResult, Result, StepResult
+from engine.result import Decision, Node, ProcedureResult, Result, Step, StepResult
 from engine.values import to_words
 
 _STEP_MARKS = {
@@ -93,17 +92,22 @@ def render_text(
     return printable("\n".join(lines) + "\n")
 
 
-Shown = tuple[dict[str, Any], list[Any]]
+Shown = tuple[Node, list["Shown"]]
 
 
-def _prune(steps: list[dict[str, Any]]) -> list[Shown]:
-    """The explanation as shown: a step that recurs in one tree is shown only the first time."""
+def _because(node: Node) -> list[Node]:
+    return (node.because or []) if isinstance(node, Step) else []
+
+
+def _prune(steps: list[Node]) -> list[Shown]:
+    """The explanation as shown: a step that recurs in one tree is shown only the first time
+    (nodes are shared, so by identity)."""
     seen: set[int] = set()
 
-    def visit(node: dict[str, Any]) -> Shown:
+    def visit(node: Node) -> Shown:
         seen.add(id(node))
         kids = []
-        for k in node.get("because", []):
+        for k in _because(node):
             if id(k) not in seen:
                 kids.append(visit(k))
         return node, kids
@@ -114,8 +118,8 @@ def _prune(steps: list[dict[str, Any]]) -> list[Shown]:
 def _tree(shown: Shown, indent: str, last: bool, lines: list[str]) -> None:
     node, kids = shown
     branch = "└─ " if last else "├─ "
-    cite = f" [{node['citation']}]" if node.get("citation") else ""
-    lines.append(f"{indent}{branch}{one_line(node['text'])}{cite}")
+    cite = f" [{node.citation}]" if node.citation else ""
+    lines.append(f"{indent}{branch}{one_line(node.text)}{cite}")
     for i, child in enumerate(kids):
         _tree(child, indent + ("   " if last else "│  "), i == len(kids) - 1, lines)
 
@@ -175,7 +179,7 @@ def _md_step(s: StepResult) -> str:
 
 def _md_tree(shown: Shown, depth: int, lines: list[str]) -> None:
     node, kids = shown
-    cite = f" — *{md_text(node['citation'])}*" if node.get("citation") else ""
-    lines.append(f"{'  ' * depth}- {md_text(node['text'])}{cite}")
+    cite = f" — *{md_text(node.citation)}*" if node.citation else ""
+    lines.append(f"{'  ' * depth}- {md_text(node.text)}{cite}")
     for child in kids:
         _md_tree(child, depth + 1, lines)

@@ -22,7 +22,7 @@ from engine.api import Policy, load_policy
 from engine.compile import graph as gr
 from engine.diagnostics import Diagnostic, OrdinanceError
 from engine.printable import md_code, md_text, one_line
-from engine.result import Result
+from engine.result import Result, Step
 from engine.run.facts import Case
 from engine.run.program import CompiledPolicy, Variant
 
@@ -246,12 +246,12 @@ def _causes(cp: CompiledPolicy, result: Result, rid: str, changed: set[str]) -> 
     wanted = (upstream | {rid}) & changed
     found: set[str] = set()
     decision = result.decisions.get(rid)
-    stack = list(decision.because or []) if decision else []
+    stack = [n for n in decision.because or [] if isinstance(n, Step)] if decision else []
     while stack:
         node = stack.pop()
-        if node.get("rule") in wanted:
-            found.add(f"{node['rule']} ({node.get('citation') or 'not applicable'})")
-        stack += [n for n in node.get("because", []) if "rule" in n]
+        if node.rule in wanted:
+            found.add(f"{node.rule} ({node.citation or 'not applicable'})")
+        stack += [n for n in node.because or [] if isinstance(n, Step)]
     return sorted(found) or sorted(wanted)
 
 
