@@ -22,7 +22,7 @@ from engine.api import Policy, load_policy
 from engine.compile.load import read_case
 from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, render
 from engine.printable import printable, printable_json
-from engine.render import render_json, render_markdown, render_text
+from engine.render import RENDERERS, RenderContext
 from engine.tools.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,9 +109,17 @@ def _parse_date(_: Any, __: Any, value: str | None) -> dt.date | None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(list(RENDERERS)),
     default="text",
     show_default=True,
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Show explanation trees N steps deep, with a count of the steps left out "
+    "(text and markdown; JSON always has them all).",
 )
 @click.option(
     "--explain",
@@ -127,6 +135,7 @@ def eval_cmd(
     as_of: dt.date | None,
     revision: str | None,
     fmt: str,
+    depth: int | None,
     explain: tuple[str, ...],
     policy_dir: Path | None,
 ) -> None:
@@ -146,13 +155,8 @@ def eval_cmd(
             _unknown_decisions(unknown, result.decisions)
         jur = policy.jurisdictions[result.jurisdiction]
         rev = next(r.title for r in jur.revisions if r.id == result.revision)
-        only = list(explain) or None
-        if fmt == "json":
-            _echo(render_json(result, only), data=True)
-        elif fmt == "markdown":
-            _echo(render_markdown(result, jur.title, rev, only))
-        else:
-            _echo(render_text(result, jur.title, rev, only))
+        ctx = RenderContext(jur.title, rev, explain, depth)
+        _echo(RENDERERS[fmt](result, ctx), data=fmt == "json")
     sys.exit(1 if failed else 0)
 
 

@@ -22,7 +22,7 @@ from engine.compile.load import read_case
 from engine.diagnostics import OrdinanceError
 from engine.model import EffectiveSection
 from engine.printable import md_code, md_fence, md_lines, md_text, mermaid_text
-from engine.render import render_markdown
+from engine.render import RenderContext, render_markdown
 from engine.result import Result
 from engine.run.program import CompiledPolicy, CompiledRule, Variant
 from engine.tools.sections import decided_by
@@ -428,7 +428,7 @@ def _example(case: Any, result: Result, decisions: list[str]) -> list[str]:
         lines += [f"Facts, as of {result.as_of.isoformat()}:", "",
                   *md_fence("facts:" + ("" if facts.startswith("\n") else "\n") + facts, "yaml"),
                   ""]  # fmt: skip
-    md = render_markdown(result, "", "", decisions)
+    md = render_markdown(result, RenderContext(only=tuple(decisions)))
     body = md.split("\n", 3)[3]  # past the case header: the table and each decision's tree
     lines.append(re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", body, flags=re.M))
     return lines
