@@ -4,6 +4,8 @@ keeps its keys in order, and the text's depth limit, which says how much it leav
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,34 @@ def test_a_depth_that_is_not_a_positive_whole_number_is_a_usage_error(bad: str) 
     code, out = _eval("--depth", bad)
     assert code == 2
     assert "Invalid value for '--depth'" in out
+
+
+def test_docsgen_does_not_import_the_command_line(tmp_path: Path) -> None:
+    code = "import sys, engine.tools.docsgen; print('engine.tools.cli' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True, timeout=120)  # fmt: skip
+    assert run.stdout.strip() == "False"
+
+
+def test_the_docs_document_the_command_line_they_are_given(policy: Policy, tmp_path: Path) -> None:
+    from engine.tools.docsgen import build_docs
+
+    build_docs(policy, tmp_path / "with", commands=main)
+    page = (tmp_path / "with" / "docs" / "reference" / "cli.md").read_text("utf-8")
+    assert "## ordinance eval" in page and "--depth N" in page
+    build_docs(policy, tmp_path / "without")
+    assert not (tmp_path / "without" / "docs" / "reference" / "cli.md").exists()
+
+
+def test_a_diff_page_gives_its_own_title_and_no_cases(policy: Policy) -> None:
+    from engine.tools.revisions import render_diff
+
+    cp = policy.compiled[("kent", "ord-4463")]
+    assert render_diff(cp, cp, [], None, 0, "markdown", title=False) == (
+        "## What the law changes (0)\n\n\nRun `ordinance diff` for the cases affected.\n\n"
+        "Nothing changes."
+    )
+    assert render_diff(cp, cp, [], [], 0, "markdown").startswith(
+        "# kent: ord-4463 → ord-4463\n\n## What the law changes (0)\n\n\n"
+        "## Cases affected (0 of 0)\n"
+    )

@@ -418,7 +418,7 @@ def docs_build_cmd(
     from engine.tools.docsgen import build_docs
 
     golden = examples if examples.is_dir() else None
-    written = build_docs(_load(policy_dir), out, golden, mermaid_js)
+    written = build_docs(_load(policy_dir), out, golden, mermaid_js, commands=main)
     _echo(f"wrote {len(written)} files under {out}; render with: "
                f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
 
