@@ -134,6 +134,8 @@ def test_markdown_cuts_at_the_same_depth_and_can_sit_under_a_page_heading(
     assert embedded.startswith("| decision | value | status | section |\n")
     assert "\n#### `co.fee`\n" in embedded and "\n#### Procedure: " in embedded
     assert "\n## " not in embedded and "Case HOU" not in embedded
+    text = render_text(result, RenderContext(only=("co.fee",), header=False))
+    assert text.startswith("co.fee = $1,063.11\n  └─ The certificate of occupancy fee")
 
 
 def _eval(*args: str) -> tuple[int, str]:
