@@ -1,5 +1,8 @@
 """Pipeline stage 8b, render: results as text for staff, JSON for programs, Markdown for reports.
 
+Every format is one entry of ``RENDERERS``, a function of the result and a ``RenderContext``;
+the command line's ``--format`` choices are that table's keys.
+
 Everything here is deterministic: the same result renders to the same bytes. What a case or the
 policy gave is shown, never obeyed: text goes out through ``printable`` (no terminal control
 sequences), Markdown quotes it with ``md_text`` (no HTML, links or injected headings).
@@ -8,10 +11,10 @@ sequences), Markdown quotes it with ``md_text`` (no HTML, links or injected head
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
 
 from engine.printable import md_code, md_text, one_line, printable
-from engine.result import Decision, ProcedureResult, Result, StepResult
+from engine.result import Decision, Node, ProcedureResult, Result, Step, StepResult
 from engine.values import to_words
 
 _STEP_MARKS = {
@@ -23,14 +26,41 @@ _STEP_MARKS = {
 }
 
 
-def render_json(result: Result, only: list[str] | None = None) -> str:
-    """One line of JSON per DESIGN.md §4 (restricted to ``only`` decisions when given)."""
-    if only:
-        result = _restrict(result, only)
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """What a renderer is told besides the result; each format reads what applies to it.
+
+    Attributes:
+        title: the jurisdiction's title, for the header.
+        revision_title: the title of the revision that decided (``Ord. No. 4463``).
+        only: the decisions to show (all when empty); the text leaves out the procedures then.
+        depth: the text and Markdown show explanation trees this many levels deep (1: each
+            decision's own step), and say how many steps they leave out; None shows all. The
+            JSON always holds the whole tree (it is the contract).
+        header: the text and Markdown open with the case and the revision that decided it; a
+            page that embeds the report under its own heading leaves it out.
+        heading_level: the level of the Markdown title (``#``); its sections are one below.
+    """
+
+    title: str = ""
+    revision_title: str = ""
+    only: tuple[str, ...] = ()
+    depth: int | None = None
+    header: bool = True
+    heading_level: int = 1
+
+
+Renderer = Callable[[Result, RenderContext], str]
+
+
+def render_json(result: Result, ctx: RenderContext = RenderContext()) -> str:
+    """One line of JSON per DESIGN.md §4 (restricted to ``ctx.only`` decisions when given)."""
+    if ctx.only:
+        result = _restrict(result, ctx.only)
     return result.to_json()
 
 
-def _restrict(result: Result, only: list[str]) -> Result:
+def _restrict(result: Result, only: tuple[str, ...]) -> Result:
     return Result(
         result.case,
         result.jurisdiction,
@@ -64,22 +94,21 @@ def _value_line(d: Decision) -> str:
     return f"{d.id}: does not apply"
 
 
-def render_text(
-    result: Result, title: str, revision_title: str, only: list[str] | None = None
-) -> str:
+def render_text(result: Result, ctx: RenderContext = RenderContext()) -> str:
     """The staff rendering: each decision with its explanation tree, then what cannot be
     decided yet and what it needs, then the procedures' next steps.
 
     Printed as is on a terminal, so it leaves through ``printable``, once, for every line.
     """
-    lines = _header(result, title, revision_title, one_line)
+    only = ctx.only
+    lines = _header(result, ctx.title, ctx.revision_title, one_line) if ctx.header else []
     chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
     pending = [d for d in chosen if d.status == "undetermined"]
     for d in chosen:
         if d in pending and not only:
             continue
         lines += ["", _value_line(d)]
-        shown = _prune(d.because or [])
+        shown = _prune(d.because or [], ctx.depth)
         for i, node in enumerate(shown):
             _tree(node, "  ", i == len(shown) - 1, lines)
     if pending and not only:
@@ -90,34 +119,69 @@ def render_text(
     if not only:
         for proc in sorted(result.procedures.values(), key=lambda p: p.id):
             lines += ["", *_procedure_text(proc)]
-    return printable("\n".join(lines) + "\n")
+    text = "\n".join(lines if ctx.header else lines[1:])  # no header: no blank line above
+    return printable(text + "\n")
 
 
-Shown = tuple[dict[str, Any], list[Any]]
+@dataclass(slots=True)
+class _Shown:
+    """A node as shown, with the children shown under it and how many steps the depth limit
+    leaves out below it."""
+
+    node: Node
+    kids: list[_Shown] = field(default_factory=list)
+    hidden: int = 0
 
 
-def _prune(steps: list[dict[str, Any]]) -> list[Shown]:
-    """The explanation as shown: a step that recurs in one tree is shown only the first time."""
+def _because(node: Node) -> list[Node]:
+    return (node.because or []) if isinstance(node, Step) else []
+
+
+def _prune(steps: list[Node], depth: int | None = None) -> list[_Shown]:
+    """The explanation as shown: a step that recurs in one tree is shown only the first time
+    (nodes are shared, so by identity), and none below ``depth`` levels: those are counted."""
     seen: set[int] = set()
 
-    def visit(node: dict[str, Any]) -> Shown:
+    def visit(node: Node, level: int) -> _Shown:
         seen.add(id(node))
-        kids = []
-        for k in node.get("because", []):
+        if depth is not None and level >= depth:
+            return _Shown(node, hidden=_count_below(node, seen))
+        shown = _Shown(node)
+        for k in _because(node):
             if id(k) not in seen:
-                kids.append(visit(k))
-        return node, kids
+                shown.kids.append(visit(k, level + 1))
+        return shown
 
-    return [visit(n) for n in steps]
+    return [visit(n, 1) for n in steps]
 
 
-def _tree(shown: Shown, indent: str, last: bool, lines: list[str]) -> None:
-    node, kids = shown
+def _count_below(node: Node, seen: set[int]) -> int:
+    """The distinct steps under ``node`` not already shown (they stay unseen, so a shallower
+    place in the tree may still show them)."""
+    found: set[int] = set()
+    stack = list(_because(node))
+    while stack:
+        k = stack.pop()
+        if id(k) not in seen and id(k) not in found:
+            found.add(id(k))
+            stack += _because(k)
+    return len(found)
+
+
+def _hidden_words(n: int) -> str:
+    return f"… {n} more step{'s' if n != 1 else ''} not shown"
+
+
+def _tree(shown: _Shown, indent: str, last: bool, lines: list[str]) -> None:
+    node = shown.node
     branch = "└─ " if last else "├─ "
-    cite = f" [{node['citation']}]" if node.get("citation") else ""
-    lines.append(f"{indent}{branch}{one_line(node['text'])}{cite}")
-    for i, child in enumerate(kids):
-        _tree(child, indent + ("   " if last else "│  "), i == len(kids) - 1, lines)
+    cite = f" [{node.citation}]" if node.citation else ""
+    lines.append(f"{indent}{branch}{one_line(node.text)}{cite}")
+    below = indent + ("   " if last else "│  ")
+    for i, child in enumerate(shown.kids):
+        _tree(child, below, i == len(shown.kids) - 1, lines)
+    if shown.hidden:
+        lines.append(f"{below}└─ {_hidden_words(shown.hidden)}")
 
 
 def _procedure_text(proc: ProcedureResult) -> list[str]:
@@ -144,26 +208,29 @@ def _procedure_text(proc: ProcedureResult) -> list[str]:
     return out
 
 
-def render_markdown(
-    result: Result, title: str, revision_title: str, only: list[str] | None = None
-) -> str:
+def render_markdown(result: Result, ctx: RenderContext = RenderContext()) -> str:
     """A Markdown report (for staff reports and the docs); every text it quotes is escaped."""
-    h1, h2 = _header(result, title, revision_title, md_text)
-    lines = [f"# {h1}", "", h2, "", "| decision | value | status | section |", "|---|---|---|---|"]
+    only, title = ctx.only, "#" * ctx.heading_level
+    section = title + "#"
+    lines = []
+    if ctx.header:
+        h1, h2 = _header(result, ctx.title, ctx.revision_title, md_text)
+        lines += [f"{title} {h1}", "", h2, ""]
+    lines += ["| decision | value | status | section |", "|---|---|---|---|"]
     chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
     for d in chosen:
         value = md_text(to_words(d.value, d.type)) if d.status == "determined" else "—"
         cites = md_text("; ".join(d.citations))
         lines.append(f"| {md_code(d.id)} | {value} | {d.status} | {cites} |")
     for d in chosen:
-        lines += ["", f"## {md_code(d.id)}", ""]
-        for shown in _prune(d.because or []):
+        lines += ["", f"{section} {md_code(d.id)}", ""]
+        for shown in _prune(d.because or [], ctx.depth):
             _md_tree(shown, 0, lines)
         if d.needs:
             lines.append(f"\nNeeds: {', '.join(md_code(n) for n in d.needs)}")
     if not only:
         for proc in sorted(result.procedures.values(), key=lambda p: p.id):
-            lines += ["", f"## Procedure: {md_text(proc.title)}", ""]
+            lines += ["", f"{section} Procedure: {md_text(proc.title)}", ""]
             lines += [_md_step(s) for s in proc.steps]
     return "\n".join(lines) + "\n"
 
@@ -173,9 +240,19 @@ def _md_step(s: StepResult) -> str:
     return f"- {_STEP_MARKS[s.status]} {md_text(s.title)} *({s.status})*{due}"
 
 
-def _md_tree(shown: Shown, depth: int, lines: list[str]) -> None:
-    node, kids = shown
-    cite = f" — *{md_text(node['citation'])}*" if node.get("citation") else ""
-    lines.append(f"{'  ' * depth}- {md_text(node['text'])}{cite}")
-    for child in kids:
+def _md_tree(shown: _Shown, depth: int, lines: list[str]) -> None:
+    node = shown.node
+    cite = f" — *{md_text(node.citation)}*" if node.citation else ""
+    lines.append(f"{'  ' * depth}- {md_text(node.text)}{cite}")
+    for child in shown.kids:
         _md_tree(child, depth + 1, lines)
+    if shown.hidden:
+        lines.append(f"{'  ' * (depth + 1)}- {_hidden_words(shown.hidden)}")
+
+
+# One entry per output format: the command line offers these keys, in this order.
+RENDERERS: dict[str, Renderer] = {
+    "text": render_text,
+    "json": render_json,
+    "markdown": render_markdown,
+}

@@ -18,6 +18,76 @@ from engine.values import json_converter, to_json
 
 RESULT_VERSION = "1"
 
+# The explanation nodes. A node is built once per case and shared by every tree it recurs in
+# (the renderers show a recurring step once by its identity), so nodes compare by identity
+# (``eq=False``) and are never changed once built. ``to_dict`` gives the JSON of DESIGN.md §4
+# byte for byte: keys in this order, and a key only where the node has it.
+
+
+@dataclass(slots=True, eq=False)
+class Step:
+    """A rule's step: which rule decided, under which section, its value, the sentence for
+    staff, the facts it read and, under ``because``, the nodes it read in turn.
+
+    ``needs`` and ``because`` are None where the JSON has no such key: ``needs`` is given when
+    the step is undetermined, ``because`` when it read other rules or charged fee lines, and
+    always when it does not apply (then it holds one ``Unmet`` per definition: the reason)."""
+
+    rule: str
+    citation: str | None
+    status: str
+    value: Any  # already in its JSON form
+    text: str
+    facts: dict[str, Any]  # fact id → its JSON form, or "unknown"
+    needs: list[str] | None = None  # the missing facts, when undetermined
+    because: list[Node] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "citation": self.citation,
+            "status": self.status,
+            "value": self.value,
+            "text": self.text,
+        }
+        if self.needs is not None:
+            out["needs"] = self.needs
+        out["facts"] = self.facts
+        if self.because is not None:
+            out["because"] = [n.to_dict() for n in self.because]
+        return out
+
+
+@dataclass(slots=True, eq=False)
+class Unmet:
+    """A definition that does not apply to the case, and the condition of it that fails."""
+
+    citation: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"citation": self.citation, "text": self.text}
+
+
+@dataclass(slots=True, eq=False)
+class FeeLine:
+    """One charged line of a fee: quantity, unit amount and amount (money as JSON strings)."""
+
+    line: str
+    citation: str
+    text: str
+    quantity: Any
+    unit_amount: str
+    amount: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "citation": self.citation, "text": self.text,
+                "quantity": self.quantity, "unit_amount": self.unit_amount,
+                "amount": self.amount}  # fmt: skip
+
+
+Node = Step | Unmet | FeeLine
+
 
 @dataclass
 class Decision:
@@ -29,14 +99,14 @@ class Decision:
     citations: list[str]
     needs: list[str]
     type: Type
-    because: list[dict[str, Any]] | None = None
+    because: list[Node] | None = None  # None when not explained
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "value": json_converter(self.type)(self.value),
             "status": self.status,
             "citations": self.citations,
-            "because": self.because or [],
+            "because": [n.to_dict() for n in self.because or ()],
             "needs": self.needs,
         }
 

@@ -187,7 +187,7 @@ import engine
 assert not {m.split(".")[0] for m in sys.modules} & LIBS, "import engine loaded a library"
 policy = engine.load_policy()
 from engine.compile.load import read_case
-from engine.render import render_json, render_markdown, render_text
+from engine.render import RENDERERS, RenderContext
 cases = [read_case(p) for p in sorted(Path("tests/golden").rglob("*.yaml"))[::3]]
 dicts = [{"jurisdiction": c.jurisdiction, "as_of": c.as_of, "facts": c.facts}
          for c in cases if c.revision is None and c.as_of]
@@ -204,8 +204,8 @@ sys.setprofile(profile)
 for case in cases:
     result = policy.evaluate(case)
     jur = policy.jurisdictions[result.jurisdiction]
-    render_json(result); render_text(result, jur.title, result.revision)
-    render_markdown(result, jur.title, result.revision)
+    for render in RENDERERS.values():
+        render(result, RenderContext(jur.title, result.revision))
     policy.values(case)
 policy.values_many(dicts)
 policy.values_many([d for d in dicts if d["jurisdiction"] == "kent"], ["permit.expires_on"])

@@ -12,7 +12,7 @@ import pytest
 from engine import Policy
 from engine.compile.load import read_case
 from engine.compile.schema import schema
-from engine.render import render_text
+from engine.render import RenderContext, render_text
 from engine.tools.expect import check_expectations
 from tests.conftest import GOLDEN, JSONSnapshot, TextSnapshot
 
@@ -50,4 +50,6 @@ def test_golden_case(path: Path, policy: Policy, snapshot) -> None:  # type: ign
     )
     jur = policy.jurisdictions[jurisdiction]
     title = next(r.title for r in jur.revisions if r.id == revision)
-    assert snapshot(extension_class=TextSnapshot) == render_text(result, jur.title, title)
+    assert snapshot(extension_class=TextSnapshot) == render_text(
+        result, RenderContext(jur.title, title)
+    )

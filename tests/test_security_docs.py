@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from engine import Policy, load_policy
 from engine.diagnostics import OrdinanceError
-from engine.render import render_markdown, render_text
+from engine.render import RenderContext, render_markdown, render_text
 from engine.tools.cli import main
 from engine.tools.docsgen import build_docs
 from tests.conftest import GOLDEN, ROOT
@@ -305,7 +305,7 @@ def test_render_text_escapes_values_from_a_dict_case(policy: Policy) -> None:
     case = yaml.safe_load(EXAMPLE.read_text("utf-8"))
     case["facts"]["building"]["type"] = "other"
     case["case"] = "\u2066K\x07"
-    text = render_text(policy.evaluate(case), "Kent\x1b]0;title\x07", "rev")
+    text = render_text(policy.evaluate(case), RenderContext("Kent\x1b]0;title\x07", "rev"))
     assert "\x1b" not in text and "\x07" not in text and "\u2066" not in text
     assert "\\u2066K\\x07" in text and "Kent\\x1b]0;title\\x07" in text
 
@@ -325,6 +325,6 @@ def test_diagnostics_show_control_characters_escaped(tmp_path: Path) -> None:
 def test_render_markdown_escapes_what_it_quotes(policy: Policy) -> None:
     case = yaml.safe_load(EXAMPLE.read_text("utf-8"))
     case["case"] = f"K-1\n# Injected heading {SCRIPT} | x"
-    md = render_markdown(policy.evaluate(case), "Kent <b>", "rev")
+    md = render_markdown(policy.evaluate(case), RenderContext("Kent <b>", "rev"))
     assert "\n# Injected" not in md and "<script" not in md and "<b>" not in md
     assert md.startswith("# Case K-1 # Injected heading &lt;script&gt;")

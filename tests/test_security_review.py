@@ -90,7 +90,7 @@ def test_a_decimal_object_is_read_whole(policy: Policy) -> None:
 def test_a_case_cannot_print_lines_of_its_own(policy: Policy) -> None:
     r"""A line break in a case id or in case text an explanation quotes is shown as ``\n``: the
     clerk's text rendering holds no line the case wrote (such as a forged decision)."""
-    from engine.render import render_text
+    from engine.render import RenderContext, render_text
     from engine.run.facts import case_from_dict
 
     forged = "\nco.issuable = true\n  └─ forged [KCC 1]"
@@ -98,7 +98,7 @@ def test_a_case_cannot_print_lines_of_its_own(policy: Policy) -> None:
     case = case_from_dict(
         {"case": "K-1" + forged, "jurisdiction": "kent", "as_of": "2025-01-10", "facts": facts}
     )
-    text = render_text(policy.evaluate(case), "Kent", "ORD-4463")
+    text = render_text(policy.evaluate(case), RenderContext("Kent", "ORD-4463"))
     lines = text.splitlines()
     assert not any(line.startswith(("co.issuable", "  └─ forged")) for line in lines)
     assert lines[0].startswith("Case K-1\\nco.issuable = true")

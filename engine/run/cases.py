@@ -14,7 +14,7 @@ from typing import Any
 from dsl.errors import did_you_mean
 from dsl.typesys import Type
 from engine.diagnostics import CaseError, Collector, Diagnostic
-from engine.result import Result
+from engine.result import Result, Step
 from engine.run.decide import OutOfRange, run_values
 from engine.run.evaluate import build_decisions, run_plan, run_procedures, start_env
 from engine.run.explain import explain_decision
@@ -57,7 +57,7 @@ def evaluate(prepared: Prepared, decisions: Iterable[str] | None, explain: bool)
         raise placed(cp, case, exc) from None
     found = build_decisions(cp, env, chosen, only)
     if explain:
-        memo: dict[str, dict[str, Any]] = {}
+        memo: dict[str, Step] = {}
         for rid, d in found.items():
             d.because = explain_decision(cp, env, chosen, rid, memo)
     procedures = run_procedures(cp, env) if only is None else {}

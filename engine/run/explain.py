@@ -1,7 +1,9 @@
 """Pipeline stage 8a, explain: the explanation tree of a decision, each step with its citation.
 
-A node says which rule decided (``rule``), under which section (``citation``), the sentence for
-staff (``text``), the facts it read and, under ``because``, the rules it read in turn.
+Builds the typed nodes of ``engine.result``: a ``Step`` says which rule decided, under which
+section, the sentence for staff, the facts it read and, under ``because``, the rules it read in
+turn (and a fee's charged ``FeeLine``s); a step that does not apply lists its ``Unmet``
+definitions.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from dsl.typesys import MONEY
 from dsl.values import Unknown
+from engine.result import FeeLine, Node, Step, Unmet
 from engine.run.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
 from engine.run.fees import lines_key
 from engine.run.program import CompiledPolicy, CompiledRule, Variant
@@ -22,8 +25,8 @@ def explain_decision(
     env: dict[str, Any],
     chosen: dict[str, int],
     rid: str,
-    memo: dict[str, dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
+    memo: dict[str, Step] | None = None,
+) -> list[Node]:
     """The ``because`` list of one decision: its step, and under it the steps of every rule it
     read. ``memo`` shares the steps built for one case across its decisions (each rule is
     explained once per case; the trees hold the same step wherever it recurs)."""
@@ -35,8 +38,8 @@ def _node(
     env: dict[str, Any],
     chosen: dict[str, int],
     rid: str,
-    memo: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
+    memo: dict[str, Step],
+) -> Step:
     done = memo.get(rid)
     if done is not None:
         return done
@@ -47,30 +50,28 @@ def _node(
         memo[rid] = node = _not_applicable(cp, env, rule)
         return node
     v = rule.variants[pick]
-    node = {
-        "rule": rid,
-        "citation": v.citation,
-        "status": status,
-        "value": rule.json(value),
-        "text": _sentence(cp, env, rule, v, value),
-    }
-    if status == UNDETERMINED:
-        node["needs"] = sorted(value.needs)
     convert = cp.fact_json
-    node["facts"] = {
-        f: "unknown" if (x := env[f]).__class__ is Unknown else convert[f](x) for f in v.facts
-    }
-    memo[rid] = node
-    children = _fee_lines(env, rid) if v.rule.fee is not None and status == "determined" else []
+    facts = {f: "unknown" if (x := env[f]).__class__ is Unknown else convert[f](x) for f in v.facts}
+    children: list[Node] = (
+        _fee_lines(env, rid) if v.rule.fee is not None and status == "determined" else []
+    )
     children += [_node(cp, env, chosen, dep, memo) for dep in v.rules]
-    if children:
-        node["because"] = children
+    memo[rid] = node = Step(
+        rid,
+        v.citation,
+        status,
+        rule.json(value),
+        _sentence(cp, env, rule, v, value),
+        facts,
+        sorted(value.needs) if status == UNDETERMINED else None,
+        children or None,
+    )
     return node
 
 
-def _fee_lines(env: dict[str, Any], rid: str) -> list[dict[str, Any]]:
-    """One step per charged line: quantity, unit amount, amount and citation."""
-    out: list[dict[str, Any]] = []
+def _fee_lines(env: dict[str, Any], rid: str) -> list[Node]:
+    """One node per charged line: quantity, unit amount, amount and citation."""
+    out: list[Node] = []
     for line in env.get(lines_key(rid), ()):
         amount, unit_amount = to_json(line.amount, MONEY), _exact(line.unit_amount)
         if line.quantity == 1 and line.unit is None:
@@ -79,9 +80,8 @@ def _fee_lines(env: dict[str, Any], rid: str) -> list[dict[str, Any]]:
             unit = f" {line.unit}{'s' if line.quantity != 1 else ''}" if line.unit else ""
             text = (f"{line.title}: {line.quantity}{unit} × ${unit_amount}"
                     f" = {to_words(line.amount, MONEY)}")  # fmt: skip
-        out.append({"line": line.id, "citation": line.citation, "text": text,
-                    "quantity": to_json(line.quantity), "unit_amount": unit_amount,
-                    "amount": amount})  # fmt: skip
+        out.append(FeeLine(line.id, line.citation, text, to_json(line.quantity), unit_amount,
+                           amount))  # fmt: skip
     return out
 
 
@@ -91,31 +91,23 @@ def _exact(money: Any) -> str:
     return f"{d:.2f}" if d == cents(d) else str(d.normalize())
 
 
-def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule) -> dict[str, Any]:
+def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule) -> Step:
     """Why no definition applies: for each, the first condition that does not hold. When some
     definitions were selected by their first condition (the permit's code) and failed a later
     one, only those are shown: the others were never candidates."""
     failed = [(v, _first_false(v, env)) for v in rule.variants]
     shown = [(v, k) for v, k in failed if k > 0] or failed
-    conditions = [
-        {"citation": v.citation,
-         "text": f"does not apply: `{' '.join(v.whens[k].text.split())}` does not hold"}
+    conditions: list[Node] = [
+        Unmet(v.citation, f"does not apply: `{' '.join(v.whens[k].text.split())}` does not hold")
         for v, k in shown
-    ]  # fmt: skip
+    ]
     facts = {
         f: to_json(env[f], cp.facts[f].type) if env[f].__class__ is not Unknown else "unknown"
         for v, _ in shown
         for f in v.facts
     }
-    return {
-        "rule": rule.id,
-        "citation": None,
-        "status": NOT_APPLICABLE,
-        "value": None,
-        "text": f"`{rule.id}` does not apply to this case",
-        "facts": facts,
-        "because": conditions,
-    }
+    text = f"`{rule.id}` does not apply to this case"
+    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions)
 
 
 def _first_false(v: Variant, env: dict[str, Any]) -> int:

@@ -22,7 +22,7 @@ from engine.api import Policy, load_policy
 from engine.compile.load import read_case
 from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, render
 from engine.printable import printable, printable_json
-from engine.render import render_json, render_markdown, render_text
+from engine.render import RENDERERS, RenderContext
 from engine.tools.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,9 +109,17 @@ def _parse_date(_: Any, __: Any, value: str | None) -> dt.date | None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(list(RENDERERS)),
     default="text",
     show_default=True,
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Show explanation trees N steps deep, with a count of the steps left out "
+    "(text and markdown; JSON always has them all).",
 )
 @click.option(
     "--explain",
@@ -127,6 +135,7 @@ def eval_cmd(
     as_of: dt.date | None,
     revision: str | None,
     fmt: str,
+    depth: int | None,
     explain: tuple[str, ...],
     policy_dir: Path | None,
 ) -> None:
@@ -146,13 +155,8 @@ def eval_cmd(
             _unknown_decisions(unknown, result.decisions)
         jur = policy.jurisdictions[result.jurisdiction]
         rev = next(r.title for r in jur.revisions if r.id == result.revision)
-        only = list(explain) or None
-        if fmt == "json":
-            _echo(render_json(result, only), data=True)
-        elif fmt == "markdown":
-            _echo(render_markdown(result, jur.title, rev, only))
-        else:
-            _echo(render_text(result, jur.title, rev, only))
+        ctx = RenderContext(jur.title, rev, explain, depth)
+        _echo(RENDERERS[fmt](result, ctx), data=fmt == "json")
     sys.exit(1 if failed else 0)
 
 
@@ -414,7 +418,7 @@ def docs_build_cmd(
     from engine.tools.docsgen import build_docs
 
     golden = examples if examples.is_dir() else None
-    written = build_docs(_load(policy_dir), out, golden, mermaid_js, command_reference())
+    written = build_docs(_load(policy_dir), out, golden, mermaid_js, commands=main)
     _echo(f"wrote {len(written)} files under {out}; render with: "
                f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
 
@@ -486,18 +490,6 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
                          a, b, changes)  # fmt: skip
     _echo(render_diff(a, b, changes, impact, len(loaded), fmt), data=fmt == "json")
     sys.exit(1 if changes or impact else 0)
-
-
-def command_reference() -> str:
-    """Every command's help as one Markdown page (the site's command-line reference)."""
-    lines = ["# Command line", ""]
-    ctx = click.Context(main, info_name="ordinance")
-    for name in sorted(main.list_commands(ctx)):
-        cmd = main.get_command(ctx, name)
-        assert cmd is not None
-        sub = click.Context(cmd, info_name=f"ordinance {name}", parent=ctx)
-        lines += [f"## ordinance {name}", "", "```text", cmd.get_help(sub), "```", ""]
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

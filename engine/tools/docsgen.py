@@ -14,6 +14,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
 from engine.api import Policy
@@ -22,7 +23,7 @@ from engine.compile.load import read_case
 from engine.diagnostics import OrdinanceError
 from engine.model import EffectiveSection
 from engine.printable import md_code, md_fence, md_lines, md_text, mermaid_text
-from engine.render import render_markdown
+from engine.render import RenderContext, render_markdown
 from engine.result import Result
 from engine.run.program import CompiledPolicy, CompiledRule, Variant
 from engine.tools.sections import decided_by
@@ -128,7 +129,7 @@ def build_docs(
     out: Path,
     examples: Path | None = None,
     mermaid_js: Path | None = None,
-    commands: str | None = None,
+    commands: click.Group | None = None,
 ) -> list[Path]:
     """Write the site's Markdown and ``mkdocs.yml`` under ``out``; returns the files written.
 
@@ -142,8 +143,8 @@ def build_docs(
         examples: golden cases (``<jurisdiction>/<revision>/*.yaml``) shown as worked examples.
         mermaid_js: a local copy of Mermaid (``mermaid.min.js``) to serve with the site, for
             readers without internet access; by default mkdocs-material loads it from its CDN.
-        commands: the command-line reference page (Markdown); ``ordinance docs build`` passes
-            its own help, so the site generator needs no knowledge of the command line.
+        commands: the command line to document on a reference page (``ordinance docs build``
+            passes its own; the command line imports this module, never the reverse).
     """
     pages: dict[str, str] = {}
     nav: Nav = [{"Home": "index.md"}]
@@ -153,11 +154,7 @@ def build_docs(
         own = _jurisdiction_pages(cp, cases, pages) + _change_pages(policy, cp.jurisdiction, pages)
         nav.append({nav_title(cp.layered.jurisdiction.title): own})
     pages["index.md"] = _home(policy, latest)
-    reference = _reference_pages(pages)
-    if commands is not None:
-        pages["reference/cli.md"] = commands
-        reference.append("reference/cli.md")
-    nav.append({"Reference": reference})
+    nav.append({"Reference": _reference_pages(pages, commands)})
     pages["stylesheets/print.css"] = PRINT_CSS
     files = {f"docs/{rel}": text.encode() for rel, text in pages.items()}
     if mermaid_js is not None:
@@ -166,8 +163,8 @@ def build_docs(
     return write_site(out, files)
 
 
-def _reference_pages(pages: dict[str, str]) -> Nav:
-    """The administrator's guide and the hand-written docs."""
+def _reference_pages(pages: dict[str, str], commands: click.Group | None) -> Nav:
+    """The administrator's guide, the hand-written docs and the command line reference."""
     pages["reference/writing-policy.md"] = _from_readme("Writing and testing policy", WRITING)
     nav: Nav = ["reference/writing-policy.md"]
     for name in HAND_WRITTEN:
@@ -176,7 +173,10 @@ def _reference_pages(pages: dict[str, str]) -> Nav:
             continue
         pages[f"reference/{name}"] = (DOCS / name).read_text("utf-8")
         nav.append(f"reference/{name}")
-    return nav
+    if commands is None:
+        return nav
+    pages["reference/cli.md"] = _cli_reference(commands)
+    return [*nav, "reference/cli.md"]
 
 
 def _latest(policy: Policy) -> dict[str, CompiledPolicy]:
@@ -250,10 +250,8 @@ def _change_pages(policy: Policy, jid: str, pages: dict[str, str]) -> Nav:
     for before, after in pairwise(revisions):
         rel = f"{jid}/changes/{after.revision}.md"
         title = f"What changed in {after.layered.revision.title}"
-        body = render_diff(before, after, diff_revisions(before, after), [], 0, "markdown")
-        body = body.split("\n", 1)[1].replace(
-            "## Cases affected (0 of 0)\n", "Run `ordinance diff` for the cases affected.\n"
-        )
+        changes = diff_revisions(before, after)
+        body = render_diff(before, after, changes, None, 0, "markdown", title=False)
         pages[rel] = _titled(title, [f"# {md_text(title)}", "", body.rstrip("\n")])
         nav.append(rel)
     return [{"What changed": nav}] if nav else []
@@ -437,9 +435,9 @@ def _example(case: Any, result: Result, decisions: list[str]) -> list[str]:
         lines += [f"Facts, as of {result.as_of.isoformat()}:", "",
                   *md_fence("facts:" + ("" if facts.startswith("\n") else "\n") + facts, "yaml"),
                   ""]  # fmt: skip
-    md = render_markdown(result, "", "", decisions)
-    body = md.split("\n", 3)[3]  # past the case header: the table and each decision's tree
-    lines.append(re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", body, flags=re.M))
+    # Under this page's "### Example": the table and each decision's tree, a level below.
+    ctx = RenderContext(only=tuple(decisions), header=False, heading_level=3)
+    lines.append(render_markdown(result, ctx))
     return lines
 
 
@@ -521,3 +519,14 @@ def _diagnostic_pages(source: str, pages: dict[str, str]) -> Nav:
         intro.strip() + "\n\n| code | meaning |\n|---|---|\n" + "\n".join(rows) + "\n"
     )
     return [{"Diagnostics": nav}]
+
+
+def _cli_reference(main: click.Group) -> str:
+    lines = ["# Command line", ""]
+    ctx = click.Context(main, info_name="ordinance")
+    for name in sorted(main.list_commands(ctx)):
+        cmd = main.get_command(ctx, name)
+        assert cmd is not None
+        sub = click.Context(cmd, info_name=f"ordinance {name}", parent=ctx)
+        lines += [f"## ordinance {name}", "", "```text", cmd.get_help(sub), "```", ""]
+    return "\n".join(lines) + "\n"

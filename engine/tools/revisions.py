@@ -22,7 +22,7 @@ from engine.api import Policy, load_policy
 from engine.compile import graph as gr
 from engine.diagnostics import Diagnostic, OrdinanceError
 from engine.printable import md_code, md_text, one_line
-from engine.result import Result
+from engine.result import Result, Step
 from engine.run.facts import Case
 from engine.run.program import CompiledPolicy, Variant
 
@@ -246,18 +246,25 @@ def _causes(cp: CompiledPolicy, result: Result, rid: str, changed: set[str]) -> 
     wanted = (upstream | {rid}) & changed
     found: set[str] = set()
     decision = result.decisions.get(rid)
-    stack = list(decision.because or []) if decision else []
+    stack = [n for n in decision.because or [] if isinstance(n, Step)] if decision else []
     while stack:
         node = stack.pop()
-        if node.get("rule") in wanted:
-            found.add(f"{node['rule']} ({node.get('citation') or 'not applicable'})")
-        stack += [n for n in node.get("because", []) if "rule" in n]
+        if node.rule in wanted:
+            found.add(f"{node.rule} ({node.citation or 'not applicable'})")
+        stack += [n for n in node.because or [] if isinstance(n, Step)]
     return sorted(found) or sorted(wanted)
 
 
-def render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any], n: int,
-                 fmt: str) -> str:  # fmt: skip
-    """The diff as text for the terminal, Markdown for a staff report, or JSON for tools."""
+def render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any] | None, n: int,
+                fmt: str, *, title: bool = True) -> str:  # fmt: skip
+    """The diff as text for the terminal, Markdown for a staff report, or JSON for tools.
+
+    ``impact`` None: the cases were not evaluated (the report says how to); ``title`` False
+    leaves out the first line (a page that gives its own title)."""
+    if impact is None:
+        impact, cases = [], "Run `ordinance diff` for the cases affected."
+    else:
+        cases = None
     if fmt == "json":
         return json.dumps({"jurisdiction": a.jurisdiction, "from": a.revision, "to": b.revision,
                            "changes": [c.to_dict() for c in changes], "cases_evaluated": n,
@@ -270,15 +277,17 @@ def render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any], n: int,
     # escaped), so a case id cannot print lines of its own into the report.
     text, code = (md_text, md_code) if md else (one_line, lambda v: f"`{one_line(v)}`")
     head = "## " if md else ""
-    lines = [f"{'# ' if md else ''}{a.jurisdiction}: {a.revision} → {b.revision}", "",
-             f"{head}What the law changes ({len(changes)})", ""]  # fmt: skip
+    lines = (
+        [f"{'# ' if md else ''}{a.jurisdiction}: {a.revision} → {b.revision}", ""] if title else []
+    )
+    lines += [f"{head}What the law changes ({len(changes)})", ""]
     for c in changes:
         lines.append(f"- {c.kind} {code(c.what)} {c.change} [{text(c.citation)}]")
         if c.change == "changed":
             shown = code if md else str  # an expression reads as code in a report
             lines += [f"    - before: {shown(_short(c.before))}",
                       f"    - after:  {shown(_short(c.after))}"]  # fmt: skip
-    lines += ["", f"{head}Cases affected ({len(impact)} of {n})", ""]
+    lines += ["", cases or f"{head}Cases affected ({len(impact)} of {n})", ""]
     for i in impact:
         lines.append(f"- {text(i.case)} ({text(i.file)})")
         for d in i.changes:
