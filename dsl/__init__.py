@@ -11,8 +11,9 @@ The names below are loaded on first use (PEP 562): the run time imports ``dsl.va
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dsl.lazy import lazy_names
 
 if TYPE_CHECKING:
     from dsl.errors import DslError, DslErrors
@@ -23,15 +24,4 @@ __all__ = ["DslError", "DslErrors", "Type", "parse_expression"]
 _HOME = {"DslError": "dsl.errors", "DslErrors": "dsl.errors", "Type": "dsl.typesys",
          "parse_expression": "dsl.parse"}  # fmt: skip
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'dsl' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(globals(), _HOME)

@@ -8,8 +8,9 @@ libraries (PyYAML, jsonschema, Lark, networkx).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dsl.lazy import lazy_names
 
 if TYPE_CHECKING:
     from engine.api import Policy, load_policy
@@ -19,15 +20,4 @@ __all__ = ["Decision", "Policy", "Result", "load_policy"]
 _HOME = {"Policy": "engine.api", "load_policy": "engine.api", "Decision": "engine.result",
          "Result": "engine.result"}  # fmt: skip
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(globals(), _HOME)
