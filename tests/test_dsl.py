@@ -100,9 +100,22 @@ def test_expression(case: dict[str, Any]) -> None:
     if "unknown" in case:
         assert isinstance(value, Unknown)
         assert sorted(value.needs) == sorted(case["unknown"])
+        assert _known(value) == {k: case[k] for k in ("known", "range") if k in case}
         return
     declared = Type(case["type"]) if "type" in case else t
     assert to_json(value, declared) == case["value"]
+
+
+def _known(u: Unknown) -> dict[str, Any]:
+    """What an unknown fixture result keeps of what is known, as a fixture writes it."""
+    from dsl.values import Bounds, PartialList
+
+    k = u.known
+    if isinstance(k, PartialList):
+        return {"known": {"members": to_json(k.members()), "undecided": to_json(k.undecided())}}
+    if isinstance(k, Bounds):
+        return {"range": [k.lo, k.hi]}
+    return {}
 
 
 def test_every_function_has_a_fixture() -> None:
