@@ -15,7 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dsl.semantics import TOO_LARGE, Context, U, next_business_day, roll_forward
+from dsl.semantics import (
+    TOO_LARGE,
+    Context,
+    U,
+    count_unknown,
+    next_business_day,
+    quantify,
+    roll_forward,
+)
 from dsl.typesys import (
     BOOL,
     DATE,
@@ -50,6 +58,9 @@ class Builtin:
         pick: the function gives the least (True) or the greatest (False) of its arguments,
             nulls skipped: on scalar arguments both compilers use their specialised pairwise
             closures instead of calling ``impl``, which stays the semantics they must equal.
+        partial: for a strict function of one list: what it gives for an unknown argument
+            that is partly known (``count``'s range); a plain unknown otherwise. Functions that
+            are not strict meet partly known lists in ``impl`` (``any``, ``all``).
     """
 
     name: str
@@ -59,6 +70,7 @@ class Builtin:
     impl: Callable[..., Any]
     strict: bool = False
     pick: bool | None = None
+    partial: Callable[[Unknown], Any] | None = None
 
 
 # Typing rules ---------------------------------------------------------------------------------
@@ -145,28 +157,12 @@ def _aggregate(pick: Callable[[list[Any]], Any], empty: Any = None) -> Callable[
     return agg
 
 
-def _truths(args: tuple[Any, ...]) -> list[Any]:
-    """Flatten list arguments; a null (a rule that did not apply) counts as false."""
-    vals: list[Any] = []
-    for a in args:
-        vals.extend(a) if isinstance(a, list) else vals.append(a)
-    return [False if v is None else v for v in vals]
-
-
 def _any(ctx: Context, *args: Any) -> Any:
-    vals = _truths(args)
-    if True in vals:
-        return True
-    u = merge_unknowns(vals)
-    return u if u is not None else False
+    return quantify(True, args)
 
 
 def _all(ctx: Context, *args: Any) -> Any:
-    vals = _truths(args)
-    if False in vals:
-        return False
-    u = merge_unknowns(vals)
-    return u if u is not None else True
+    return quantify(False, args)
 
 
 def _at(ctx: Context, day: dt.date, time: dt.time) -> dt.datetime:
@@ -195,7 +191,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("sum", "sum(list, …)", f"the total of numbers or amounts {_FLAT}; 0 for none",
                 _same_of(("int", "decimal", "money"), "numbers", INT), _aggregate(sum, 0)),
         Builtin("count", "count(list)", "the number of items of the list",
-                _one_list, lambda ctx, a: len(a), strict=True),
+                _one_list, lambda ctx, a: len(a), strict=True, partial=count_unknown),
         Builtin("any", "any(list of true/false, …)", "whether any of the true/false values (or "
                 "lists of them) is true; a null counts as false", _bools, _any),
         Builtin("all", "all(list of true/false, …)", "whether all of the true/false values (or "

@@ -4,7 +4,10 @@ Bulk evaluation (``Policy.values_many``) pays the cost of walking a closure tree
 instead of once per case: each node runs one list comprehension over the rows. The semantics are
 those of ``dsl.compile`` for every case whose inputs are all known, and these closures are only
 ever given such rows (the batch runner decides a row with an unknown input through the scalar
-closures instead). Null is handled here exactly as there.
+closures instead). A partly known list is an ``Unknown`` too, so what three-valued lists mean
+(docs/dsl.md, "Unknown and null in lists") is decided there and never here; on known lists the
+two agree, which tests/test_dsl.py holds on every fixture. Null is handled here exactly as
+there.
 
 Evaluation is masked: a closure takes the rows to compute, so a branch of ``if`` or the right
 side of ``and``/``or`` is computed only for the rows that reach it, as the scalar closures would.

@@ -28,12 +28,15 @@ from dsl.semantics import (
     add_months,
     arithmetic,
     chain,
+    compare_unknown,
+    member_unknown,
+    partial_list,
     shift,
     unknown2,
     unknown_of,
 )
 from dsl.typecheck import Types
-from dsl.values import Duration, merge_unknowns
+from dsl.values import Duration, Unknown
 
 Env = dict[str, Any]
 Fn = Callable[[Env], Any]
@@ -75,13 +78,13 @@ class _Compiler(NodeCompiler[Fn]):
 
             def is_set(env: Env) -> Any:
                 v = f(env)
-                return v if v.__class__ is U else v is not None
+                return _unknown_is_null(v, False) if v.__class__ is U else v is not None
 
             return is_set
 
         def is_null(env: Env) -> Any:
             v = f(env)
-            return v if v.__class__ is U else v is None
+            return _unknown_is_null(v, True) if v.__class__ is U else v is None
 
         return is_null
 
@@ -91,13 +94,13 @@ class _Compiler(NodeCompiler[Fn]):
 
             def not_(env: Env) -> Any:
                 v = f(env)
-                return v if v.__class__ is U else not v  # not null is true: null is false
+                return v.plain() if v.__class__ is U else not v  # not null is true
 
             return not_
 
         def neg(env: Env) -> Any:
             v = f(env)
-            return v if v.__class__ is U or v is None else -v
+            return v.plain() if v.__class__ is U else None if v is None else -v
 
         return neg
 
@@ -123,27 +126,31 @@ class _Compiler(NodeCompiler[Fn]):
             (self.compile(i.expr), None if i.cond is None else self.compile(i.cond))
             for i in node.items
         ]
+        # Known items make a Python list, on the fast path; the first unknown one (a value, or
+        # a condition) hands the whole list to ``partial_list``, which keeps what is known.
         if all(c is None for _, c in items):
             fs = [f for f, _ in items]
 
             def plain_list(env: Env) -> Any:
                 out = [f(env) for f in fs]
-                u = merge_unknowns(out)
-                return out if u is None else u
+                for v in out:
+                    if v.__class__ is U:
+                        return partial_list(items, env)
+                return out
 
             return plain_list
 
         def cond_list(env: Env) -> Any:
             out: list[Any] = []
-            unknowns: list[Any] = []
             for f, c in items:
-                keep = True if c is None else c(env)
-                if keep.__class__ is U:
-                    unknowns.append(keep)
-                elif keep:
+                if c is None or (keep := c(env)) is True:
                     v = f(env)
-                    (unknowns if v.__class__ is U else out).append(v)
-            return unknown_of(*unknowns) if unknowns else out
+                    if v.__class__ is U:
+                        return partial_list(items, env)
+                    out.append(v)
+                elif keep.__class__ is U:
+                    return partial_list(items, env)
+            return out
 
         return cond_list
 
@@ -188,6 +195,8 @@ class _Compiler(NodeCompiler[Fn]):
         builtin = BUILTINS[node.name]  # the checker let through only names of the table
         impl = partial(builtin.impl, self.ctx)
         if builtin.strict:
+            if builtin.partial is not None and len(fs) == 1:
+                return _lift1(fs[0], impl, builtin.partial)
             return _lift(fs, impl)
         scalar_args = all(self.types[id(a)].name != "list" for a in node.args)
         if builtin.pick is not None and scalar_args:
@@ -229,7 +238,7 @@ def _pick(first: bool, fs: list[Fn]) -> Fn:
                 unknown = v if unknown is None else unknown.merge(v)
             elif v is not None and (best is None or (v < best if first else v > best)):
                 best = v
-        return best if unknown is None else unknown
+        return best if unknown is None else unknown.plain()
 
     return pick
 
@@ -252,11 +261,18 @@ def _lift(fs: list[Fn], calc: Callable[..., Any]) -> Fn:
     return lifted
 
 
-def _lift1(f: Fn, calc: Callable[[Any], Any]) -> Fn:
+def _lift1(
+    f: Fn, calc: Callable[[Any], Any], on_partial: Callable[[Unknown], Any] | None = None
+) -> Fn:
+    """``calc`` of a known, non-null operand; ``on_partial`` of an unknown one that is partly
+    known (a function of lists that decides on a partially known list)."""
+
     def lifted(env: Env) -> Any:
         a = f(env)
-        if a is None or a.__class__ is U:
+        if a is None:
             return a
+        if a.__class__ is U:
+            return a.plain() if on_partial is None or a.known is None else on_partial(a)
         return calc(a)
 
     return lifted
@@ -317,25 +333,31 @@ def _ref_test(key: str, kind: str) -> Fn:
 
         def is_set(env: Env) -> Any:
             v = env[key]
-            return v if v.__class__ is U else v is not None
+            return _unknown_is_null(v, False) if v.__class__ is U else v is not None
 
         return is_set
 
     def is_null(env: Env) -> Any:
         v = env[key]
-        return v if v.__class__ is U else v is None
+        return _unknown_is_null(v, True) if v.__class__ is U else v is None
 
     return is_null
 
 
+def _unknown_is_null(u: Unknown, null: bool) -> Any:
+    """``is null`` (null True) or ``is set`` of an unknown: a partly known list or count is
+    never null, so the test is decided; any other unknown may be null or not."""
+    return u.plain() if u.known is None else not null
+
+
 def _compare_ref_const(cmp: Callable[[Any, Any], bool], key: str, const: Any) -> Fn:
     if const is None:
-        return lambda env: env[key] if env[key].__class__ is U else False
+        return lambda env: env[key].plain() if env[key].__class__ is U else False
 
     def compare(env: Env) -> Any:
         a = env[key]
         if a.__class__ is U:
-            return a
+            return compare_unknown(cmp, a, const)
         return False if a is None else cmp(a, const)
 
     return compare
@@ -345,7 +367,7 @@ def _compare_refs(cmp: Callable[[Any, Any], bool], ka: str, kb: str) -> Fn:
     def compare(env: Env) -> Any:
         a, b = env[ka], env[kb]
         if a.__class__ is U or b.__class__ is U:
-            return unknown2(a, b)
+            return compare_unknown(cmp, a, b)
         if a is None or b is None:
             return False
         return cmp(a, b)
@@ -389,7 +411,7 @@ def _compare(cmp: Callable[[Any, Any], bool], fa: Fn, fb: Fn) -> Fn:
     def compare(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return unknown2(a, b)
+            return compare_unknown(cmp, a, b)
         if a is None or b is None:
             return False  # a null event is neither before, after nor equal to anything
         return cmp(a, b)
@@ -401,7 +423,7 @@ def _member_ref_const(key: str, consts: frozenset[Any], negate: bool) -> Fn:
     def member(env: Env) -> Any:
         a = env[key]
         if a.__class__ is U:
-            return a
+            return False if not (consts or negate) else a.plain()  # nothing is in []
         return False if a is None else (a in consts) is not negate
 
     return member
@@ -411,7 +433,7 @@ def _membership(fa: Fn, fb: Fn, negate: bool) -> Fn:
     def member(env: Env) -> Any:
         a, b = fa(env), fb(env)
         if a.__class__ is U or b.__class__ is U:
-            return unknown2(a, b)
+            return member_unknown(a, b, negate)
         if a is None or b is None:
             return False
         return (a in b) is not negate

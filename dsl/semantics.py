@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from dateutil.relativedelta import relativedelta
 
-from dsl.values import Duration, RangeError, Unknown, merge_unknowns
+from dsl.values import Bounds, Duration, PartialList, RangeError, Unknown, merge_unknowns
 
 U = Unknown
 
@@ -45,11 +45,11 @@ def unknown_of(*values: Any) -> Unknown:
 
 
 def unknown2(a: Any, b: Any) -> Unknown:
-    """The unknown of ``a op b`` (at least one of them is unknown); the hot path of
+    """The unknown of ``a op b`` (at least one of them is unknown), plain; the hot path of
     ``unknown_of``."""
     if a.__class__ is U:
-        return a.merge(b) if b.__class__ is U else a
-    return b  # type: ignore[no-any-return]
+        return a.merge(b) if b.__class__ is U else a.plain()
+    return b.plain()  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=65536)
@@ -175,3 +175,133 @@ def chain(fns: Sequence[F], join: Callable[[F, F], F]) -> F | None:
     """``fns`` joined pairwise from the left (None when there are none): conditions that must
     all hold, in the scalar and the column compilers alike."""
     return reduce(join, fns) if fns else None
+
+
+# Partially known lists and counts -------------------------------------------------------------
+# What list operations decide although a list is not wholly known (docs/dsl.md, "Unknown and
+# null in lists"). Each is called only on the unknown path: a known list never comes here.
+
+
+def count_unknown(u: Unknown) -> Any:
+    """``count`` of an unknown list: the count itself when only item values are unknown, a
+    count known to lie in a range when some items may or may not be in the list."""
+    known = u.known
+    if known.__class__ is not PartialList:
+        return u.plain()
+    lo, hi = known.count_bounds()
+    return lo if lo == hi else Unknown(u.needs, Bounds(lo, hi))
+
+
+def member_unknown(a: Any, b: Any, negate: bool) -> Any:
+    """``a in b`` (``a not in b`` when ``negate``) when ``a`` or ``b`` is unknown: true as soon
+    as a member known to be in the list equals ``a``, false when no item could."""
+    if a.__class__ is U:
+        if b.__class__ is list and not b and not negate:
+            return False  # nothing is in an empty list (not even null)
+        return unknown2(a, b)
+    if a is None:
+        return False  # null is in no list, nor "not in" one, as when the list is known
+    known = b.known
+    if known.__class__ is not PartialList:
+        return b.plain()
+    undecided = False
+    for v, certain in known.items:
+        if v.__class__ is U:
+            undecided = True
+        elif v == a:
+            if certain:
+                return not negate
+            undecided = True
+    return b.plain() if undecided else negate
+
+
+def _interval(v: Any) -> tuple[Any, Any] | None:
+    if v.__class__ is U:
+        k = v.known
+        return (k.lo, k.hi) if k.__class__ is Bounds else None
+    return None if v is None else (v, v)
+
+
+def _lists_differ(p: Any, other: Any) -> bool:
+    """Whether the partially known list ``p`` surely differs from the known list ``other``:
+    it has too many or too few items to equal it, or a member that ``other`` lacks."""
+    if p.__class__ is not U or p.known.__class__ is not PartialList or other.__class__ is not list:
+        return False
+    lo, hi = p.known.count_bounds()
+    return not lo <= len(other) <= hi or any(m not in other for m in p.known.members())
+
+
+def compare_unknown(cmp: Callable[[Any, Any], bool], a: Any, b: Any) -> Any:
+    """``a cmp b`` when ``a`` or ``b`` is unknown: decided when one is a count known to lie in
+    a range and every value of the range gives the same answer (``count(xs) == 0`` is false
+    once one item is known to be in ``xs``)."""
+    if cmp is operator.eq or cmp is operator.ne:
+        differ = _lists_differ(a, b) or _lists_differ(b, a)
+        if differ:
+            return cmp is operator.ne
+    ia, ib = _interval(a), _interval(b)
+    if ia is None or ib is None:
+        return unknown2(a, b)
+    (alo, ahi), (blo, bhi) = ia, ib
+    if cmp is operator.eq or cmp is operator.ne:
+        if ahi < blo or bhi < alo:  # the ranges do not meet: never equal
+            return cmp is operator.ne
+        return unknown2(a, b)
+    # An order holds for every pair of the ranges when it holds for the pair least likely
+    # to, and fails for every pair when it fails for the pair most likely to.
+    every, some = cmp(ahi, blo), cmp(alo, bhi)
+    if cmp is operator.gt or cmp is operator.ge:
+        every, some = some, every
+    if every:
+        return True
+    if not some:
+        return False
+    return unknown2(a, b)
+
+
+def quantify(decisive: bool, args: tuple[Any, ...]) -> Any:
+    """``any`` (decisive True) or ``all`` (decisive False) of values and lists of them: one
+    item with the decisive value that is surely there decides; an item that may or may not be
+    in a list matters only when it has the decisive value. A null counts as false."""
+    unknowns: list[Any] = []
+    for a in args:
+        if a.__class__ is U and a.known.__class__ is PartialList:
+            for v, certain in a.known.items:
+                v = False if v is None else v
+                if v is decisive and certain:
+                    return decisive
+                if v is decisive or v.__class__ is U:
+                    unknowns.append(a)
+            continue
+        for v in a if isinstance(a, list) else (a,):
+            v = False if v is None else v
+            if v is decisive:
+                return decisive
+            if v.__class__ is U:
+                unknowns.append(v)
+    u = merge_unknowns(unknowns)
+    return (not decisive) if u is None else u
+
+
+def partial_list(items: Sequence[tuple[Callable[[Any], Any], Any]], env: Any) -> Unknown:
+    """A list expression some of whose items are undecided, as a ``PartialList``: each item
+    whose condition is not known false, with its value and whether it is surely there. Its
+    needs are those of the unknown conditions and values."""
+    entries: list[tuple[Any, bool]] = []
+    unknowns: list[Any] = []
+    dropped = 0
+    for f, c in items:
+        keep = True if c is None else c(env)
+        if keep is False or keep is None:  # a condition that did not apply is false
+            dropped += 1
+            continue
+        if keep is not True:
+            unknowns.append(keep)
+        v = f(env)
+        if v.__class__ is U:
+            unknowns.append(v)
+            v = v.plain()
+        entries.append((v, keep is True))
+    u = merge_unknowns(unknowns)
+    assert u is not None
+    return Unknown(u.needs, PartialList(tuple(entries), dropped))

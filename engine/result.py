@@ -31,7 +31,8 @@ class Step:
 
     ``needs`` and ``because`` are None where the JSON has no such key: ``needs`` is given when
     the step is undetermined, ``because`` when it read other rules or charged fee lines, and
-    always when it does not apply (then it holds one ``Unmet`` per definition: the reason)."""
+    always when it does not apply (then it holds one ``Unmet`` per definition: the reason);
+    ``known`` when an undetermined list or count is partly known (``engine.values.known_json``)."""
 
     rule: str
     citation: str | None
@@ -41,6 +42,7 @@ class Step:
     facts: dict[str, Any]  # fact id → its JSON form, or "unknown"
     needs: list[str] | None = None  # the missing facts, when undetermined
     because: list[Node] | None = None
+    known: dict[str, Any] | None = None  # what is known of an undetermined list or count
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -52,6 +54,8 @@ class Step:
         }
         if self.needs is not None:
             out["needs"] = self.needs
+        if self.known is not None:
+            out["known"] = self.known
         out["facts"] = self.facts
         if self.because is not None:
             out["because"] = [n.to_dict() for n in self.because]

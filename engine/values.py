@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from dsl.typesys import Type
-from dsl.values import Duration, Unknown
+from dsl.values import Bounds, Duration, PartialList, Unknown
 
 CENT = Decimal("0.01")
 _PRECISION = 28  # the default decimal context's digits
@@ -66,9 +66,10 @@ def _date_words(value: dt.date) -> str:
 
 
 def to_words(value: Any, t: Type | None = None) -> str:
-    """A value as staff read it: ``March 5, 2024``, ``$1,000.00``, ``yes``."""
+    """A value as staff read it: ``March 5, 2024``, ``$1,000.00``, ``yes``; what is known of
+    an unknown list or count (``a so far, undecided: b``, ``between 1 and 2``)."""
     if value.__class__ is Unknown:
-        return "unknown"
+        return "unknown" if known_json(value, t) is None else _partial_words(value, t)
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -109,3 +110,39 @@ def words_converter(t: Type) -> Callable[[Any], str]:
     if t.name == "bool":
         return lambda v: "unknown" if v.__class__ is Unknown else "yes" if v else "no"
     return lambda v: to_words(v, t)
+
+
+def known_json(value: Any, t: Type | None) -> dict[str, Any] | None:
+    """What is known of an unknown value, in JSON (the ``known`` of an undetermined step):
+    a list's ``members`` surely in it and the ``undecided`` values that may be; a count's
+    ``at_least`` and ``at_most``. None when nothing is known of it (no item of the list is
+    decided: saying that every item may be in it says nothing)."""
+    k = value.known if value.__class__ is Unknown else None
+    if k.__class__ is PartialList and k.decided_any():
+        item = t.item if t is not None and t.name == "list" else None
+        return {
+            "members": to_json(k.members(), t),
+            "undecided": [to_json(v, item) for v in k.undecided()],
+        }
+    if k.__class__ is Bounds:
+        return {"at_least": k.lo, "at_most": k.hi}
+    return None
+
+
+def known_words(value: Any, t: Type) -> str:
+    """What ``known_json`` gives, in words, as the end of an undetermined step's sentence (""
+    when nothing is known): ``; known so far: planning_services; undecided: fire_prevention``."""
+    if known_json(value, t) is None:
+        return ""
+    return "; known so far: " + _partial_words(value, t).replace(" so far,", ";")
+
+
+def _partial_words(value: Unknown, t: Type | None) -> str:
+    k = value.known
+    if k.__class__ is Bounds:
+        return f"between {k.lo} and {k.hi}"
+    assert isinstance(k, PartialList)
+    item = t.item if t is not None and t.name == "list" else None
+    members = ", ".join(to_words(v, item) for v in k.members()) or "none"
+    undecided = ", ".join(to_words(v, item) for v in k.undecided())
+    return f"{members} so far" + (f", undecided: {undecided}" if undecided else "")

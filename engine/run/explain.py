@@ -17,7 +17,7 @@ from engine.result import FeeLine, Node, Step, Unmet
 from engine.run.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
 from engine.run.fees import lines_key
 from engine.run.program import CompiledPolicy, CompiledRule, Variant
-from engine.values import cents, to_json, to_words
+from engine.values import cents, known_json, known_words, to_json, to_words
 
 
 def explain_decision(
@@ -65,6 +65,7 @@ def _node(
         facts,
         sorted(value.needs) if status == UNDETERMINED else None,
         children or None,
+        known_json(value, rule.type),
     )
     return node
 
@@ -125,6 +126,7 @@ def _sentence(
         return (
             f"{_label(rule)}: cannot be decided without "
             + ", ".join(f"`{n}`" for n in sorted(value.needs))
+            + known_words(value, rule.type)
             + "."
         )
     if not v.explain:
