@@ -7,7 +7,7 @@ their offset (DESIGN.md §4).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cache, lru_cache
 from typing import Any
@@ -99,8 +99,36 @@ def json_converter(t: Type) -> Callable[[Any], Any]:
     return lambda v: to_json(v, t)
 
 
+def words_converter(t: Type, labels: Mapping[str, str] | None = None) -> Callable[[Any], str]:
+    """``to_words`` specialised for one type; an enum's (or a list of enum's) values read as
+    their ``labels`` where the policy gives one.
+
+    >>> words_converter(Type.enum(("fire", "water")), {"fire": "Fire Prevention"})("fire")
+    'Fire Prevention'
+    """
+    if labels and (t.name == "enum" or (t.name == "list" and t.item and t.item.name == "enum")):
+        return _labelled(t, tuple(labels.items()))
+    return _words(t)
+
+
 @cache
-def words_converter(t: Type) -> Callable[[Any], str]:
+def _labelled(t: Type, labels: tuple[tuple[str, str], ...]) -> Callable[[Any], str]:
+    words = dict(labels)
+    if t.name == "enum":
+        return lambda v: (
+            "unknown" if v.__class__ is Unknown else "none" if v is None else words.get(v, v)
+        )
+    return lambda v: (
+        "unknown"
+        if v.__class__ is Unknown
+        else ", ".join(words.get(x, x) for x in v)
+        if v
+        else "none"
+    )
+
+
+@cache
+def _words(t: Type) -> Callable[[Any], str]:
     """``to_words`` specialised for one type."""
     if t.name == "date":
         return lambda v: (

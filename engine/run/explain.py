@@ -106,7 +106,13 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
         for v, _ in shown
         for f in v.facts
     }
-    text = f"`{rule.id}` does not apply to this case"
+    template = next((v.explain["not_applicable"] for v in rule.variants
+                     if "not_applicable" in v.explain), None)  # fmt: skip
+    text = (
+        f"`{rule.id}` does not apply to this case"
+        if template is None
+        else _fill(cp, env, rule, template, None)
+    )
     return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions)
 
 
@@ -121,16 +127,42 @@ def _first_false(v: Variant, env: dict[str, Any]) -> int:
 def _sentence(
     cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule, v: Variant, value: Any
 ) -> str:
+    """The sentence of the outcome: its own template (``true``/``false``, the enum value, ``none``
+    for null or an empty list, ``undetermined``), else the definition's ``determined`` one, else
+    a generated sentence."""
+    templates = v.explain
     if value.__class__ is Unknown:
-        return (
-            f"{_label(rule)}: cannot be decided without "
-            + ", ".join(f"`{n}`" for n in sorted(value.needs))
-            + "."
-        )
-    if not v.explain:
-        return f"{_label(rule)}: {to_words(value, rule.type)}."
+        template = templates.get("undetermined")
+        if template is None:
+            return (
+                f"{_label(rule)}: cannot be decided without "
+                + ", ".join(f"`{n}`" for n in sorted(value.needs))
+                + "."
+            )
+        return _fill(cp, env, rule, template, value)
+    template = None
+    if value is None or (value.__class__ is list and not value):
+        template = templates.get("none")
+    elif value.__class__ is bool:
+        template = templates.get("true" if value else "false")
+    elif rule.type.name == "enum":
+        template = templates.get(value)
+    if template is None:
+        template = templates.get("determined")
+        if template is None:
+            return f"{_label(rule)}: {rule.words(value)}."
+    return _fill(cp, env, rule, template, value)
+
+
+def _fill(
+    cp: CompiledPolicy,
+    env: dict[str, Any],
+    rule: CompiledRule,
+    template: tuple[tuple[str, str | None], ...],
+    value: Any,
+) -> str:
     parts = []
-    for text, ref in v.explain:
+    for text, ref in template:
         parts.append(text)
         if ref == "value":
             parts.append(rule.words(value))
