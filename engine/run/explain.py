@@ -109,7 +109,7 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
     template = next((v.explain["not_applicable"] for v in rule.variants
                      if "not_applicable" in v.explain), None)  # fmt: skip
     text = (
-        f"`{rule.id}` does not apply to this case"
+        f"`{rule.id}` does not apply to this case."
         if template is None
         else _fill(cp, env, rule, template, None)
     )
@@ -134,11 +134,7 @@ def _sentence(
     if value.__class__ is Unknown:
         template = templates.get("undetermined")
         if template is None:
-            return (
-                f"{_label(rule)}: cannot be decided without "
-                + ", ".join(f"`{n}`" for n in sorted(value.needs))
-                + "."
-            )
+            return _undetermined(rule, value)
         return _fill(cp, env, rule, template, value)
     template = None
     if value is None or (value.__class__ is list and not value):
@@ -169,6 +165,22 @@ def _fill(
         elif ref is not None:
             parts.append(cp.words_of[ref](env.get(ref)))
     return "".join(parts)
+
+
+def _undetermined(rule: CompiledRule, value: Unknown) -> str:
+    """The generated sentence of an undetermined step. A bool rule's description states what
+    would hold ("The appeal was filed by the deadline"), so it is asked as a question rather
+    than asserted: "Whether the appeal was filed by the deadline cannot be decided without …"."""
+    needs = ", ".join(f"`{n}`" for n in sorted(value.needs))
+    if rule.type.name == "bool" and rule.description:
+        return f"Whether {_lower(rule.description.rstrip('.'))} cannot be decided without {needs}."
+    return f"{_label(rule)}: cannot be decided without {needs}."
+
+
+def _lower(text: str) -> str:
+    """The first letter lowercased, unless the first word is an acronym (`IPMC`, `CO`)."""
+    first = text.split(" ", 1)[0]
+    return text if len(first) > 1 and first.isupper() else text[:1].lower() + text[1:]
 
 
 def _label(rule: CompiledRule) -> str:
