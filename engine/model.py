@@ -10,6 +10,7 @@ parser. Expressions stay text here; the compiler parses them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class FactDecl:
     citation: str | None
     jurisdiction: str
     origin: Origin
+    labels: Mapping[str, str] = field(default_factory=dict)  # enum value → words for staff
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,14 @@ class RuleDef:
     when: Expr | None
     description: str
     subsection: str | None
-    explain: str | None
+    # Outcome → template: ``true``/``false``, an enum value, ``determined`` (any value; a plain
+    # ``explain:`` string is this one), ``not_applicable``, ``undetermined``.
+    explain: Mapping[str, str]
     interpretation: str | None
     internal: bool
     precedence: int
     origin: Origin
+    labels: Mapping[str, str] = field(default_factory=dict)  # enum value → words for staff
 
 
 @dataclass(frozen=True)

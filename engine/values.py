@@ -7,7 +7,7 @@ their offset (DESIGN.md §4).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cache, lru_cache
 from typing import Any
@@ -100,8 +100,38 @@ def json_converter(t: Type) -> Callable[[Any], Any]:
     return lambda v: to_json(v, t)
 
 
+def words_converter(t: Type, labels: Mapping[str, str] | None = None) -> Callable[[Any], str]:
+    """``to_words`` specialised for one type; an enum's (or a list of enum's) values read as
+    their ``labels`` where the policy gives one.
+
+    >>> words_converter(Type.enum(("fire", "water")), {"fire": "Fire Prevention"})("fire")
+    'Fire Prevention'
+    """
+    if labels and (t.name == "enum" or (t.name == "list" and t.item and t.item.name == "enum")):
+        return _labelled(t, tuple(labels.items()))
+    return _words(t)
+
+
 @cache
-def words_converter(t: Type) -> Callable[[Any], str]:
+def _labelled(t: Type, labels: tuple[tuple[str, str], ...]) -> Callable[[Any], str]:
+    words = dict(labels)
+    if t.name == "enum":
+        return lambda v: (
+            "unknown" if v.__class__ is Unknown else "none" if v is None else words.get(v, v)
+        )
+    def name(x: Any) -> str:
+        return words.get(x, x) if x.__class__ is str else to_words(x, t.item)
+
+    def listed(v: Any) -> str:
+        if v.__class__ is Unknown:  # a partly known list reads what is known, labelled
+            return "unknown" if known_json(v, t) is None else _partial_words(v, t, name)
+        return ", ".join(map(name, v)) if v else "none"
+
+    return listed
+
+
+@cache
+def _words(t: Type) -> Callable[[Any], str]:
     """``to_words`` specialised for one type."""
     if t.name == "date":
         return lambda v: (
@@ -129,20 +159,26 @@ def known_json(value: Any, t: Type | None) -> dict[str, Any] | None:
     return None
 
 
-def known_words(value: Any, t: Type) -> str:
+def known_words(value: Any, t: Type, words: Callable[[Any], str] | None = None) -> str:
     """What ``known_json`` gives, in words, as the end of an undetermined step's sentence (""
-    when nothing is known): ``; known so far: planning_services; undecided: fire_prevention``."""
+    when nothing is known): ``; known so far: Planning Services; undecided: Fire Prevention``.
+    ``words`` is the rule's words converter (its labels); without it, members read as ids."""
     if known_json(value, t) is None:
         return ""
-    return "; known so far: " + _partial_words(value, t).replace(" so far,", ";")
+    said = words(value) if words is not None else _partial_words(value, t)
+    return "; known so far: " + said.replace(" so far,", ";")
 
 
-def _partial_words(value: Unknown, t: Type | None) -> str:
+def _partial_words(
+    value: Unknown, t: Type | None, name: Callable[[Any], str] | None = None
+) -> str:
+    """What is known of a list or count in words; ``name`` words one member (a label)."""
     k = value.known
     if k.__class__ is Bounds:
         return f"between {k.lo} and {k.hi}"
     assert isinstance(k, PartialList)
     item = t.item if t is not None and t.name == "list" else None
-    members = ", ".join(to_words(v, item) for v in k.members()) or "none"
-    undecided = ", ".join(to_words(v, item) for v in k.undecided())
+    word = name or (lambda v: to_words(v, item))
+    members = ", ".join(map(word, k.members())) or "none"
+    undecided = ", ".join(map(word, k.undecided()))
     return f"{members} so far" + (f", undecided: {undecided}" if undecided else "")

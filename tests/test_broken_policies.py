@@ -339,6 +339,22 @@ EXPECTED = [
         needles=("`permit.issued_on`",),
     ),
     Expect(
+        "policy-unknown-outcome",
+        "policy/unknown-outcome",
+        RULES,
+        10,
+        11,
+        needles=("`flase`", "did you mean `false`?"),
+    ),
+    Expect(
+        "policy-unknown-label",
+        "policy/unknown-label",
+        FACTS,
+        11,
+        7,
+        needles=("`IRX`", "did you mean `IRC`?"),
+    ),
+    Expect(
         "policy-unknown-placeholder",
         "policy/unknown-placeholder",
         RULES,

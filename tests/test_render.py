@@ -111,7 +111,8 @@ def test_depth_two_cuts_below_the_second_level(policy: Policy) -> None:
     text = render_text(_result(policy, HOUSTON), RenderContext("J", "R", depth=2))
     assert _blocks(text)["co.fee_lines"] == [
         "  └─ The lines charged for the certificate of occupancy fee, itemized: "
-        "certificate_of_compliance, additional_floors, investigation. [Houston CO Fees]",
+        "Certificate of Compliance, Additional floors, Investigation fee (if warranted). "
+        "[Houston CO Fees]",
         "     └─ The certificate of occupancy fee, itemized: $1,063.11. [Houston CO Fees]",
         "        └─ … 3 more steps not shown",
     ]

@@ -43,7 +43,7 @@ def test_one_known_missing_approval_means_not_ready(policy: Policy) -> None:
     step = _step(result, "co.missing_approvals")
     assert step["value"] is None
     assert step["known"] == {"members": ["planning_services"], "undecided": ["fire_prevention"]}
-    assert "known so far: planning_services; undecided: fire_prevention" in step["text"]
+    assert "known so far: Planning Services; undecided: Fire Prevention" in step["text"]
 
 
 def test_one_condition_known_unmet_decides_504_4_1(policy: Policy) -> None:

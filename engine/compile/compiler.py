@@ -8,7 +8,7 @@ networkx object is touched when a case is evaluated.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 import networkx as nx
@@ -26,6 +26,7 @@ from engine.model import (
     EffectiveSection,
     Expr,
     LayeredPolicy,
+    Origin,
     ProcedureDef,
     RuleDef,
 )
@@ -38,8 +39,10 @@ from engine.run.program import (
     CompiledProcedure,
     CompiledRule,
     CompiledStep,
+    Template,
     Variant,
 )
+from engine.source import Path_
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
@@ -100,11 +103,17 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
             **{rid + "_lines": _lines_type(vs) for rid, vs in defs.items() if _has_fee(vs)},
         }
     )
+    for fid, fact in layered.facts.items():
+        _check_labels(fid, fact.type, fact.labels, fact.origin, out)
+    for rid, vs in defs.items():
+        for r, _ in vs:
+            _check_labels(rid, r.type, r.labels, r.origin, out)
     c = _Compiling(cp, scope, out)
     rules = {rid: c.rule(rid, vs) for rid, vs in defs.items()}
     for rid, vs in defs.items():
         if _has_fee(vs) and rid in rules:
-            rules[rid + "_lines"] = _lines_rule(rules[rid], _lines_type(vs))
+            titles = {it.id: it.title for r, _ in reversed(vs) if r.fee for it in r.fee.items}
+            rules[rid + "_lines"] = _lines_rule(rules[rid], _lines_type(vs), titles)
             c.edges.append((gr.node_id(gr.RULE, rid), gr.node_id(gr.RULE, rid + "_lines"), None))
     procedures = {pid: _procedure(c, p) for pid, p in layered.procedures.items()}
     if out.errors:
@@ -134,18 +143,18 @@ def _lines_type(defs: list[tuple[RuleDef, EffectiveSection]]) -> Type:
     return Type.list_of(Type.enum(tuple(dict.fromkeys(ids))))
 
 
-def _lines_rule(fee: CompiledRule, t: Type) -> CompiledRule:
+def _lines_rule(fee: CompiledRule, t: Type, titles: dict[str, str]) -> CompiledRule:
     """The companion decision of a fee, ``<id>_lines``: the ids of the lines it charged, decided
-    by the same definitions (same conditions, same citations)."""
+    by the same definitions (same conditions, same citations), each line read by its title."""
     value = lines_value(fee.id)
-    variants = tuple(replace(v, value_fn=value, facts=(), rules=(fee.id,), explain=(),
+    variants = tuple(replace(v, value_fn=value, facts=(), rules=(fee.id,), explain={},
                              value_node=None) for v in fee.variants)  # fmt: skip
     decide = build_decide([v.when_parts for v in variants], [value] * len(variants), conjoin,
                           fee.dispatch)  # fmt: skip
     what = fee.description[:1].lower() + fee.description[1:]
     description = f"The lines charged for {what}" if what else "The fee lines charged"
     return CompiledRule(fee.id + "_lines", t, fee.internal, description, variants, decide,
-                        fee.dispatch)  # fmt: skip
+                        fee.dispatch, titles)  # fmt: skip
 
 
 def _holiday_guess(calendar: Calendar, name: str) -> str | None:
@@ -252,8 +261,10 @@ class _Compiling:
         dispatch = find_dispatch(parts)
         decide = build_decide(parts, [v.value_fn for v in variants], conjoin, dispatch)
         internal = all(r.internal for r, _ in defs)
+        # The definitions tried first name the values first (a later layer's labels win).
+        labels = {k: w for r, _ in reversed(defs) for k, w in r.labels.items()}
         return CompiledRule(rid, first.type, internal, first.description, tuple(variants), decide,
-                            dispatch)  # fmt: skip
+                            dispatch, labels)  # fmt: skip
 
     def variant(self, rid: str, user: str, rule: RuleDef, sec: EffectiveSection) -> Variant | None:
         whens = [*sec.when, *([rule.when] if rule.when else [])]
@@ -299,7 +310,7 @@ class _Compiling:
             fn,
             facts,
             rules,
-            _template(rule, self.scope, self.out),
+            _templates(rule, self.scope, self.out),
             node if rule.fee is None else None,
             self.types,
         )
@@ -420,30 +431,85 @@ def _warnings(cp: CompiledPolicy, used: set[str]) -> list[Diagnostic]:
     return out
 
 
-def _template(rule: RuleDef, scope: _Scope, out: Collector) -> tuple[tuple[str, str | None], ...]:
-    """A rule's ``explain:`` text cut at its ``{placeholders}``: (literal text, the fact or rule
-    named after it, or None), each name checked against the scope."""
-    if rule.explain is None:
-        return ()
+# Outcomes every rule may explain apart (`none`: null or an empty list); a bool adds
+# `true`/`false`, an enum its values.
+_OUTCOMES = ("determined", "none", "not_applicable", "undetermined")
+
+
+def _outcomes(t: Type) -> tuple[str, ...]:
+    """The keys an ``explain:`` mapping may use for a rule of type ``t``."""
+    own = ("true", "false") if t.name == "bool" else t.values if t.name == "enum" else ()
+    return (*own, *_OUTCOMES)
+
+
+def _templates(rule: RuleDef, scope: _Scope, out: Collector) -> Template:
+    """Each outcome's ``explain:`` template compiled (``_template``). Compiled here, once per
+    definition, so that explaining a case only looks a template up by its outcome; an outcome
+    key the rule's type cannot take is reported where it is written."""
+    if not rule.explain:
+        return {}
+    path = (*rule.origin.path, "explain")
+    plain = isinstance(rule.origin.doc.data_at(path), str)
+    keys = _outcomes(rule.type)
+    compiled: dict[str, tuple[tuple[str, str | None], ...]] = {}
+    for key, text in rule.explain.items():
+        where = path if plain else (*path, key)
+        if key not in keys:
+            guess = did_you_mean(key, keys)
+            out.add(
+                "policy/unknown-outcome",
+                f"`{key}` in `explain:` is not an outcome of `{rule.id}` ({rule.type})",
+                rule.origin.doc.span(where, key=True),
+                help=f"did you mean `{guess}`?"
+                if guess
+                else "use one of " + ", ".join(f"`{k}`" for k in keys),
+            )
+            continue
+        compiled[key] = _template(rule, text, where, scope, out)
+    return compiled
+
+
+def _template(
+    rule: RuleDef, text: str, where: Path_, scope: _Scope, out: Collector
+) -> tuple[tuple[str, str | None], ...]:
+    """One template cut at its ``{placeholders}``: (literal text, the fact or rule named after
+    it, or None), each name checked against the scope."""
     parts: list[tuple[str, str | None]] = []
     pos = 0
-    for m in _PLACEHOLDER.finditer(rule.explain):
+    for m in _PLACEHOLDER.finditer(text):
         name = m.group(1)
         if name != "value" and scope.lookup(name) is None:
             guess = did_you_mean(name, scope.names())
-            span = rule.origin.doc.expr_span((*rule.origin.path, "explain"), m.start(), m.end())
             out.add(
                 "policy/unknown-placeholder",
                 f"`{{{name}}}` in `explain:` names no fact or rule",
-                span,
+                rule.origin.doc.expr_span(where, m.start(), m.end()),
                 help=f"did you mean `{{{guess}}}`?"
                 if guess
                 else "use `{value}` or the id of a fact or rule",
             )
-        parts.append((rule.explain[pos : m.start()], name))
+        parts.append((text[pos : m.start()], name))
         pos = m.end()
-    parts.append((rule.explain[pos:], None))
+    parts.append((text[pos:], None))
     return tuple(parts)
+
+
+def _check_labels(
+    what: str, t: Type, labels: Mapping[str, str], origin: Origin, out: Collector
+) -> None:
+    """A label names a value of the enum (or list of enum) it belongs to."""
+    values = t.item.values if t.name == "list" and t.item is not None else t.values
+    for key in labels:
+        if key in values:
+            continue
+        guess = did_you_mean(key, values)
+        out.add(
+            "policy/unknown-label",
+            f"`{key}` in `labels:` is not a value of `{what}`"
+            + (f" ({t})" if values else f": labels are for enums, and `{what}` is a {t}"),
+            origin.doc.span((*origin.path, "labels", key), key=True),
+            help=f"did you mean `{guess}`?" if guess else "label the values listed in `values:`",
+        )
 
 
 def _procedure(c: _Compiling, p: ProcedureDef) -> CompiledProcedure:

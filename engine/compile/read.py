@@ -195,12 +195,20 @@ def _rule(doc: Document, path: Path_, r: dict[str, Any]) -> RuleDef:
         when=_expr(doc, path, r, "when"),
         description=r.get("description", ""),
         subsection=r.get("subsection"),
-        explain=r.get("explain"),
+        explain=_explain(r.get("explain")),
         interpretation=r.get("interpretation"),
         internal=r.get("internal", False),
         precedence=r.get("precedence", 0),
         origin=Origin(doc, path),
+        labels=r.get("labels", {}),
     )
+
+
+def _explain(e: str | dict[str, str] | None) -> dict[str, str]:
+    """Outcome → template; a plain string explains every determined value."""
+    if e is None:
+        return {}
+    return {"determined": e} if isinstance(e, str) else dict(e)
 
 
 def _fee(doc: Document, path: Path_, f: dict[str, Any]) -> FeeSpec:
@@ -237,6 +245,7 @@ def _read_policy_file(doc: Document, jur: str, content: RevisionContent, out: Co
             f.get("citation"),
             jur,
             Origin(doc, ("facts", fid)),
+            f.get("labels", {}),
         )
     for name, rules in data.get("rulesets", {}).items():
         content.rulesets[name] = tuple(

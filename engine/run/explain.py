@@ -107,7 +107,13 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
         for v, _ in shown
         for f in v.facts
     }
-    text = f"`{rule.id}` does not apply to this case"
+    template = next((v.explain["not_applicable"] for v in rule.variants
+                     if "not_applicable" in v.explain), None)  # fmt: skip
+    text = (
+        f"`{rule.id}` does not apply to this case."
+        if template is None
+        else _fill(cp, env, rule, template, None)
+    )
     return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions)
 
 
@@ -122,23 +128,62 @@ def _first_false(v: Variant, env: dict[str, Any]) -> int:
 def _sentence(
     cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule, v: Variant, value: Any
 ) -> str:
+    """The sentence of the outcome: its own template (``true``/``false``, the enum value, ``none``
+    for null or an empty list, ``undetermined``), else the definition's ``determined`` one, else
+    a generated sentence."""
+    templates = v.explain
     if value.__class__ is Unknown:
-        return (
-            f"{_label(rule)}: cannot be decided without "
-            + ", ".join(f"`{n}`" for n in sorted(value.needs))
-            + known_words(value, rule.type)
-            + "."
-        )
-    if not v.explain:
-        return f"{_label(rule)}: {to_words(value, rule.type)}."
+        template = templates.get("undetermined")
+        if template is None:
+            return _undetermined(rule, value)
+        return _fill(cp, env, rule, template, value)
+    template = None
+    if value is None or (value.__class__ is list and not value):
+        template = templates.get("none")
+    elif value.__class__ is bool:
+        template = templates.get("true" if value else "false")
+    elif rule.type.name == "enum":
+        template = templates.get(value)
+    if template is None:
+        template = templates.get("determined")
+        if template is None:
+            return f"{_label(rule)}: {rule.words(value)}."
+    return _fill(cp, env, rule, template, value)
+
+
+def _fill(
+    cp: CompiledPolicy,
+    env: dict[str, Any],
+    rule: CompiledRule,
+    template: tuple[tuple[str, str | None], ...],
+    value: Any,
+) -> str:
     parts = []
-    for text, ref in v.explain:
+    for text, ref in template:
         parts.append(text)
         if ref == "value":
             parts.append(rule.words(value))
         elif ref is not None:
             parts.append(cp.words_of[ref](env.get(ref)))
     return "".join(parts)
+
+
+def _undetermined(rule: CompiledRule, value: Unknown) -> str:
+    """The generated sentence of an undetermined step. A bool rule's description states what
+    would hold ("The appeal was filed by the deadline"), so it is asked as a question rather
+    than asserted: "Whether the appeal was filed by the deadline cannot be decided without …"."""
+    needs = ", ".join(f"`{n}`" for n in sorted(value.needs))
+    known = known_words(value, rule.type, rule.words)  # what a partly known list holds
+    if rule.type.name == "bool" and rule.description:
+        return (f"Whether {_lower(rule.description.rstrip('.'))} cannot be decided without "
+                f"{needs}{known}.")  # fmt: skip
+    return f"{_label(rule)}: cannot be decided without {needs}{known}."
+
+
+def _lower(text: str) -> str:
+    """The first letter lowercased, unless the first word is an acronym (`IPMC`, `CO`)."""
+    first = text.split(" ", 1)[0]
+    return text if len(first) > 1 and first.isupper() else text[:1].lower() + text[1:]
 
 
 def _label(rule: CompiledRule) -> str:

@@ -7,7 +7,7 @@ networkx code (``tests/test_architecture.py`` holds that line).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,10 @@ if TYPE_CHECKING:  # the graph is built at compile time; only its type is named 
 
 BUILTINS: dict[str, Type] = {"as_of": DATE}
 
+# An explanation template per outcome (``true``, an enum value, ``determined``,
+# ``not_applicable``, ``undetermined``): its literal texts, each with the reference after it.
+Template = Mapping[str, tuple[tuple[str, str | None], ...]]
+
 
 @dataclass
 class Variant:
@@ -52,7 +56,7 @@ class Variant:
     value_fn: Fn
     facts: tuple[str, ...]  # facts read by the conditions and the value, in order
     rules: tuple[str, ...]  # rules read likewise
-    explain: tuple[tuple[str, str | None], ...]  # (literal text, reference or None)
+    explain: Template
     # The value's syntax tree and the types of every node (for the column compiler of bulk
     # evaluation); None for a fee schedule, which bulk evaluation decides case by case.
     value_node: n.Node | None = None
@@ -68,6 +72,7 @@ class CompiledRule:
     variants: tuple[Variant, ...]
     decide: Decide
     dispatch: Dispatch | None  # definitions told apart by one fact's value, found at compile time
+    labels: Mapping[str, str] = field(default_factory=dict)  # enum value → words for staff
     # The value's JSON form and words, specialised for the type once (explanations call them
     # for every step of every case).
     json: Callable[[Any], Any] = field(init=False)
@@ -75,7 +80,7 @@ class CompiledRule:
 
     def __post_init__(self) -> None:
         self.json = json_converter(self.type)
-        self.words = words_converter(self.type)
+        self.words = words_converter(self.type, self.labels)
 
 
 @dataclass
@@ -173,7 +178,7 @@ class CompiledPolicy:
     @cached_property
     def words_of(self) -> dict[str, Callable[[Any], str]]:
         """The words converter of every fact, rule and built-in (for explanation templates)."""
-        out = {f: words_converter(d.type) for f, d in self.facts.items()}
+        out = {f: words_converter(d.type, d.labels) for f, d in self.facts.items()}
         out.update({r: c.words for r, c in self.rules.items()})
         out.update({b: words_converter(t) for b, t in BUILTINS.items()})
         return out
