@@ -63,23 +63,24 @@ def _settled_on_facts(node: Node) -> bool:
 def can_still_apply(result: Result, decision: Decision, matters: set[str] | None = None) -> bool:
     """Whether ``decision`` can still apply to this case, so the summary lists it.
 
-    A determined decision applies; one that does not apply does not. An undetermined one can
-    still apply when the case has begun on it, in either of two ways:
+    One that does not apply cannot. Any other can when the case has begun on it, in either of
+    two ways:
 
     1. the case gives a fact of the decision's matter (``matter``): a case that gives
        ``appeal.decision_on`` has begun on every ``appeal.…`` decision; or
-    2. its explanation rests on something the case settled: a step under it is determined
-       from facts the case gave (``co.can_issue`` waits on the workflow's facts, but the case
-       settled ``co.required``, its condition).
+    2. its explanation rests on something the case settled: a step of it is determined from
+       facts the case gave (its own step, for a determined decision; ``co.can_issue`` still
+       waits on the workflow's facts, but the case settled ``co.required``, its condition).
 
-    Anything else is undetermined only because the case says nothing about its matter (the
-    appeal rules of a case with no appeal, the stop-order penalties of a case with no stop
-    order): the facts it needs would open a separate matter, so it is left to ``--all``.
+    Anything else is left to ``--all``: an undetermined decision of a matter the case says
+    nothing about (the appeal rules of a case with no appeal, the stop-order penalties of a
+    case with no stop order), whose facts would open a separate matter; and a constant of the
+    law, decided from no fact of the case (``appeal.heard_by = hearing_examiner``).
 
     ``matters`` is the matters of the given facts, when the caller has them already.
     """
-    if decision.status != "undetermined":
-        return decision.status == "determined"
+    if decision.status == "not_applicable":
+        return False
     if matters is None:
         matters = {matter(f) for f in given_facts(result)}
     if matter(decision.id) in matters:
@@ -109,27 +110,29 @@ class Moment:
 class Answer:
     """The case's answer, in the order staff read it."""
 
-    decided: list[Decision]  # determined, alphabetical
+    decided: list[Decision]  # determined and can still apply, alphabetical
     not_applicable: list[Decision]
     open: list[Open]  # undetermined decisions that can still apply, grouped by their needs
+    constants: list[Decision]  # determined from no fact of the case (``--all`` lists them)
     elsewhere: list[Decision]  # undetermined decisions that cannot apply yet (``--all``)
     procedures: list[ProcedureResult]
     reasons: list[Decision] = field(default_factory=list)  # the trees, each after what it reads
 
 
 def build_answer(result: Result, everything: bool = False) -> Answer:
-    """The answer of ``result``; ``everything`` puts every undetermined decision in ``open``."""
+    """The answer of ``result``; ``everything`` lists every decision, whether or not it can
+    still apply (``can_still_apply``)."""
     ds = [d for _, d in sorted(result.decisions.items())]
     matters = {matter(f) for f in given_facts(result)}
-    pending = [d for d in ds if d.status == "undetermined"]
-    still = [d for d in pending if everything or can_still_apply(result, d, matters)]
-    decided = [d for d in ds if d.status == "determined"]
+    listed = [d for d in ds if everything or can_still_apply(result, d, matters)]
+    decided = [d for d in listed if d.status == "determined"]
     absent = [d for d in ds if d.status == "not_applicable"]
     return Answer(
         decided,
         absent,
-        group_needs(still),
-        [d for d in pending if d not in still],
+        group_needs([d for d in listed if d.status == "undetermined"]),
+        [d for d in ds if d.status == "determined" and d not in listed],
+        [d for d in ds if d.status == "undetermined" and d not in listed],
         sorted(result.procedures.values(), key=lambda p: p.id),
         order_reasons([*decided, *absent]),
     )

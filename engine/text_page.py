@@ -128,12 +128,22 @@ def _summary(page: Page, answer: Answer) -> None:
             cites = list(dict.fromkeys(c for d in group.decisions for c in d.citations))
             needs = Text(", ".join(group.needs), style=_OPEN)
             page.para(_cat(ids, _cites(cites), Text(": needs "), needs), "  ", "      ")
-    if answer.elsewhere:
+    if answer.constants or answer.elsewhere:
         page.blank()
-        n, matters = len(answer.elsewhere), sorted({d.id.split(".")[0] for d in answer.elsewhere})
-        page.para(Text(f"{n} more decision{'s' if n != 1 else ''} cannot apply to this case yet: "
-                       f"it gives no fact of their matter ({', '.join(matters)}); "
-                       "--all lists them.", style=_DIM))  # fmt: skip
+        page.para(Text(_left_out(answer), style=_DIM))
+
+
+def _left_out(answer: Answer) -> str:
+    """The line that counts what the summary leaves to ``--all``, and says why."""
+    parts = []
+    if answer.constants:
+        ids = ", ".join(d.id for d in answer.constants)
+        parts.append(f"{len(answer.constants)} decided from no fact of this case ({ids})")
+    if answer.elsewhere:
+        matters = ", ".join(sorted({d.id.split(".")[0] for d in answer.elsewhere}))
+        parts.append(f"{len(answer.elsewhere)} that cannot apply to this case yet: it gives no "
+                     f"fact of their matter ({matters})")  # fmt: skip
+    return f"Not listed (--all lists them): {'; '.join(parts)}."
 
 
 def _value(d: Decision) -> Text:

@@ -222,8 +222,12 @@ def _kent(policy: Policy, path: Path, **ctx: Any) -> str:
 
 def test_the_summary_comes_first_and_says_what_blocks_the_next_step(policy: Policy) -> None:
     text = _kent(policy, CO_48, width=WIDE)
-    order = [text.index(h) for h in ("\nDecided (6)\n", "\nProcedure: ", "\nStill open: ",
-                                     "\n17 more decisions", "\nWhy\n")]  # fmt: skip
+    left_out = (
+        "\nNot listed (--all lists them): 1 decided from no fact of this case "
+        "(appeal.heard_by); 17 that cannot apply to this case yet"
+    )
+    heads = ("\nDecided (5)\n", "\nProcedure: ", "\nStill open: ", left_out, "\nWhy\n")
+    order = [text.index(h) for h in heads]
     assert order == sorted(order)
     assert (
         "  co.missing_approvals = planning_services, building_services [Kent CO Process]\n" in text
@@ -300,14 +304,17 @@ def test_colour_follows_the_terminal_and_no_color(monkeypatch: pytest.MonkeyPatc
 def test_only_decisions_that_can_still_apply_are_listed(policy: Policy) -> None:
     result = _result(policy, CO_48)
     listed = {d.id for d in result.decisions.values() if can_still_apply(result, d)}
-    assert not any(r.startswith(("appeal.", "stop_order.", "tco.", "application."))
-                   for r in listed - {"appeal.heard_by"})  # fmt: skip
+    assert not any(r.startswith(("appeal.", "stop_order.", "tco.", "application.")) for r in listed)
     assert {"permit.expires_on", "co.can_issue", "co.certificate_missing_items"} <= listed
     text = _kent(policy, CO_48, width=WIDE)
     assert "appeal.filing_deadline" not in text and "stop_order.max_fine" not in text
+    # a constant of the law is decided, but from nothing this case said
+    assert result.decisions["appeal.heard_by"].status == "determined"
+    assert "appeal.heard_by" not in listed and "\n  appeal.heard_by = " not in text
     everything = _kent(policy, CO_48, width=WIDE, all=True)
+    assert "\n  appeal.heard_by = hearing_examiner [KCC 14.01.110.A.1]\n" in everything
     assert "appeal.filing_deadline [KCC 14.01.110.A.2]: needs appeal.decision_on" in everything
-    assert "cannot apply to this case yet" not in everything
+    assert "Not listed" not in everything
 
 
 def test_can_still_apply_by_a_fact_of_its_matter_or_a_settled_step(policy: Policy) -> None:
@@ -358,3 +365,10 @@ def test_the_html_answer_escapes_what_the_case_wrote(policy: Policy) -> None:
     assert not re.search(r"<[^>]*\b(src|href)=|url\(|@import", plain)
     assert "default-src 'none'" in page and "@media print" in page and "<svg" in page
     assert page == render_html(policy.evaluate(case), RenderContext("Kent <b>", "R & D"))
+
+
+def test_the_html_page_is_one_case(tmp_path: Path) -> None:
+    one = CliRunner().invoke(main, ["eval", str(CO_48), "--format", "html"])
+    assert one.exit_code == 0 and one.output.count("<!DOCTYPE html>") == 1
+    two = CliRunner().invoke(main, ["eval", str(CO_48), str(SF_18), "--format", "html"])
+    assert two.exit_code == 2 and "one page for one case" in two.output

@@ -158,6 +158,8 @@ def eval_cmd(
 ) -> None:
     """Evaluate CASE files (YAML or JSON) and print the decisions: for staff (text), for
     programs (json), for reports (markdown), or a printable page for the applicant (html)."""
+    if fmt == "html" and len(cases) > 1:
+        raise click.UsageError("`--format html` writes one page for one case: give one CASE")
     color, width = _terminal(width)
     policy = _load(policy_dir)
     failed = False
