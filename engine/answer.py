@@ -116,7 +116,7 @@ class Answer:
     constants: list[Decision]  # determined from no fact of the case (``--all`` lists them)
     elsewhere: list[Decision]  # undetermined decisions that cannot apply yet (``--all``)
     procedures: list[ProcedureResult]
-    reasons: list[Decision] = field(default_factory=list)  # the trees, each after what it reads
+    reasons: list[Decision] = field(default_factory=list)  # decided: trees, after what they read
 
 
 def build_answer(result: Result, everything: bool = False) -> Answer:
@@ -134,7 +134,7 @@ def build_answer(result: Result, everything: bool = False) -> Answer:
         [d for d in ds if d.status == "determined" and d not in listed],
         [d for d in ds if d.status == "undetermined" and d not in listed],
         sorted(result.procedures.values(), key=lambda p: p.id),
-        order_reasons([*decided, *absent]),
+        order_reasons(decided),  # one that does not apply: its reason is in the summary
     )
 
 

@@ -115,8 +115,9 @@ def _summary(page: Page, answer: Answer) -> None:
             page.para(_cat(_value(d), _cites(d.citations)), "  ", "      ")
     if answer.not_applicable:
         page.blank()
-        ids = Text(", ").join(Text(d.id, style=_ID) for d in answer.not_applicable)
-        page.para(_cat(Text("Does not apply: ", style=_HEAD), ids), "", "  ")
+        page.para(Text(f"Does not apply ({len(answer.not_applicable)})", style=_HEAD))
+        for d in answer.not_applicable:  # the reason is its whole tree: given here, once
+            page.para(_cat(Text(d.id, style=_ID), Text(": "), _unmet(d)), "  ", "      ")
     for proc in answer.procedures:
         page.blank()
         _procedure(page, proc)
@@ -155,13 +156,29 @@ def _value(d: Decision) -> Text:
     return _cat(head, Text(": does not apply", style=_NOT))
 
 
+def _unmet(d: Decision) -> Text:
+    """Why a decision does not apply: the condition of each definition that fails."""
+    top = d.because[0] if d.because else None
+    unmet = [n for n in (top.because or []) if not isinstance(n, Step)] if isinstance(
+        top, Step) else []  # fmt: skip
+    if not unmet:
+        return Text("no definition applies", style=_NOT)
+    words = "; ".join(safe(n.text.removeprefix("does not apply: ")) for n in unmet)
+    cites = list(dict.fromkeys(n.citation for n in unmet if n.citation))
+    return _cat(Text(words, style=_NOT), _cites(cites))
+
+
 def _cites(citations: list[str]) -> Text:
     return Text(f" [{safe('; '.join(citations))}]", style=_DIM) if citations else Text()
 
 
 def _procedure(page: Page, proc: ProcedureResult) -> None:
     title = Text(f"Procedure: {safe(proc.title)}", style=_HEAD)
-    page.para(_cat(title, _cites([proc.citation] if proc.citation else [])), "", "  ")
+    cite = _cites([proc.citation] if proc.citation else [])
+    if all(s.status == "not_applicable" for s in proc.steps):
+        page.para(_cat(title, cite, Text(": no step applies to this case", style=_NOT)), "", "  ")
+        return
+    page.para(_cat(title, cite), "", "  ")
     number = {s.id: i for i, s in enumerate(proc.steps, 1)}
     by_id = {s.id: s for s in proc.steps}
     for i, s in enumerate(proc.steps, 1):
