@@ -107,6 +107,9 @@ def test_the_answer_shows_decisions_steps_and_timeline_and_prints(
     box = svg.bounding_box()
     assert box and box["width"] > 600 and box["height"] > 40
     page.screenshot(path=str(ARTIFACTS / "answer-kent-48.png"), full_page=True)
+    page.emulate_media(media="print")  # the print stylesheet, as the PDF gets it
+    page.set_viewport_size({"width": 816, "height": 1056})  # Letter at 96 dpi
+    page.screenshot(path=str(ARTIFACTS / "answer-kent-48-print.png"), full_page=True)
     pdf = page.pdf(format="Letter", print_background=True)
     (ARTIFACTS / "answer-kent-48.pdf").write_bytes(pdf)
     pages, text = _pdf_text(pdf)
