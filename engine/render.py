@@ -1,11 +1,14 @@
-"""Pipeline stage 8b, render: results as text for staff, JSON for programs, Markdown for reports.
+"""Pipeline stage 8b, render: results as text for staff, JSON for programs, Markdown for reports,
+and a printable HTML answer for the applicant.
 
 Every format is one entry of ``RENDERERS``, a function of the result and a ``RenderContext``;
 the command line's ``--format`` choices are that table's keys.
 
 Everything here is deterministic: the same result renders to the same bytes. What a case or the
 policy gave is shown, never obeyed: text goes out through ``printable`` (no terminal control
-sequences), Markdown quotes it with ``md_text`` (no HTML, links or injected headings).
+sequences), Markdown quotes it with ``md_text`` (no HTML, links or injected headings), the
+HTML page builds it into elements (``engine/html_page.py``). The text page and the HTML page
+read one ``Answer`` (``engine/answer.py``), so staff and applicant are told the same thing.
 """
 
 from __future__ import annotations
@@ -13,17 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.printable import md_code, md_text, one_line, printable
-from engine.result import Decision, Node, ProcedureResult, Result, Step, StepResult
+from engine.html_page import build_page
+from engine.printable import md_code, md_text, one_line
+from engine.result import Node, Result, Step, StepResult
+from engine.text_page import STEP_MARKS, render_page
 from engine.values import to_words
 
-_STEP_MARKS = {
-    "done": "[x]",
-    "ready": "[>]",
-    "waiting": "[ ]",
-    "undetermined": "[?]",
-    "not_applicable": "[-]",
-}
+# The marks of a procedure's steps, one table for every format that lists them.
+_STEP_MARKS = STEP_MARKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,12 @@ class RenderContext:
         header: the text and Markdown open with the case and the revision that decided it; a
             page that embeds the report under its own heading leaves it out.
         heading_level: the level of the Markdown title (``#``); its sections are one below.
+        width: the text page wraps at this many columns (the command line gives the
+            terminal's width, or 100 when the output is not a terminal).
+        color: the text page is coloured (the command line asks on a terminal, never when
+            piped or when NO_COLOR is set); False gives no escape code at all.
+        all: the text summary lists every undetermined decision, not only those that can
+            still apply to the case (``engine.answer.can_still_apply``).
     """
 
     title: str = ""
@@ -48,6 +54,9 @@ class RenderContext:
     depth: int | None = None
     header: bool = True
     heading_level: int = 1
+    width: int = 100
+    color: bool = False
+    all: bool = False
 
 
 Renderer = Callable[[Result, RenderContext], str]
@@ -86,41 +95,21 @@ def _header(
     ]
 
 
-def _value_line(d: Decision) -> str:
-    if d.status == "determined":
-        return f"{d.id} = {to_words(d.value, d.type)}"
-    if d.status == "undetermined":
-        return f"{d.id}: undetermined, needs " + ", ".join(d.needs)
-    return f"{d.id}: does not apply"
-
-
 def render_text(result: Result, ctx: RenderContext = RenderContext()) -> str:
-    """The staff rendering: each decision with its explanation tree, then what cannot be
-    decided yet and what it needs, then the procedures' next steps.
+    """The staff page (``engine/text_page.py``): the case summary (what is decided, the next
+    steps, the facts that would decide what can still apply), then each decision's reasons,
+    every reason shown once; with ``ctx.only``, only those decisions' trees.
 
-    Printed as is on a terminal, so it leaves through ``printable``, once, for every line.
+    Printed as is on a terminal: everything the case or the policy wrote is quoted there.
     """
-    only = ctx.only
-    lines = _header(result, ctx.title, ctx.revision_title, one_line) if ctx.header else []
-    chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
-    pending = [d for d in chosen if d.status == "undetermined"]
-    for d in chosen:
-        if d in pending and not only:
-            continue
-        lines += ["", _value_line(d)]
-        shown = _prune(d.because or [], ctx.depth)
-        for i, node in enumerate(shown):
-            _tree(node, "  ", i == len(shown) - 1, lines)
-    if pending and not only:
-        lines += ["", "Cannot be decided yet (facts needed):"]
-        lines += [
-            f"  {d.id} [{'; '.join(d.citations)}]: needs {', '.join(d.needs)}" for d in pending
-        ]
-    if not only:
-        for proc in sorted(result.procedures.values(), key=lambda p: p.id):
-            lines += ["", *_procedure_text(proc)]
-    text = "\n".join(lines if ctx.header else lines[1:])  # no header: no blank line above
-    return printable(text + "\n")
+    header = _header(result, ctx.title, ctx.revision_title, one_line) if ctx.header else []
+    return render_page(result, ctx, header)
+
+
+def render_html(result: Result, ctx: RenderContext = RenderContext()) -> str:
+    """The printable answer for the applicant (``engine/html_page.py``): one self-contained
+    page with the decisions, their citations, the next steps and the case's timeline."""
+    return build_page(result, ctx.title, ctx.revision_title, ctx.only)
 
 
 @dataclass(slots=True)
@@ -172,42 +161,6 @@ def _hidden_words(n: int) -> str:
     return f"… {n} more step{'s' if n != 1 else ''} not shown"
 
 
-def _tree(shown: _Shown, indent: str, last: bool, lines: list[str]) -> None:
-    node = shown.node
-    branch = "└─ " if last else "├─ "
-    cite = f" [{node.citation}]" if node.citation else ""
-    lines.append(f"{indent}{branch}{one_line(node.text)}{cite}")
-    below = indent + ("   " if last else "│  ")
-    for i, child in enumerate(shown.kids):
-        _tree(child, below, i == len(shown.kids) - 1, lines)
-    if shown.hidden:
-        lines.append(f"{below}└─ {_hidden_words(shown.hidden)}")
-
-
-def _procedure_text(proc: ProcedureResult) -> list[str]:
-    cite = f" [{proc.citation}]" if proc.citation else ""
-    out = [f"Procedure: {proc.title}{cite}"]
-    for s in proc.steps:
-        extra = []
-        if s.deadline is not None:
-            extra.append(f"due by {to_words(s.deadline)}")
-        if s.needs:
-            extra.append("needs " + ", ".join(s.needs))
-        tail = f" ({'; '.join(extra)})" if extra else ""
-        out.append(f"  {_STEP_MARKS[s.status]} {s.title}{tail}")
-    nxt = [s.title for s in proc.steps if s.status == "ready"]
-    if nxt:
-        msg = "; ".join(nxt)
-    elif any(s.status == "undetermined" for s in proc.steps):
-        msg = "unknown until the facts of the steps marked [?] are given"
-    elif all(s.status in ("done", "not_applicable") for s in proc.steps):
-        msg = "nothing: every step is done or does not apply"
-    else:
-        msg = "nothing yet: waiting on earlier steps"
-    out.append(f"  Next: {msg}")
-    return out
-
-
 def render_markdown(result: Result, ctx: RenderContext = RenderContext()) -> str:
     """A Markdown report (for staff reports and the docs); every text it quotes is escaped."""
     only, title = ctx.only, "#" * ctx.heading_level
@@ -255,4 +208,5 @@ RENDERERS: dict[str, Renderer] = {
     "text": render_text,
     "json": render_json,
     "markdown": render_markdown,
+    "html": render_html,
 }

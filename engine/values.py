@@ -119,6 +119,7 @@ def _labelled(t: Type, labels: tuple[tuple[str, str], ...]) -> Callable[[Any], s
         return lambda v: (
             "unknown" if v.__class__ is Unknown else "none" if v is None else words.get(v, v)
         )
+
     def name(x: Any) -> str:
         return words.get(x, x) if x.__class__ is str else to_words(x, t.item)
 
@@ -169,9 +170,7 @@ def known_words(value: Any, t: Type, words: Callable[[Any], str] | None = None) 
     return "; known so far: " + said.replace(" so far,", ";")
 
 
-def _partial_words(
-    value: Unknown, t: Type | None, name: Callable[[Any], str] | None = None
-) -> str:
+def _partial_words(value: Unknown, t: Type | None, name: Callable[[Any], str] | None = None) -> str:
     """What is known of a list or count in words; ``name`` words one member (a label)."""
     k = value.known
     if k.__class__ is Bounds:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -126,7 +127,21 @@ def _parse_date(_: Any, __: Any, value: str | None) -> dt.date | None:
     "explain",
     multiple=True,
     metavar="DECISION",
-    help="Show only this decision (repeatable).",
+    help="Show only this decision, with its whole explanation tree (repeatable).",
+)
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="List every undetermined decision in the summary, also those that cannot apply to "
+    "the case yet (text).",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=40),
+    default=None,
+    metavar="COLUMNS",
+    help="Wrap the text at this width (default: the terminal's, or 100 when not a terminal).",
 )
 @policy_option
 @_guarded
@@ -137,9 +152,15 @@ def eval_cmd(
     fmt: str,
     depth: int | None,
     explain: tuple[str, ...],
+    everything: bool,
+    width: int | None,
     policy_dir: Path | None,
 ) -> None:
-    """Evaluate CASE files (YAML or JSON) and print the decisions."""
+    """Evaluate CASE files (YAML or JSON) and print the decisions: for staff (text), for
+    programs (json), for reports (markdown), or a printable page for the applicant (html)."""
+    if fmt == "html" and len(cases) > 1:
+        raise click.UsageError("`--format html` writes one page for one case: give one CASE")
+    color, width = _terminal(width)
     policy = _load(policy_dir)
     failed = False
     for path in cases:
@@ -155,9 +176,26 @@ def eval_cmd(
             _unknown_decisions(unknown, result.decisions)
         jur = policy.jurisdictions[result.jurisdiction]
         rev = next(r.title for r in jur.revisions if r.id == result.revision)
-        ctx = RenderContext(jur.title, rev, explain, depth)
-        _echo(RENDERERS[fmt](result, ctx), data=fmt == "json")
+        ctx = RenderContext(jur.title, rev, explain, depth, width=width, color=color,
+                            all=everything)  # fmt: skip
+        out = RENDERERS[fmt](result, ctx)
+        if fmt == "text" and color:
+            # Quoted by the text page already (engine/text_page.py); printing it through
+            # `printable` again would show its own colour codes as escapes.
+            click.echo(out, color=True)
+        else:
+            _echo(out, data=fmt == "json")
     sys.exit(1 if failed else 0)
+
+
+def _terminal(width: int | None) -> tuple[bool, int]:
+    """Colour and width for the text: colour only on a terminal and without NO_COLOR (any
+    non-empty value, no-color.org); the terminal's width there, else 100, unless given."""
+    tty = sys.stdout.isatty()
+    color = tty and not os.environ.get("NO_COLOR")
+    if width is None:
+        width = shutil.get_terminal_size((100, 24)).columns if tty else 100
+    return color, max(width, 40)
 
 
 def _locate(diags: list[Diagnostic], path: Path) -> list[Diagnostic]:
