@@ -62,8 +62,10 @@ SITE_CONFIG: dict[str, Any] = {
     "site_name": "ordinance - the rules in force",
     "site_description": "Building codes, amendments, fees and procedures as the engine applies "
     "them.",
-    "theme": {"name": "material", "features": ["navigation.sections", "navigation.indexes",
-                                               "search.highlight", "content.code.copy"]},
+    # font: false, system fonts: the theme would fetch Roboto from Google on every page view.
+    "theme": {"name": "material", "font": False,
+              "features": ["navigation.sections", "navigation.indexes", "search.highlight",
+                           "content.code.copy"]},
     "plugins": ["search"],
     "markdown_extensions": [
         "admonition", "tables", "attr_list", {"toc": {"permalink": True}},
@@ -72,13 +74,17 @@ SITE_CONFIG: dict[str, Any] = {
     ],
     "extra_css": ["stylesheets/print.css"],
 }  # fmt: skip
-MERMAID_JS = "javascripts/mermaid.min.js"
+# Mermaid is served with the site: without a ``mermaid`` of its own, the theme fetches one from
+# a CDN, and a reader without internet access sees each diagram as its raw source.
+MERMAID_JS = "vendor/mermaid.min.js"
+VENDOR = Path(__file__).resolve().parent / "vendor"  # ships in the wheel (engine/tools/vendor/)
+VENDORED = {"mermaid.min.js": MERMAID_JS, "mermaid.LICENSE": "vendor/mermaid.LICENSE.txt"}
 Nav = list[Any]  # mkdocs's nav: page paths, and {title: Nav} sections
 
 
-def site_config(nav: Nav, mermaid: bool) -> str:
+def site_config(nav: Nav) -> str:
     """``mkdocs.yml``, written by the YAML emitter (never by formatting text)."""
-    config = {**SITE_CONFIG, **({"extra_javascript": [MERMAID_JS]} if mermaid else {})}
+    config = {**SITE_CONFIG, "extra_javascript": [MERMAID_JS]}
     return yaml.dump({**config, "nav": nav}, Dumper=ConfigDumper, sort_keys=False,
                      allow_unicode=True, width=1000)  # fmt: skip
 
@@ -141,8 +147,9 @@ def build_docs(
         out: the folder to write (``out/mkdocs.yml`` and ``out/docs/``); new, empty, or an
             earlier build's, whose files (listed in its manifest) are replaced.
         examples: golden cases (``<jurisdiction>/<revision>/*.yaml``) shown as worked examples.
-        mermaid_js: a local copy of Mermaid (``mermaid.min.js``) to serve with the site, for
-            readers without internet access; by default mkdocs-material loads it from its CDN.
+        mermaid_js: another ``mermaid.min.js`` to serve with the site instead of the one
+            ordinance ships (``engine/tools/vendor/``); either way no page loads anything
+            from outside the site.
         commands: the command line to document on a reference page (``ordinance docs build``
             passes its own; the command line imports this module, never the reverse).
     """
@@ -157,9 +164,11 @@ def build_docs(
     nav.append({"Reference": _reference_pages(pages, commands)})
     pages["stylesheets/print.css"] = PRINT_CSS
     files = {f"docs/{rel}": text.encode() for rel, text in pages.items()}
+    for name, rel in VENDORED.items():
+        files[f"docs/{rel}"] = (VENDOR / name).read_bytes()
     if mermaid_js is not None:
         files[f"docs/{MERMAID_JS}"] = mermaid_js.read_bytes()
-    files["mkdocs.yml"] = site_config(nav, mermaid_js is not None).encode()
+    files["mkdocs.yml"] = site_config(nav).encode()
     return write_site(out, files)
 
 
