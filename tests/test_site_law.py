@@ -265,3 +265,21 @@ def test_facts_with_control_characters_read_back_the_same() -> None:
     (_, shown, _) = md_fence(facts_yaml(SimpleNamespace(doc=doc)), "yaml")
     assert "\x1b" not in shown and "\u202e" not in shown
     assert yaml.safe_load(shown) == {"facts": facts}
+
+
+def test_input_diagram_labels_are_escaped(tmp_path: Path) -> None:
+    """A description full of markup labels a diagram node as text: quotes, tags, ``#`` and
+    ``%`` reach Mermaid as its entity codes, and our own ``<br/>``/``<small>`` are the only tags."""
+    from engine import load_policy
+    from tests.test_security_docs import hostile_policy
+
+    build_docs(load_policy(hostile_policy(tmp_path)), tmp_path / "out")
+    labels = 0
+    for page in sorted((tmp_path / "out" / "docs" / "houston" / "sections").glob("*.md")):
+        text = page.read_text("utf-8")
+        for diagram in re.findall(r"```mermaid\n(.*?)```", text, re.S):
+            for label in re.findall(r'\["(.*?)"\]', diagram):
+                labels += 1
+                plain = label.replace("<br/>", "").replace("<small>", "").replace("</small>", "")
+                assert not re.search(r'["<>%]', plain), label
+    assert labels > 10
