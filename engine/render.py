@@ -13,6 +13,7 @@ read one ``Answer`` (``engine/answer.py``), so staff and applicant are told the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -177,8 +178,7 @@ def render_markdown(result: Result, ctx: RenderContext = RenderContext()) -> str
         lines.append(f"| {md_code(d.id)} | {value} | {d.status} | {cites} |")
     for d in chosen:
         lines += ["", f"{section} {md_code(d.id)}", ""]
-        for shown in _prune(d.because or [], ctx.depth):
-            _md_tree(shown, 0, lines)
+        lines += markdown_explanation(d, ctx.depth)
         if d.needs:
             lines.append(f"\nNeeds: {', '.join(md_code(n) for n in d.needs)}")
     if not only:
@@ -193,14 +193,36 @@ def _md_step(s: StepResult) -> str:
     return f"- {_STEP_MARKS[s.status]} {md_text(s.title)} *({s.status})*{due}"
 
 
+# A nested list item is indented four spaces per level: Python-Markdown (mkdocs, the site)
+# nests only at four, and CommonMark (GitHub, editors) nests at two or more, so four reads as
+# the same tree in both. At two, Python-Markdown flattens the whole explanation into one list.
+_MD_INDENT = "    "
+
+
+def markdown_explanation(decision: Decision, depth: int | None = None) -> list[str]:
+    """A decision's explanation tree as nested Markdown list lines (``depth`` as in
+    ``RenderContext``); the site's worked examples show the same tree as the report."""
+    lines: list[str] = []
+    for shown in _prune(decision.because or [], depth):
+        _md_tree(shown, 0, lines)
+    return lines
+
+
 def _md_tree(shown: _Shown, depth: int, lines: list[str]) -> None:
     node = shown.node
     cite = f" — *{md_text(node.citation)}*" if node.citation else ""
-    lines.append(f"{'  ' * depth}- {md_text(node.text)}{cite}")
+    lines.append(f"{_MD_INDENT * depth}- {_md_item(node.text)}{cite}")
     for child in shown.kids:
         _md_tree(child, depth + 1, lines)
     if shown.hidden:
-        lines.append(f"{'  ' * (depth + 1)}- {_hidden_words(shown.hidden)}")
+        lines.append(f"{_MD_INDENT * (depth + 1)}- {_hidden_words(shown.hidden)}")
+
+
+def _md_item(text: str) -> str:
+    """A step's text as a list item's text: a leading ``3.`` or ``-`` in it is text, not the
+    start of another list inside the item."""
+    out = md_text(text)
+    return re.sub(r"^(\d+)\.(?=\s|$)", r"\1\\.", re.sub(r"^([-+*])(?=\s|$)", r"\\\1", out))
 
 
 # One entry per output format: the command line offers these keys, in this order.

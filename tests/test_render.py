@@ -147,7 +147,7 @@ def test_markdown_cuts_at_the_same_depth_and_can_sit_under_a_page_heading(
     md = render_markdown(result, RenderContext(only=("co.fee_lines",), depth=1))
     assert md.startswith("# Case HOU-2024-0042")
     assert "\n## `co.fee_lines`\n" in md
-    assert "\n  - … 4 more steps not shown\n" in md
+    assert "\n    - … 4 more steps not shown\n" in md
     embedded = render_markdown(result, RenderContext(header=False, heading_level=3))
     assert embedded.startswith("| decision | value | status | section |\n")
     assert "\n#### `co.fee`\n" in embedded and "\n#### Procedure: " in embedded

@@ -445,7 +445,8 @@ def docs_group() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     envvar="ORDINANCE_MERMAID_JS",
     default=None,
-    help="A local mermaid.min.js to serve with the site (default: the theme's CDN).",
+    help="Another mermaid.min.js to serve with the site (default: the copy ordinance ships; "
+    "the site never loads anything from outside itself).",
 )
 @policy_option
 @_guarded

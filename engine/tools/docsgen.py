@@ -19,14 +19,12 @@ import yaml
 
 from engine.api import Policy
 from engine.compile import graph as gr
-from engine.compile.load import read_case
-from engine.diagnostics import OrdinanceError
 from engine.model import EffectiveSection
 from engine.printable import md_code, md_fence, md_lines, md_text, mermaid_text
-from engine.render import RenderContext, render_markdown
 from engine.result import Result
 from engine.run.program import CompiledPolicy, CompiledRule, Variant
 from engine.tools.sections import decided_by
+from engine.tools.site_examples import describe, example_lines, load_examples, named
 from engine.tools.site_output import write_site
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -62,8 +60,10 @@ SITE_CONFIG: dict[str, Any] = {
     "site_name": "ordinance - the rules in force",
     "site_description": "Building codes, amendments, fees and procedures as the engine applies "
     "them.",
-    "theme": {"name": "material", "features": ["navigation.sections", "navigation.indexes",
-                                               "search.highlight", "content.code.copy"]},
+    # font: false, system fonts: the theme would fetch Roboto from Google on every page view.
+    "theme": {"name": "material", "font": False,
+              "features": ["navigation.sections", "navigation.indexes", "search.highlight",
+                           "content.code.copy"]},
     "plugins": ["search"],
     "markdown_extensions": [
         "admonition", "tables", "attr_list", {"toc": {"permalink": True}},
@@ -72,13 +72,17 @@ SITE_CONFIG: dict[str, Any] = {
     ],
     "extra_css": ["stylesheets/print.css"],
 }  # fmt: skip
-MERMAID_JS = "javascripts/mermaid.min.js"
+# Mermaid is served with the site: without a ``mermaid`` of its own, the theme fetches one from
+# a CDN, and a reader without internet access sees each diagram as its raw source.
+MERMAID_JS = "vendor/mermaid.min.js"
+VENDOR = Path(__file__).resolve().parent / "vendor"  # ships in the wheel (engine/tools/vendor/)
+VENDORED = {"mermaid.min.js": MERMAID_JS, "mermaid.LICENSE": "vendor/mermaid.LICENSE.txt"}
 Nav = list[Any]  # mkdocs's nav: page paths, and {title: Nav} sections
 
 
-def site_config(nav: Nav, mermaid: bool) -> str:
+def site_config(nav: Nav) -> str:
     """``mkdocs.yml``, written by the YAML emitter (never by formatting text)."""
-    config = {**SITE_CONFIG, **({"extra_javascript": [MERMAID_JS]} if mermaid else {})}
+    config = {**SITE_CONFIG, "extra_javascript": [MERMAID_JS]}
     return yaml.dump({**config, "nav": nav}, Dumper=ConfigDumper, sort_keys=False,
                      allow_unicode=True, width=1000)  # fmt: skip
 
@@ -141,8 +145,9 @@ def build_docs(
         out: the folder to write (``out/mkdocs.yml`` and ``out/docs/``); new, empty, or an
             earlier build's, whose files (listed in its manifest) are replaced.
         examples: golden cases (``<jurisdiction>/<revision>/*.yaml``) shown as worked examples.
-        mermaid_js: a local copy of Mermaid (``mermaid.min.js``) to serve with the site, for
-            readers without internet access; by default mkdocs-material loads it from its CDN.
+        mermaid_js: another ``mermaid.min.js`` to serve with the site instead of the one
+            ordinance ships (``engine/tools/vendor/``); either way no page loads anything
+            from outside the site.
         commands: the command line to document on a reference page (``ordinance docs build``
             passes its own; the command line imports this module, never the reverse).
     """
@@ -150,16 +155,18 @@ def build_docs(
     nav: Nav = [{"Home": "index.md"}]
     latest = _latest(policy)
     for cp in latest.values():
-        cases = _examples(policy, cp, examples)
+        cases = load_examples(policy, cp, examples)
         own = _jurisdiction_pages(cp, cases, pages) + _change_pages(policy, cp.jurisdiction, pages)
         nav.append({nav_title(cp.layered.jurisdiction.title): own})
     pages["index.md"] = _home(policy, latest)
     nav.append({"Reference": _reference_pages(pages, commands)})
     pages["stylesheets/print.css"] = PRINT_CSS
     files = {f"docs/{rel}": text.encode() for rel, text in pages.items()}
+    for name, rel in VENDORED.items():
+        files[f"docs/{rel}"] = (VENDOR / name).read_bytes()
     if mermaid_js is not None:
         files[f"docs/{MERMAID_JS}"] = mermaid_js.read_bytes()
-    files["mkdocs.yml"] = site_config(nav, mermaid_js is not None).encode()
+    files["mkdocs.yml"] = site_config(nav).encode()
     return write_site(out, files)
 
 
@@ -182,21 +189,6 @@ def _reference_pages(pages: dict[str, str], commands: click.Group | None) -> Nav
 def _latest(policy: Policy) -> dict[str, CompiledPolicy]:
     """Each jurisdiction's latest encoded revision (the one documented)."""
     return {jid: policy.latest(jid) for jid in sorted({j for j, _ in policy.compiled})}
-
-
-def _examples(policy: Policy, cp: CompiledPolicy, root: Path | None) -> list[tuple[Any, Result]]:
-    """The golden cases of this revision, evaluated (worked examples for the section pages)."""
-    if root is None:
-        return []
-    folder = root / cp.jurisdiction / cp.revision
-    found = []
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            case = read_case(path)
-            found.append((case, policy.evaluate(case)))
-        except OrdinanceError:
-            continue  # a broken example is the test suite's business, not the site's
-    return found
 
 
 def _home(policy: Policy, latest: dict[str, CompiledPolicy]) -> str:
@@ -347,7 +339,8 @@ def _section_page(cp: CompiledPolicy, sec: EffectiveSection,
     if examples:
         lines += ["## Worked examples", ""]
         for case, result in examples[:3]:
-            lines += _example(case, result, [d for d in decided_by(cp, sec) if d in case.expect])
+            chosen = [d for d in decided_by(cp, sec) if d in case.expect]
+            lines += example_lines(cp, case, result, chosen)
     return _titled(f"{sec.citation} — {sec.title}", lines)
 
 
@@ -369,7 +362,28 @@ def _history(sec: EffectiveSection) -> list[str]:
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line else ">" for line in md_lines(text))
+    """Law as a block quote, each line as written: its own numbering and letters included."""
+    return "\n".join(f"> {law_line(line)}" if line else ">" for line in md_lines(text))
+
+
+# What Markdown would take for list markup or a heading underline at the start of a line of
+# law, once ``md_text`` has escaped it: ``3. No permit…`` would become item 1 of a new list
+# (Python-Markdown numbers every list from 1), ``- `` a bullet, a line of ``---`` a heading.
+_NUMBERED = re.compile(r"^(\d+)([.)])(?=\s|$)")
+_BULLET = re.compile(r"^([-+*])(?=\s|$)")
+_UNDERLINE = re.compile(r"^[-=]+\s*$")
+
+
+def law_line(line: str) -> str:
+    r"""One escaped line of law (``md_text``'s output), with its list number or bullet made
+    text, so the page shows the source's numbering exactly.
+
+    >>> law_line("3. No permit extension"), law_line("- a"), law_line("a. A permit")
+    ('3\\. No permit extension', '\\- a', 'a. A permit')
+    """
+    if _UNDERLINE.match(line):
+        return "&#" + str(ord(line[0])) + ";" + line[1:]
+    return _BULLET.sub(r"\\\1", _NUMBERED.sub(r"\1\\\2", line))
 
 
 def _rule_block(cp: CompiledPolicy, rule: CompiledRule, v: Variant) -> list[str]:
@@ -386,11 +400,31 @@ def _rule_block(cp: CompiledPolicy, rule: CompiledRule, v: Variant) -> list[str]
         lines += _fee_table(r.fee, v.citation)
     if r.interpretation:
         lines += [*_admonition("note", "Interpretation", r.interpretation), ""]
-    if not rule.internal:
-        deps = gr.dependencies(cp.graph, gr.RULE, rule.id) | {gr.node_id(gr.RULE, rule.id)}
-        if len(deps) > 1:
-            lines += ["```mermaid", gr.to_mermaid(cp.graph.subgraph(deps)).strip(), "```", ""]
-    return lines
+    return lines + _inputs_diagram(cp, rule.id)
+
+
+def _inputs_diagram(cp: CompiledPolicy, rule_id: str) -> list[str]:
+    """One rule and what it reads directly (facts as stadiums, other rules as boxes), each
+    labelled with its description and id: the inputs of a rule read as a list, never the
+    whole web of the policy (each input rule has its own diagram on its own section page)."""
+    node = gr.node_id(gr.RULE, rule_id)
+    inputs = sorted(cp.graph.predecessors(node))
+    if not inputs:
+        return []
+    shapes = {gr.FACT: ('(["', '"])'), gr.RULE: ('["', '"]')}
+    lines = ["```mermaid", "flowchart LR", f'  d[["{_label(cp, gr.RULE, rule_id)}"]]']
+    for i, n in enumerate(inputs):
+        kind, name = cp.graph.nodes[n]["kind"], cp.graph.nodes[n]["name"]
+        open_, close = shapes.get(kind, ('["', '"]'))
+        lines += [f"  i{i}{open_}{_label(cp, kind, name)}{close}", f"  i{i} --> d"]
+    return [*lines, "```", ""]
+
+
+def _label(cp: CompiledPolicy, kind: str, name: str) -> str:
+    """A Mermaid label: the description, then the id in small type (both escaped)."""
+    desc = describe(cp, kind, name)
+    ident = f"<small>{mermaid_text(name)}</small>"
+    return f"{mermaid_text(desc)}<br/>{ident}" if desc else ident
 
 
 def _fee_table(fee: Any, citation: str) -> list[str]:
@@ -423,35 +457,17 @@ def _fee_amount(it: Any) -> str:
     return f"{amount} | {counted}"
 
 
-def _example(case: Any, result: Result, decisions: list[str]) -> list[str]:
-    """A golden case as a worked example: its facts as written, then the decisions made."""
-    lines = [f"### Example {md_text(str(case.id))}", ""]
-    if case.doc is not None:
-        desc = case.doc.data.get("description")
-        if desc:
-            lines += [md_text(str(desc)), ""]
-        start, end = case.doc.values[("facts",)]
-        facts = case.doc.text[start:end].rstrip()
-        lines += [f"Facts, as of {result.as_of.isoformat()}:", "",
-                  *md_fence("facts:" + ("" if facts.startswith("\n") else "\n") + facts, "yaml"),
-                  ""]  # fmt: skip
-    # Under this page's "### Example": the table and each decision's tree, a level below.
-    ctx = RenderContext(only=tuple(decisions), header=False, heading_level=3)
-    lines.append(render_markdown(result, ctx))
-    return lines
-
-
 def _decision_catalogue(cp: CompiledPolicy) -> str:
     lines = [f"# Decisions — {md_text(cp.layered.jurisdiction.title)}", "",
              "Decision ids are public API: embedding programs read them from the JSON result.",
-             "", "| decision | type | description | sections |", "|---|---|---|---|"]  # fmt: skip
+             "", "| decision | type | sections |", "|---|---|---|"]  # fmt: skip
     for rid in sorted(cp.public):
         rule = cp.rules[rid]
         cites = "; ".join(dict.fromkeys(
             f"[{md_text(v.section.citation)}](sections/{slug(v.section.citation)}.md)"
             for v in rule.variants))  # fmt: skip
-        lines.append(f"| {md_code(rid)} | {md_text(str(rule.type))} | "
-                     f"{md_text(rule.description or '')} | {cites} |")  # fmt: skip
+        lines.append(f"| {named(rule.description or '', rid)} | {md_text(str(rule.type))} | "
+                     f"{cites} |")  # fmt: skip
     return _titled(f"Decisions — {cp.layered.jurisdiction.title}", lines)
 
 
@@ -459,14 +475,12 @@ def _fact_catalogue(cp: CompiledPolicy) -> str:
     lines = [f"# Facts — {md_text(cp.layered.jurisdiction.title)}", "",
              "The facts a case file may give. An absent fact is unknown; `null` is allowed only "
              "where it says so, and means the event has not happened.", "",
-             "| fact | type | description | citation | declared by |",
-             "|---|---|---|---|---|"]  # fmt: skip
+             "| fact | type | citation | declared by |", "|---|---|---|---|"]  # fmt: skip
     for fid in sorted(cp.facts):
         f = cp.facts[fid]
         null = " (may be null)" if f.nullable else ""
-        lines.append(f"| {md_code(fid)} | {md_text(str(f.type))}{null} | "
-                     f"{md_text(f.description or '')} | {md_text(f.citation or '')} | "
-                     f"{md_text(f.jurisdiction)} |")  # fmt: skip
+        lines.append(f"| {named(f.description or '', fid)} | {md_text(str(f.type))}{null} | "
+                     f"{md_text(f.citation or '')} | {md_text(f.jurisdiction)} |")  # fmt: skip
     return _titled(f"Facts — {cp.layered.jurisdiction.title}", lines)
 
 
@@ -481,16 +495,26 @@ def _procedure_page(cp: CompiledPolicy, pid: str) -> str:
     for s in proc.steps:
         label = mermaid_text(s.title)
         if s.deadline is not None:
-            label += f"<br/>due by: {mermaid_text(s.deadline.text)}"
+            due = describe(cp, gr.RULE, s.deadline.text.strip()) or s.deadline.text
+            label += f"<br/>due by: {mermaid_text(due)}"
         lines.append(f'  {s.id}["{label}"]')
         lines += [f"  {req} --> {s.id}" for req in s.requires]
-    lines += ["```", "", "| step | requires | done when | deadline |", "|---|---|---|---|"]
+    lines += ["```", "", "| step | after | done when | deadline |", "|---|---|---|---|"]
+    titles = {s.id: s.title for s in proc.steps}
     for s in proc.steps:
+        after = "; ".join(md_text(titles.get(r, r)) for r in s.requires) or "—"
         done = md_code(s.done.text) if s.done else "—"
-        due = md_code(s.deadline.text) if s.deadline else "—"
-        lines.append(f"| {md_text(s.title)} | {md_text(', '.join(s.requires)) or '—'} | "
-                     f"{done} | {due} |")  # fmt: skip
+        lines.append(f"| {md_text(s.title)} | {after} | {done} | {_deadline(cp, s.deadline)} |")
     return _titled(proc.title, lines)
+
+
+def _deadline(cp: CompiledPolicy, deadline: Any) -> str:
+    """A step's deadline: the decision it names, described, or its expression."""
+    if deadline is None:
+        return "—"
+    text = deadline.text.strip()
+    desc = describe(cp, gr.RULE, text)
+    return named(desc, text) if desc else md_code(text)
 
 
 def _from_readme(title: str, headings: tuple[str, ...]) -> str:

@@ -1,0 +1,115 @@
+"""Pipeline stage 9a, docs examples: golden cases → the worked examples of the site's section
+pages, and the words that name a fact or decision for staff (its description, its id beside).
+
+A worked example's facts are emitted by a YAML emitter, so the block on the page reads back as
+the golden case it comes from; its explanations are the Markdown report's nested trees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.api import Policy
+from engine.compile import graph as gr
+from engine.compile.load import read_case
+from engine.diagnostics import OrdinanceError
+from engine.printable import md_code, md_fence, md_text, printable
+from engine.render import markdown_explanation
+from engine.result import Result
+from engine.run.program import CompiledPolicy
+from engine.values import to_words
+
+
+def load_examples(
+    policy: Policy, cp: CompiledPolicy, root: Path | None
+) -> list[tuple[Any, Result]]:
+    """The golden cases of this revision, evaluated (worked examples for the section pages)."""
+    if root is None:
+        return []
+    folder = root / cp.jurisdiction / cp.revision
+    found = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            case = read_case(path)
+            found.append((case, policy.evaluate(case)))
+        except OrdinanceError:
+            continue  # a broken example is the test suite's business, not the site's
+    return found
+
+
+def describe(cp: CompiledPolicy, kind: str, name: str) -> str:
+    """What a fact or rule is, in the policy's words ('' when it gives none)."""
+    if kind == gr.FACT:
+        return cp.facts[name].description or "" if name in cp.facts else ""
+    return cp.rules[name].description or "" if name in cp.rules else ""
+
+
+def named(description: str, ident: str) -> str:
+    """A fact or decision for staff: its description, then its id (``Permit expires on
+    (`permit.expires_on`)``); the id alone when the policy gives no description."""
+    text = description.strip().removesuffix(".")  # "Who brings the appeal (`appeal.appellant`)"
+    return f"{md_text(text)} ({md_code(ident)})" if text else md_code(ident)
+
+
+def example_lines(cp: CompiledPolicy, case: Any, result: Result, decisions: list[str]) -> list[str]:
+    """A golden case as a worked example: its facts as YAML, then the decisions made, each
+    with the explanation tree the Markdown report gives."""
+    lines = [f"### Example {md_text(str(case.id))}", ""]
+    if case.doc is not None:
+        desc = case.doc.data.get("description")
+        if desc:
+            lines += [md_text(str(desc)), ""]
+        lines += [f"Facts, as of {result.as_of.isoformat()}:", "",
+                  *md_fence(facts_yaml(case), "yaml"), ""]  # fmt: skip
+    lines += ["| decision | value | status | section |", "|---|---|---|---|"]
+    chosen = [result.decisions[rid] for rid in sorted(decisions) if rid in result.decisions]
+    for d in chosen:
+        value = md_text(to_words(d.value, d.type)) if d.status == "determined" else "—"
+        cites = md_text("; ".join(d.citations))
+        status = d.status.replace("_", " ")
+        lines.append(f"| {named(describe(cp, gr.RULE, d.id), d.id)} | {value} | {status} | "
+                     f"{cites} |")  # fmt: skip
+    for d in chosen:
+        lines += ["", f"#### {named(describe(cp, gr.RULE, d.id), d.id)}", ""]
+        lines += markdown_explanation(d)
+        if d.needs:
+            needs = ", ".join(named(describe(cp, gr.FACT, n), n) for n in d.needs)
+            lines += ["", f"Needs: {needs}"]
+    return [*lines, ""]
+
+
+class FactsDumper(yaml.SafeDumper):
+    """The safe YAML emitter for a worked example's facts: every value written out in full
+    (no anchors), and a string holding a control character double-quoted, so the escape that
+    ``md_fence`` shows it as (``\\u202e``) is YAML's escape for the same character."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = '"' if printable(text) != text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+FactsDumper.add_representer(str, _represent_str)
+
+
+def facts_yaml(case: Any) -> str:
+    """A case's ``facts:`` as YAML that reads back as the same data (never its source text
+    pasted: a slice of a flow mapping or a commented block is not YAML on its own).
+
+    The facts are read again with the standard safe loader, which keeps what the engine's
+    loader turns to text (a date is a date, a quoted ``"2025-05-01"`` a string); the text was
+    already accepted by ``read_case`` within the loader's budgets (size, aliases, nesting), so
+    this second reading is bounded too. Comments are not data and are not shown.
+    """
+    try:
+        data = yaml.safe_load(case.doc.text)["facts"]
+    except (yaml.YAMLError, ValueError, TypeError, KeyError):
+        data = case.doc.data.get("facts")
+    return yaml.dump({"facts": data}, Dumper=FactsDumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, indent=2, width=88).rstrip("\n")  # fmt: skip
