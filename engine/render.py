@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from engine.html_page import build_page
 from engine.printable import md_code, md_text, one_line
-from engine.result import Node, Result, Step, StepResult
+from engine.result import Decision, Node, Result, Step, StepResult
 from engine.text_page import STEP_MARKS, render_page
 from engine.values import to_words
 
