@@ -175,7 +175,7 @@ def _decisions(answer: Answer) -> ET.Element:
 
 
 def _answer(d: Decision) -> str:
-    return _t(to_words(d.value, d.type)) if d.status == "determined" else "does not apply"
+    return _t(d.in_words()) if d.status == "determined" else "does not apply"
 
 
 def _why(d: Decision) -> ET.Element:

@@ -173,7 +173,7 @@ def render_markdown(result: Result, ctx: RenderContext = RenderContext()) -> str
     lines += ["| decision | value | status | section |", "|---|---|---|---|"]
     chosen = [d for rid, d in sorted(result.decisions.items()) if not only or rid in only]
     for d in chosen:
-        value = md_text(to_words(d.value, d.type)) if d.status == "determined" else "—"
+        value = md_text(d.in_words()) if d.status == "determined" else "—"
         cites = md_text("; ".join(d.citations))
         lines.append(f"| {md_code(d.id)} | {value} | {d.status} | {cites} |")
     for d in chosen:

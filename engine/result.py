@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dsl.typesys import Type
-from engine.values import json_converter, to_json
+from engine.values import json_converter, to_json, to_words
 
 RESULT_VERSION = "1"
 
@@ -104,6 +105,13 @@ class Decision:
     needs: list[str]
     type: Type
     because: list[Node] | None = None  # None when not explained
+    # The rule's words for its values (its labels: "Fire Prevention" for `fire_prevention`);
+    # staff read these, the JSON keeps the ids.
+    words: Callable[[Any], str] | None = field(default=None, repr=False, compare=False)
+
+    def in_words(self) -> str:
+        """The value as staff read it, with the policy's labels."""
+        return self.words(self.value) if self.words is not None else to_words(self.value, self.type)
 
     def to_dict(self) -> dict[str, Any]:
         return {

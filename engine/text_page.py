@@ -150,7 +150,7 @@ def _left_out(answer: Answer) -> str:
 def _value(d: Decision) -> Text:
     head = Text(d.id, style=_ID)
     if d.status == "determined":
-        return _cat(head, Text(" = "), Text(safe(to_words(d.value, d.type)), style=_VALUE))
+        return _cat(head, Text(" = "), Text(safe(d.in_words()), style=_VALUE))
     if d.status == "undetermined":
         return _cat(head, Text(": undetermined, needs "), Text(", ".join(d.needs), style=_OPEN))
     return _cat(head, Text(": does not apply", style=_NOT))

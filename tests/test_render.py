@@ -373,3 +373,14 @@ def test_the_html_page_is_one_case(tmp_path: Path) -> None:
     assert one.exit_code == 0 and one.output.count("<!DOCTYPE html>") == 1
     two = CliRunner().invoke(main, ["eval", str(CO_48), str(SF_18), "--format", "html"])
     assert two.exit_code == 2 and "one page for one case" in two.output
+
+
+def test_a_decisions_headline_reads_its_label_and_its_json_keeps_the_id(policy: Policy) -> None:
+    """`permit.expiration_reason` is the enum id `suspended`; staff read the policy's label."""
+    result = _result(policy, GOLDEN / "kent" / "ord-4463" / "05-suspended-after-inspection.yaml")
+    label = "work suspended or abandoned for 180 days"
+    ctx = RenderContext("Kent", "Ord. No. 4463", width=WIDE)
+    assert f"permit.expiration_reason = {label}" in render_text(result, ctx)
+    assert label in RENDERERS["markdown"](result, ctx) and label in RENDERERS["html"](result, ctx)
+    decision = result.to_dict()["decisions"]["permit.expiration_reason"]
+    assert decision["value"] == "suspended"

@@ -63,9 +63,8 @@ def build_decisions(
         else:
             cites = list(dict.fromkeys(v.citation for v in rule.variants))
         needs = sorted(value.needs) if status == UNDETERMINED else []
-        out[rid] = Decision(
-            rid, None if status != DETERMINED else value, status, cites, needs, rule.type
-        )
+        out[rid] = Decision(rid, None if status != DETERMINED else value, status, cites, needs,
+                            rule.type, words=rule.words)  # fmt: skip
     return out
 
 
