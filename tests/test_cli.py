@@ -54,7 +54,7 @@ def test_eval_text_explains_with_citations_and_next_steps() -> None:
 def test_eval_explain_limits_to_one_decision() -> None:
     code, out, _ = run("eval", EXAMPLE, "--explain", "co.missing_approvals")
     assert code == 0
-    assert "co.missing_approvals = fire_prevention" in out
+    assert "co.missing_approvals = Fire Prevention" in out  # the label, not the id
     assert "permit.expires_on" not in out
     code, _, err = run("eval", EXAMPLE, "--explain", "co.missing_aprovals")
     assert code == 2

@@ -91,7 +91,7 @@ def test_the_answer_shows_decisions_steps_and_timeline_and_prints(
     for words in (
         "Case KENT-G-48",
         "co.missing_approvals",
-        "planning_services, building_services",
+        "Planning Services, Building Services",
         "IEBC 110.1 as amended by KCC 14.01.040.E",
         "Monday, May 12, 2025",
         "Next steps: Certificate of Occupancy (Kent)",

@@ -231,7 +231,7 @@ def test_the_summary_comes_first_and_says_what_blocks_the_next_step(policy: Poli
     order = [text.index(h) for h in heads]
     assert order == sorted(order)
     assert (
-        "  co.missing_approvals = planning_services, building_services [Kent CO Process]\n" in text
+        "  co.missing_approvals = Planning Services, Building Services [Kent CO Process]\n" in text
     )
     assert "  3. [?] A building inspector inspects, verifies the approvals and issues the " \
         "Certificate of Occupancy at the site (after step 1; due by Monday, May 12, 2025; " \
@@ -313,7 +313,7 @@ def test_only_decisions_that_can_still_apply_are_listed(policy: Policy) -> None:
     assert result.decisions["appeal.heard_by"].status == "determined"
     assert "appeal.heard_by" not in listed and "\n  appeal.heard_by = " not in text
     everything = _kent(policy, CO_48, width=WIDE, all=True)
-    assert "\n  appeal.heard_by = hearing_examiner [KCC 14.01.110.A.1]\n" in everything
+    assert "\n  appeal.heard_by = the city hearing examiner [KCC 14.01.110.A.1]\n" in everything
     assert "appeal.filing_deadline [KCC 14.01.110.A.2]: needs appeal.decision_on" in everything
     assert "Not listed" not in everything
 
