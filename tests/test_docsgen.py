@@ -95,3 +95,14 @@ def test_the_administrators_guide_comes_from_the_readme(site: Path) -> None:
     assert page.startswith("# Writing and testing policy")
     for heading in ("## Writing a policy file", "## Fee schedules", "## Adding a golden case"):
         assert heading in page
+
+
+def test_catalogues_name_enum_values_by_their_labels_with_the_ids_a_case_writes() -> None:
+    from dsl.typesys import Type
+    from engine.tools.docsgen import type_words
+
+    t = Type.enum(("suspended", "three_years"))
+    cell = type_words(t, {"suspended": "work suspended <or> abandoned"})
+    assert cell == "one of: work suspended &lt;or&gt; abandoned (`suspended`), `three_years`"
+    assert type_words(Type.list_of(t), {}).startswith("a list of: `suspended`")
+    assert type_words(Type("date"), {}) == "date"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import click
 import yaml
 
+from dsl.typesys import Type
 from engine.api import Policy
 from engine.compile import graph as gr
 from engine.model import EffectiveSection
@@ -457,6 +459,19 @@ def _fee_amount(it: Any) -> str:
     return f"{amount} | {counted}"
 
 
+def type_words(t: Type, labels: Mapping[str, str]) -> str:
+    """A type as a catalogue cell (Markdown): an enum's values by their labels, each with its
+    id, which a case file writes ("one of: work suspended or abandoned for 180 days
+    (`suspended`), …"); other types by name."""
+    values = t.values or (t.item.values if t.item is not None else ())
+    if not values:
+        return md_text(str(t))
+    named_values = ", ".join(
+        f"{md_text(labels[v])} ({md_code(v)})" if v in labels else md_code(v) for v in values
+    )
+    return ("a list of: " if t.name == "list" else "one of: ") + named_values
+
+
 def _decision_catalogue(cp: CompiledPolicy) -> str:
     lines = [f"# Decisions — {md_text(cp.layered.jurisdiction.title)}", "",
              "Decision ids are public API: embedding programs read them from the JSON result.",
@@ -466,8 +481,8 @@ def _decision_catalogue(cp: CompiledPolicy) -> str:
         cites = "; ".join(dict.fromkeys(
             f"[{md_text(v.section.citation)}](sections/{slug(v.section.citation)}.md)"
             for v in rule.variants))  # fmt: skip
-        lines.append(f"| {named(rule.description or '', rid)} | {md_text(str(rule.type))} | "
-                     f"{cites} |")  # fmt: skip
+        lines.append(f"| {named(rule.description or '', rid)} | "
+                     f"{type_words(rule.type, rule.labels)} | {cites} |")  # fmt: skip
     return _titled(f"Decisions — {cp.layered.jurisdiction.title}", lines)
 
 
@@ -479,7 +494,8 @@ def _fact_catalogue(cp: CompiledPolicy) -> str:
     for fid in sorted(cp.facts):
         f = cp.facts[fid]
         null = " (may be null)" if f.nullable else ""
-        lines.append(f"| {named(f.description or '', fid)} | {md_text(str(f.type))}{null} | "
+        kind = type_words(f.type, f.labels)
+        lines.append(f"| {named(f.description or '', fid)} | {kind}{null} | "
                      f"{md_text(f.citation or '')} | {md_text(f.jurisdiction)} |")  # fmt: skip
     return _titled(f"Facts — {cp.layered.jurisdiction.title}", lines)
 

@@ -20,7 +20,6 @@ from engine.printable import md_code, md_fence, md_text, printable
 from engine.render import markdown_explanation
 from engine.result import Result
 from engine.run.program import CompiledPolicy
-from engine.values import to_words
 
 
 def load_examples(
@@ -67,7 +66,7 @@ def example_lines(cp: CompiledPolicy, case: Any, result: Result, decisions: list
     lines += ["| decision | value | status | section |", "|---|---|---|---|"]
     chosen = [result.decisions[rid] for rid in sorted(decisions) if rid in result.decisions]
     for d in chosen:
-        value = md_text(to_words(d.value, d.type)) if d.status == "determined" else "—"
+        value = md_text(d.in_words()) if d.status == "determined" else "—"
         cites = md_text("; ".join(d.citations))
         status = d.status.replace("_", " ")
         lines.append(f"| {named(describe(cp, gr.RULE, d.id), d.id)} | {value} | {status} | "
