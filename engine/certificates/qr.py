@@ -94,6 +94,7 @@ def decode_png(path: Path | str) -> str:
     else:
         why = "no QR code was found in it"
     if not found or not found[0].valid:
-        raise CertificateError([Diagnostic("certificate/no-qr", f"cannot read `{path}`: {why}",
-                                           help="give the PNG of the certificate's QR code")])  # fmt: skip
+        no_qr = Diagnostic("certificate/no-qr", f"cannot read `{path}`: {why}",
+                           help="give the PNG of the certificate's QR code")  # fmt: skip
+        raise CertificateError([no_qr])
     return str(found[0].text)
