@@ -11,9 +11,8 @@ def test_every_diagnostic_code_is_documented() -> None:
     source = "\n".join(
         p.read_text("utf-8") for d in ("engine", "dsl") for p in (ROOT / d).rglob("*.py")
     )
-    codes = set(
-        re.findall(r"\b((?:load|schema|policy|dsl|graph|case|cli)/[a-z]+(?:-[a-z]+)*)\b", source)
-    )
+    stages = "load|schema|policy|dsl|graph|case|cli|certificate"
+    codes = set(re.findall(rf"\b((?:{stages})/[a-z]+(?:-[a-z]+)*)\b", source))
     codes -= {"policy/generic", "policy/kent"}  # paths in docstrings, not codes
     documented = set(
         re.findall(r"^## (\S+)$", (ROOT / "docs" / "diagnostics.md").read_text("utf-8"), re.M)
