@@ -397,3 +397,12 @@ def test_a_kid_listed_twice(issuer, tmp_path: Path) -> None:
     with pytest.raises(CertificateError) as exc:
         keys.load_trust(path)
     assert "listed twice" in exc.value.diagnostics[0].message
+
+
+def test_the_sizes_docs_certificates_md_states(monkeypatch) -> None:
+    key = fixed_key(monkeypatch)
+    text = sign(realistic_claims(), key, keys.key_id_bytes(key.public_key()))
+    code = qr.make_qr(BASE, text)
+    assert (len(payload.encode_claims(realistic_claims())), len(text)) == (199, 423)
+    assert (len(qr.verification_url(BASE, text)), int(code.version)) == (501, 17)
+    assert code.symbol_size(scale=qr.module_scale(code), border=4) == (465, 465)
