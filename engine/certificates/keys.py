@@ -138,7 +138,10 @@ def load_private_key(path: Path | str) -> Ed25519PrivateKey:
 def write_trust(path: Path, keys: tuple[TrustedKey, ...]) -> None:
     """Write the trust list, emitted (never pasted) with sorted keys, entries in kid order."""
     body = {"keys": [k.to_json() for k in sorted(keys, key=lambda k: k.kid)]}
-    path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", "utf-8")
+    # Written beside and renamed over: a verifier never reads half a list.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", "utf-8")
+    os.replace(partial, path)
 
 
 def load_trust(path: Path | str) -> tuple[TrustedKey, ...]:
