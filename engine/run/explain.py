@@ -16,7 +16,7 @@ from dsl.values import Unknown
 from engine.result import FeeLine, Node, Step, Unmet
 from engine.run.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
 from engine.run.fees import lines_key
-from engine.run.program import CompiledPolicy, CompiledRule, Variant
+from engine.run.program import CompiledPolicy, CompiledRule, Variant, value_key
 from engine.values import cents, known_json, known_words, to_json, to_words
 
 
@@ -143,7 +143,7 @@ def _sentence(
     elif value.__class__ is bool:
         template = templates.get("true" if value else "false")
     elif rule.type.name == "enum":
-        template = templates.get(value)
+        template = templates.get(value_key(value))
     if template is None:
         template = templates.get("determined")
         if template is None:

@@ -1,0 +1,106 @@
+"""Findings of the adversarial review of session 4 (three-valued lists, per-outcome explanations
+and labels, the text and HTML pages, the site): one test per finding, each failing on the code
+before its fix."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import Policy
+from engine.result import Step
+
+FACTS = """\
+facts:
+  building.sprinklers:
+    type: enum
+    values: [none, partial, full]
+    nullable: true
+    description: The sprinkler system the building has.
+  review.state:
+    type: enum
+    values: [pending, determined]
+    description: Where the plan review stands.
+  approvals.fire:
+    type: bool
+    description: The fire approval is recorded.
+  approvals.planning:
+    type: bool
+    description: The planning approval is recorded.
+"""
+RULES = """\
+sections:
+  - citation: TC 2.01
+    title: Review
+    rules:
+      - id: fire.sprinklers
+        type: enum
+        values: [none, partial, full]
+        value: building.sprinklers
+        explain:
+          none: "The building has no sprinklers."
+          full: "The building is fully sprinklered."
+      - id: review.outcome
+        type: enum
+        values: [pending, determined]
+        value: review.state
+        explain:
+          determined: "The plan review has been determined."
+      - id: co.missing
+        type: list
+        item: enum
+        values: [fire, planning]
+        labels:
+          fire: "fire approval so far, pending"
+          planning: "planning approval"
+        description: The approvals not recorded
+        value: '["fire" if not approvals.fire, "planning" if not approvals.planning]'
+"""
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    from engine import load_policy
+
+    root = tmp_path_factory.mktemp("policy")
+    shutil.copytree(Path(__file__).parent / "fixtures" / "broken_policies" / "ok", root / "p")
+    (root / "p" / "town" / "r1" / "more-facts.yaml").write_text(FACTS)
+    (root / "p" / "town" / "r1" / "more-rules.yaml").write_text(RULES)
+    return load_policy(root / "p")
+
+
+def _sentence(policy: Policy, facts: dict[str, Any], rule: str) -> str:
+    case = {"case": "t", "jurisdiction": "town", "as_of": "2025-01-01", "facts": facts}
+    step = policy.evaluate(case).decisions[rule].because
+    assert step and isinstance(step[0], Step)
+    return step[0].text
+
+
+def test_an_enum_value_named_none_is_not_the_null_outcome(town: Policy) -> None:
+    """Finding 1: an enum value spelt like an outcome (`none`) shared its sentence with it: a
+    building whose sprinklers are not known to exist at all (null) read "has no sprinklers"."""
+    assert _sentence(town, {"building": {"sprinklers": "none"}}, "fire.sprinklers") == (
+        "The building has no sprinklers."
+    )
+    null = _sentence(town, {"building": {"sprinklers": None}}, "fire.sprinklers")
+    assert "no sprinklers" not in null
+
+
+def test_an_enum_value_named_determined_is_not_every_other_value(town: Policy) -> None:
+    """Finding 1: an enum value `determined` with a sentence gave that sentence to every value
+    without one: a pending review read "has been determined"."""
+    assert _sentence(town, {"review": {"state": "determined"}}, "review.outcome") == (
+        "The plan review has been determined."
+    )
+    pending = _sentence(town, {"review": {"state": "pending"}}, "review.outcome")
+    assert "has been determined" not in pending and "pending" in pending
+
+
+def test_a_label_holding_so_far_reads_as_written(town: Policy) -> None:
+    """Finding 2: what is known of a partly known list was cut at " so far," by a text
+    replacement, so a label holding those words was rewritten in the sentence."""
+    text = _sentence(town, {"approvals": {"fire": False}}, "co.missing")
+    assert "known so far: fire approval so far, pending; undecided: planning approval." in text
