@@ -104,3 +104,30 @@ def test_a_label_holding_so_far_reads_as_written(town: Policy) -> None:
     replacement, so a label holding those words was rewritten in the sentence."""
     text = _sentence(town, {"approvals": {"fire": False}}, "co.missing")
     assert "known so far: fire approval so far, pending; undecided: planning approval." in text
+
+
+KENT = Path(__file__).parent / "golden" / "kent" / "ord-4463"
+KENT_97 = KENT / "97-co-approval-null-another-absent.yaml"
+
+
+@pytest.mark.parametrize(
+    ("decision", "said"),
+    [
+        ("co.missing_approvals", "approvals.fire_prevention"),  # undetermined
+        ("appeal.heard_by", "appeal.heard_by"),  # decided from no fact of the case
+    ],
+)
+def test_the_printable_answer_shows_the_decision_asked_for(
+    policy: Policy, decision: str, said: str
+) -> None:
+    """Finding 3: `eval --format html --explain D` left D out of the page when D was
+    undetermined or a constant of the law: the applicant's page answered nothing at all."""
+    from engine.compile.load import read_case
+    from engine.render import RenderContext, render_html
+
+    result = policy.evaluate(read_case(KENT_97))
+    jur = policy.jurisdictions[result.jurisdiction]
+    title = next(r.title for r in jur.revisions if r.id == result.revision)
+    page = render_html(result, RenderContext(jur.title, title, only=(decision,)))
+    body = page[page.index("<body>") : page.index("<footer")].replace("Dates of this case", "")
+    assert decision in body and said in body
