@@ -46,7 +46,7 @@ def given_facts(result: Result) -> dict[str, object]:
     for d in result.decisions.values():
         for node in walk(d.because):
             if isinstance(node, Step):
-                out.update((f, v) for f, v in node.facts.items() if v != "unknown")
+                out.update((f, v) for f, v in node.facts.items() if f not in node.absent)
     return dict(sorted(out.items()))
 
 
@@ -55,7 +55,7 @@ def _settled_on_facts(node: Node) -> bool:
     it read one); a constant of the law (the hearing examiner hears appeals) is not."""
     if not isinstance(node, Step) or node.status != "determined":
         return False
-    if any(v != "unknown" for v in node.facts.values()):
+    if any(f not in node.absent for f in node.facts):
         return True
     return any(_settled_on_facts(k) for k in node.because or ())
 

@@ -131,3 +131,17 @@ def test_the_printable_answer_shows_the_decision_asked_for(
     page = render_html(result, RenderContext(jur.title, title, only=(decision,)))
     body = page[page.index("<body>") : page.index("<footer")].replace("Dates of this case", "")
     assert decision in body and said in body
+
+
+def test_a_fact_given_as_the_text_unknown_is_a_fact_the_case_gave(policy: Policy) -> None:
+    """Finding 4: the summary told a given fact from an absent one by its JSON form, and an
+    absent fact's form is the text "unknown": a case citing the IPMC section `unknown` had
+    its one decision left out as "decided from no fact of this case"."""
+    from engine.answer import build_answer, given_facts
+
+    case = {"case": "U", "jurisdiction": "kent", "as_of": "2025-06-02",
+            "facts": {"violation": {"ipmc_section": "unknown"}}}  # fmt: skip
+    result = policy.evaluate(case)
+    assert given_facts(result) == {"violation.ipmc_section": "unknown"}
+    answer = build_answer(result)
+    assert "violation.section_in_force" in [d.id for d in answer.decided]

@@ -66,6 +66,7 @@ def _node(
         sorted(value.needs) if status == UNDETERMINED else None,
         children or None,
         known_json(value, rule.type),
+        frozenset(f for f in v.facts if env[f].__class__ is Unknown),
     )
     return node
 
@@ -114,7 +115,8 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
         if template is None
         else _fill(cp, env, rule, template, None)
     )
-    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions)
+    absent = frozenset(f for f in facts if env[f].__class__ is Unknown)
+    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions, None, absent)
 
 
 def _first_false(v: Variant, env: dict[str, Any]) -> int:
