@@ -50,6 +50,16 @@ def given_facts(result: Result) -> dict[str, object]:
     return dict(sorted(out.items()))
 
 
+def _given_dates(result: Result) -> dict[str, object]:
+    """The facts the case gave that are declared as dates (a text fact may read like one)."""
+    out: dict[str, object] = {}
+    for d in result.decisions.values():
+        for node in walk(d.because):
+            if isinstance(node, Step):
+                out.update((f, node.facts[f]) for f in node.dates - node.absent)
+    return dict(sorted(out.items()))
+
+
 def _settled_on_facts(node: Node) -> bool:
     """A determined step that rests on a fact the case gave (itself or a determined step below
     it read one); a constant of the law (the hearing examiner hears appeals) is not."""
@@ -169,7 +179,7 @@ def timeline(result: Result) -> list[Moment]:
     """The case's dates: its date facts, its date decisions (a datetime by its day) and
     ``as_of``, sorted by day."""
     out = [Moment(result.as_of, "as_of", "as_of")]
-    for fact, value in given_facts(result).items():
+    for fact, value in _given_dates(result).items():
         if isinstance(value, str) and _ISO_DATE.fullmatch(value):
             out.append(Moment(dt.date.fromisoformat(value), fact, "fact"))
     for d in result.decisions.values():

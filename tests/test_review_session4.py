@@ -145,3 +145,15 @@ def test_a_fact_given_as_the_text_unknown_is_a_fact_the_case_gave(policy: Policy
     assert given_facts(result) == {"violation.ipmc_section": "unknown"}
     answer = build_answer(result)
     assert "violation.section_in_force" in [d.id for d in answer.decided]
+
+
+def test_a_text_fact_that_looks_like_a_date_is_not_on_the_timeline(policy: Policy) -> None:
+    """Finding 5: the timeline took any fact whose JSON form reads as a date for a date: an
+    IPMC section written `1999-01-01` (text) was drawn as "a date the case gives"."""
+    from engine.answer import timeline
+
+    case = {"case": "U", "jurisdiction": "kent", "as_of": "2025-06-02",
+            "facts": {"violation": {"ipmc_section": "1999-01-01"},
+                      "permit": {"issued_on": "2025-01-02"}}}  # fmt: skip
+    labels = [m.label for m in timeline(policy.evaluate(case))]
+    assert "violation.ipmc_section" not in labels

@@ -67,6 +67,7 @@ def _node(
         children or None,
         known_json(value, rule.type),
         frozenset(f for f in v.facts if env[f].__class__ is Unknown),
+        frozenset(f for f in v.facts if cp.facts[f].type.name == "date"),
     )
     return node
 
@@ -116,7 +117,9 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
         else _fill(cp, env, rule, template, None)
     )
     absent = frozenset(f for f in facts if env[f].__class__ is Unknown)
-    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions, None, absent)
+    dates = frozenset(f for f in facts if cp.facts[f].type.name == "date")
+    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions, None, absent,
+                dates)  # fmt: skip
 
 
 def _first_false(v: Variant, env: dict[str, Any]) -> int:
