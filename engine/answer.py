@@ -46,7 +46,17 @@ def given_facts(result: Result) -> dict[str, object]:
     for d in result.decisions.values():
         for node in walk(d.because):
             if isinstance(node, Step):
-                out.update((f, v) for f, v in node.facts.items() if v != "unknown")
+                out.update((f, v) for f, v in node.facts.items() if f not in node.absent)
+    return dict(sorted(out.items()))
+
+
+def _given_dates(result: Result) -> dict[str, object]:
+    """The facts the case gave that are declared as dates (a text fact may read like one)."""
+    out: dict[str, object] = {}
+    for d in result.decisions.values():
+        for node in walk(d.because):
+            if isinstance(node, Step):
+                out.update((f, node.facts[f]) for f in node.dates - node.absent)
     return dict(sorted(out.items()))
 
 
@@ -55,7 +65,7 @@ def _settled_on_facts(node: Node) -> bool:
     it read one); a constant of the law (the hearing examiner hears appeals) is not."""
     if not isinstance(node, Step) or node.status != "determined":
         return False
-    if any(v != "unknown" for v in node.facts.values()):
+    if any(f not in node.absent for f in node.facts):
         return True
     return any(_settled_on_facts(k) for k in node.because or ())
 
@@ -169,7 +179,7 @@ def timeline(result: Result) -> list[Moment]:
     """The case's dates: its date facts, its date decisions (a datetime by its day) and
     ``as_of``, sorted by day."""
     out = [Moment(result.as_of, "as_of", "as_of")]
-    for fact, value in given_facts(result).items():
+    for fact, value in _given_dates(result).items():
         if isinstance(value, str) and _ISO_DATE.fullmatch(value):
             out.append(Moment(dt.date.fromisoformat(value), fact, "fact"))
     for d in result.decisions.values():

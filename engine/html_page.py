@@ -14,7 +14,7 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from engine.answer import Answer, Moment, build_answer, timeline
+from engine.answer import Answer, Moment, build_answer, group_needs, timeline
 from engine.printable import printable
 from engine.result import Decision, ProcedureResult, Result, Step
 from engine.values import to_words
@@ -87,11 +87,16 @@ def _t(text: str) -> str:
 
 def build_page(result: Result, title: str, revision_title: str, only: Iterable[str] = ()) -> str:
     """The whole page as one string (``<!DOCTYPE html>`` and the ``html`` element)."""
-    answer = build_answer(result)
     chosen = set(only)
+    # A decision asked for is on the page whatever it is: undetermined (under "Still open"),
+    # or decided from no fact of the case, which the whole answer leaves out.
+    answer = build_answer(result, everything=bool(chosen))
     if chosen:
-        answer.decided = [d for d in answer.decided if d.id in chosen]
+        answer.decided = [d for d in answer.decided + answer.constants if d.id in chosen]
+        answer.decided.sort(key=lambda d: d.id)
         answer.not_applicable = [d for d in answer.not_applicable if d.id in chosen]
+        pending = [d for g in answer.open for d in g.decisions if d.id in chosen]
+        answer.open = group_needs(pending)
     case = _t(result.case) if result.case else "(no id)"
     head = _el(
         "head",
@@ -135,7 +140,7 @@ def _sections(result: Result, answer: Answer, only: bool) -> list[ET.Element]:
     moments = timeline(result)
     if len(moments) > 1:
         out += [_el("h2", None, "Dates of this case"), _el("figure", None, _timeline(moments))]
-    if answer.open and not only:
+    if answer.open:
         out += [_el("h2", None, "Still open"), _open(answer)]
     out.append(
         _el(

@@ -44,6 +44,10 @@ class Step:
     needs: list[str] | None = None  # the missing facts, when undetermined
     because: list[Node] | None = None
     known: dict[str, Any] | None = None  # what is known of an undetermined list or count
+    # The facts of ``facts`` the case does not give. Not in the JSON, whose "unknown" a fact
+    # given as the text "unknown" also reads as; what staff read tells the two apart by this.
+    absent: frozenset[str] = frozenset()
+    dates: frozenset[str] = frozenset()  # the facts of ``facts`` declared as dates (the timeline)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

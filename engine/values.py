@@ -166,8 +166,16 @@ def known_words(value: Any, t: Type, words: Callable[[Any], str] | None = None) 
     ``words`` is the rule's words converter (its labels); without it, members read as ids."""
     if known_json(value, t) is None:
         return ""
-    said = words(value) if words is not None else _partial_words(value, t)
-    return "; known so far: " + said.replace(" so far,", ";")
+    k = value.known
+    if k.__class__ is Bounds:
+        return f"; known so far: between {k.lo} and {k.hi}"
+    # Each member worded alone (a one-item list reads as its item, labelled), never by cutting
+    # the sentence ``_partial_words`` makes: a label may hold its words (" so far,").
+    item = t.item if t.name == "list" else None
+    word = (lambda v: words([v])) if words is not None else (lambda v: to_words(v, item))
+    members = ", ".join(map(word, k.members())) or "none"
+    undecided = ", ".join(map(word, k.undecided()))
+    return f"; known so far: {members}" + (f"; undecided: {undecided}" if undecided else "")
 
 
 def _partial_words(value: Unknown, t: Type | None, name: Callable[[Any], str] | None = None) -> str:

@@ -41,6 +41,7 @@ from engine.run.program import (
     CompiledStep,
     Template,
     Variant,
+    value_key,
 )
 from engine.source import Path_
 
@@ -465,7 +466,8 @@ def _templates(rule: RuleDef, scope: _Scope, out: Collector) -> Template:
                 else "use one of " + ", ".join(f"`{k}`" for k in keys),
             )
             continue
-        compiled[key] = _template(rule, text, where, scope, out)
+        own = rule.type.name == "enum" and key in rule.type.values
+        compiled[value_key(key) if own else key] = _template(rule, text, where, scope, out)
     return compiled
 
 

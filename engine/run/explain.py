@@ -16,7 +16,7 @@ from dsl.values import Unknown
 from engine.result import FeeLine, Node, Step, Unmet
 from engine.run.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
 from engine.run.fees import lines_key
-from engine.run.program import CompiledPolicy, CompiledRule, Variant
+from engine.run.program import CompiledPolicy, CompiledRule, Variant, value_key
 from engine.values import cents, known_json, known_words, to_json, to_words
 
 
@@ -66,6 +66,8 @@ def _node(
         sorted(value.needs) if status == UNDETERMINED else None,
         children or None,
         known_json(value, rule.type),
+        frozenset(f for f in v.facts if env[f].__class__ is Unknown),
+        frozenset(f for f in v.facts if cp.facts[f].type.name == "date"),
     )
     return node
 
@@ -114,7 +116,10 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
         if template is None
         else _fill(cp, env, rule, template, None)
     )
-    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions)
+    absent = frozenset(f for f in facts if env[f].__class__ is Unknown)
+    dates = frozenset(f for f in facts if cp.facts[f].type.name == "date")
+    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions, None, absent,
+                dates)  # fmt: skip
 
 
 def _first_false(v: Variant, env: dict[str, Any]) -> int:
@@ -143,7 +148,7 @@ def _sentence(
     elif value.__class__ is bool:
         template = templates.get("true" if value else "false")
     elif rule.type.name == "enum":
-        template = templates.get(value)
+        template = templates.get(value_key(value))
     if template is None:
         template = templates.get("determined")
         if template is None:

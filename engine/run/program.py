@@ -43,6 +43,12 @@ BUILTINS: dict[str, Type] = {"as_of": DATE}
 Template = Mapping[str, tuple[tuple[str, str | None], ...]]
 
 
+def value_key(value: str) -> str:
+    """The key of an enum value's template, apart from the outcomes' keys: an enum may have a
+    value spelt like an outcome (``none``, ``determined``), whose sentence is the value's only."""
+    return "=" + value
+
+
 @dataclass
 class Variant:
     """One section's definition of a rule, chosen when its conditions hold."""
