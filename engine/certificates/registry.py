@@ -92,7 +92,7 @@ SQLITE_TRIGGERS = [
 ]
 POSTGRES_TRIGGERS = [
     "CREATE OR REPLACE FUNCTION ordinance_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION '% are append-only', TG_TABLE_NAME; END $$",
+    "$$ BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' are append-only'; END $$",
     *(
         f"CREATE OR REPLACE TRIGGER {t}_append_only{suffix} BEFORE {ops} ON {t} "
         f"FOR EACH {each} EXECUTE FUNCTION ordinance_append_only()"
@@ -440,11 +440,14 @@ class Registry:
         An unusable sa.engine.URL or an unreachable server is a `certificate/registry-unavailable`
         diagnostic, raised as a `RegistryError`.
         """
+        engine = None
         try:
             engine = _build_engine(_engine_url(url))
             with engine.begin() as conn:
                 _create_schema(conn)
         except (sa.exc.SQLAlchemyError, ValueError, ImportError) as e:
+            if engine is not None:
+                engine.dispose()
             _unavailable(url, str(getattr(e, "orig", None) or e).strip().splitlines()[0])
         return cls(engine, url)
 
