@@ -7,7 +7,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,6 +121,15 @@ def test_regenerate_supersedes_with_a_regenerate_event(registry: Registry) -> No
     assert [e.kind for e in registry.history("co-2")] == ["regenerate"]
     assert registry.history("co-2")[0].why == "regenerated to correct `co-1`: typo in address"
     assert registry.status("co-1").superseded_by == "co-2"
+
+
+def test_an_id_is_never_reused(registry: Registry) -> None:
+    registry.issue(cert(), who="clerk", now=NOW)
+    for other in (cert(load=50), cert(case_id="case-9", permit="P-9")):
+        with pytest.raises(RegistryError) as info:
+            registry.issue(other, who="clerk", now=later(1), supersede=True)
+        assert [d.code for d in info.value.diagnostics] == ["certificate/id-taken"]
+    assert [e.kind for e in registry.history("co-1")] == ["issue"]
 
 
 def test_a_revoked_permit_certificate_is_replaced_without_supersede(registry: Registry) -> None:
@@ -247,8 +256,8 @@ def test_an_unusable_url_is_a_located_diagnostic(bad: str) -> None:
     assert d.message.startswith("the certificate registry `")
 
 
-def _race(url: str, work: list[Certificate]) -> list[object]:
-    """Each certificate issued from its own connection, all released at once."""
+def _race(url: str, work: list[Callable[[Registry], object]]) -> list[object]:
+    """Each piece of work on its own connection, all released at once; a refusal is returned."""
     registries = [Registry.open(url) for _ in work]
     barrier = threading.Barrier(len(work))
     results: list[object] = [None] * len(work)
@@ -256,7 +265,7 @@ def _race(url: str, work: list[Certificate]) -> list[object]:
     def run(i: int) -> None:
         barrier.wait()
         try:
-            results[i] = registries[i].issue(work[i], who=f"clerk-{i}", now=NOW)
+            results[i] = work[i](registries[i])
         except RegistryError as e:
             results[i] = e
 
@@ -270,11 +279,19 @@ def _race(url: str, work: list[Certificate]) -> list[object]:
     return results
 
 
+def _issuing(c: Certificate) -> Callable[[Registry], object]:
+    return lambda reg: reg.issue(c, who="clerk", now=NOW)
+
+
+def _suspending(minute: int) -> Callable[[Registry], object]:
+    return lambda reg: reg.suspend("co-1", "official", "violation", now=later(minute)).state
+
+
 def test_two_connections_issuing_the_same_certificate_make_one_record(url: str) -> None:
     Registry.open(url).close()
     for attempt in range(5):
         c = cert(f"co-{attempt}", permit=f"P-{attempt}", case_id=f"case-{attempt}")
-        first, second = _race(url, [c, c])
+        first, second = _race(url, [_issuing(c), _issuing(c)])
         assert first == second and getattr(first, "id", None) == c.id
         with Registry.open(url) as reg:
             assert [e.kind for e in reg.history(c.id)] == ["issue"]
@@ -283,10 +300,27 @@ def test_two_connections_issuing_the_same_certificate_make_one_record(url: str) 
 def test_two_connections_issuing_different_certificates_for_a_permit(url: str) -> None:
     Registry.open(url).close()
     a, b = cert("co-a", load=10), cert("co-b", load=20, case_id="case-2")
-    results = _race(url, [a, b])
+    results = _race(url, [_issuing(a), _issuing(b)])
     assert sorted(type(r).__name__ for r in results) == ["Record", "SupersedeRequired"]
     with Registry.open(url) as reg:
         assert reg.status_list(NOW)["certificates"].keys() in ({"co-a"}, {"co-b"})
+
+
+def test_two_connections_changing_one_certificate_keep_the_state_rules(url: str) -> None:
+    with Registry.open(url) as reg:
+        reg.issue(cert(), who="clerk", now=NOW)
+    for minute in range(3):
+        outcomes = _race(url, [_suspending(minute), _suspending(minute)])
+        codes = sorted(
+            o.diagnostics[0].code if isinstance(o, RegistryError) else o for o in outcomes
+        )
+        assert codes == ["certificate/state-refused", "suspended"]
+        with Registry.open(url) as reg:
+            reg.reinstate("co-1", "official", "corrected", now=later(minute))
+    with Registry.open(url) as reg:
+        events = reg.history("co-1")
+        assert [e.kind for e in events] == ["issue"] + ["suspend", "reinstate"] * 3
+        assert [e.previous for e in events] == [0] + [e.seq for e in events[:-1]]
 
 
 def test_replace_keeps_the_digest_in_step_with_the_text() -> None:

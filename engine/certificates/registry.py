@@ -76,6 +76,11 @@ EVENTS = sa.Table(
     sa.Column("why", sa.Text, nullable=False),
     sa.Column("revision", sa.String(128), nullable=False),
     sa.Column("digest", sa.String(128), nullable=False),
+    # The seq of the certificate's event before this one (0 for the first): two connections
+    # changing one certificate at once both name the same one and collide, so the later one
+    # runs again against the state the first left, and the state rules hold.
+    sa.Column("previous", sa.Integer, nullable=False),
+    sa.UniqueConstraint("certificate_id", "previous"),
     sa.CheckConstraint(
         "kind IN ({})".format(", ".join(f"'{k}'" for k in KINDS)), name="event_kind"
     ),
@@ -168,6 +173,7 @@ class Event:
     why: str
     revision: str
     digest: str
+    previous: int
 
 
 @dataclass(frozen=True)
@@ -207,8 +213,8 @@ def format_time(now: datetime) -> str:
     return now.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _refuse(code: str, message: str, help: str, span: Span | None = None) -> NoReturn:
-    raise RegistryError([Diagnostic(code, message, span, help=help, citation="IBC 111.4")])
+def _refuse(code: str, message: str, help: str, citation: str | None = None) -> NoReturn:
+    raise RegistryError([Diagnostic(code, message, help=help, citation=citation)])
 
 
 def _unavailable(url: str, reason: str) -> NoReturn:
@@ -235,7 +241,11 @@ def _engine_url(url: str) -> sa.engine.URL:
 
 def _build_engine(url: sa.engine.URL) -> sa.Engine:
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(url, connect_args={"connect_timeout": 5}, pool_pre_ping=True)
+        # One snapshot per transaction: a lookup and the checks after it see the same rows; a
+        # concurrent writer's commit then shows as a collision, and the operation is run again.
+        return sa.create_engine(
+            url, connect_args={"connect_timeout": 5}, isolation_level="REPEATABLE READ"
+        )
     engine = sa.create_engine(url, connect_args={"timeout": 30})
 
     # pysqlite's own transactions begin late and deferred: take the write lock at BEGIN, so
@@ -335,6 +345,9 @@ def _append(
     conn: sa.Connection, certificate_id: str, kind: str, change: Change, **fill: str
 ) -> None:
     why = KINDS[kind].why.format(reason=change.why, **fill)
+    previous = sa.select(sa.func.coalesce(sa.func.max(EVENTS.c.seq), 0)).where(
+        EVENTS.c.certificate_id == certificate_id
+    )
     conn.execute(
         EVENTS.insert().values(
             certificate_id=certificate_id,
@@ -344,6 +357,7 @@ def _append(
             why=why,
             revision=change.revision,
             digest=change.digest,
+            previous=conn.execute(previous).scalar_one(),
         )
     )
 
@@ -359,6 +373,12 @@ def _issue(
     )
     if same:
         return same  # issuing again for the same case and key: idempotent, no new event
+    if _find(conn, CERTIFICATES.c.id == cert.id):
+        _refuse(
+            "certificate/id-taken",
+            f"the registry already holds another certificate with the id `{cert.id}`",
+            "give the new certificate its own id; regenerate to correct a certificate",
+        )
     current = _current(conn, cert.jurisdiction, cert.permit)
     if current and not supersede:
         _supersede_required(cert, current)
@@ -412,6 +432,7 @@ def _change_state(conn: sa.Connection, certificate_id: str, kind: str, change: C
             "certificate/state-refused",
             f"certificate `{certificate_id}` is {status.state}: it cannot {kind}",
             f"only a {allowed} certificate can {kind}; nothing follows a revocation",
+            citation="IBC 111.4",
         )
     _append(conn, certificate_id, kind, change)
     return _status(conn, certificate_id)
@@ -576,5 +597,5 @@ def _retryable(e: sa.exc.SQLAlchemyError) -> bool:
     """A collision with a concurrent writer (unique key) or a lock timeout, not a refusal."""
     message = str(getattr(e, "orig", e)).lower()
     return (isinstance(e, sa.exc.IntegrityError) and "append-only" not in message) or (
-        "locked" in message
+        "locked" in message or "could not serialize" in message
     )
