@@ -80,12 +80,11 @@ EVENTS = sa.Table(
     # changing one certificate at once both name the same one and collide, so the later one
     # runs again against the state the first left, and the state rules hold.
     sa.Column("previous", sa.Integer, nullable=False),
-    sa.UniqueConstraint("certificate_id", "previous"),
+    sa.UniqueConstraint("certificate_id", "previous"),  # also the index of a history
     sa.CheckConstraint(
         "kind IN ({})".format(", ".join(f"'{k}'" for k in KINDS)), name="event_kind"
     ),
 )
-sa.Index("events_by_certificate", EVENTS.c.certificate_id, EVENTS.c.seq)
 
 # The database itself refuses to change or delete an event (and a certificate), so that no
 # client, not even one that bypasses this module, can rewrite the history.
@@ -271,13 +270,9 @@ def _create_schema(conn: sa.Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-def _record(row: Any) -> Record:
-    return Record(**row._mapping)
-
-
 def _find(conn: sa.Connection, *where: Any) -> Record | None:
     row = conn.execute(sa.select(CERTIFICATES).where(*where)).first()
-    return _record(row) if row else None
+    return Record(**row._mapping) if row else None
 
 
 def _events(conn: sa.Connection, *where: Any) -> list[Event]:
