@@ -61,3 +61,29 @@ class TextSnapshot(SingleFileSnapshotExtension):
 class JSONSnapshot(SingleFileSnapshotExtension):
     file_extension = "json"
     _write_mode = WriteMode.TEXT
+
+
+# Headless Chromium as every browser test starts it: Debian's binary (no browser download), and
+# no background traffic of its own, so a test that blocks outside requests sees only the page's.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync")  # fmt: skip
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """A headless Chromium from a ``sync_playwright()`` handle."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS))
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this tree, built once for every packaging test (offline: no isolation)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(dist)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    (built,) = dist.glob("*.whl")
+    return built

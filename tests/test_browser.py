@@ -25,10 +25,9 @@ import pytest
 
 from engine import Policy, load_policy
 from engine.tools.docsgen import build_docs
-from tests.conftest import GOLDEN, ROOT
+from tests.conftest import CHROMIUM, GOLDEN, ROOT, launch_chromium
 from tests.test_security_docs import SCRIPT, hostile_examples, hostile_policy
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 MARKER = Path("/tmp/ordinance-docs-pwned")
 HOSTILE_TITLE = f'!!python/object/apply:os.system ["touch {MARKER}"] {SCRIPT} "Houston": #1'
@@ -115,10 +114,7 @@ def page(base_url: str) -> Iterator[object]:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]  # fmt: skip
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+        browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.route("**/*", _only_local)
         page = context.new_page()

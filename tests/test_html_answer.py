@@ -19,9 +19,8 @@ import pytest
 from engine import Policy
 from engine.compile.load import read_case
 from engine.render import RenderContext, render_html
-from tests.conftest import GOLDEN, ROOT
+from tests.conftest import CHROMIUM, GOLDEN, ROOT, launch_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CASE_48 = GOLDEN / "kent" / "ord-4463" / "48-co-change-of-occupancy-missing-approvals.yaml"
 CASE_18 = GOLDEN / "kent" / "ord-4463" / "18-sf-inaction-first-extension.yaml"
@@ -39,10 +38,7 @@ def browser() -> Iterator[Any]:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]  # fmt: skip
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

@@ -7,17 +7,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.conftest import ROOT
 
-
-def test_wheel_carries_the_policy_and_finds_it(tmp_path: Path) -> None:
-    dist, target = tmp_path / "dist", tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(dist)],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    (wheel,) = dist.glob("*.whl")
+def test_wheel_carries_the_policy_and_finds_it(tmp_path: Path, wheel: Path) -> None:
+    target = tmp_path / "site"
     names = zipfile.ZipFile(wheel).namelist()
     assert "engine/_policy/kent/jurisdiction.yaml" in names
     assert "engine/_policy/kent/ord-4463/14.01.030.yaml" in names
