@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,28 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     (built,) = dist.glob("*.whl")
     return built
+
+
+@pytest.fixture(scope="session")
+def built_site(policy: Policy, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled policy's site with the golden cases as worked examples, written and then
+    built by mkdocs in strict mode once for every test that reads it (a build takes seconds)."""
+    from engine.tools.docsgen import build_docs
+
+    out = tmp_path_factory.mktemp("site")
+    build_docs(policy, out, GOLDEN)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q"], cwd=out,
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "WARNING" not in run.stderr
+    return out
+
+
+def town_policy(root: Path, files: dict[str, str]) -> Policy:
+    """The small clean policy of tests/fixtures/broken_policies/ok with ``files`` (name → YAML
+    text) added to its town's revision: a policy a test writes to try one feature."""
+    shutil.copytree(ROOT / "tests" / "fixtures" / "broken_policies" / "ok", root / "p")
+    for name, text in files.items():
+        (root / "p" / "town" / "r1" / name).write_text(text, "utf-8")
+    return load_policy(root / "p")

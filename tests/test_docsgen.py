@@ -4,9 +4,6 @@ mkdocs-material in strict mode (no warnings, no broken links)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,15 +14,9 @@ from tests.conftest import GOLDEN
 
 
 @pytest.fixture(scope="module")
-def site(policy: Policy, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    build_docs(policy, out, GOLDEN)
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q"], cwd=out,
-                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    assert "WARNING" not in run.stderr
-    return out
+def site(built_site: Path) -> Path:
+    """The site, built once per session (tests/conftest.py); the tests here only read it."""
+    return built_site
 
 
 def _files(root: Path) -> dict[str, bytes]:

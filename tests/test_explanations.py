@@ -9,7 +9,6 @@ sentence staff read; a wording change is then a reviewed diff of that file.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from dsl.typesys import Type
 from engine import Policy
 from engine.compile.load import read_case
 from engine.result import Node, Step
-from tests.conftest import GOLDEN, TextSnapshot
+from tests.conftest import GOLDEN, TextSnapshot, town_policy
 
 JURISDICTIONS = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
 
@@ -135,13 +134,9 @@ sections:
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory: pytest.TempPathFactory) -> Policy:
-    from engine import load_policy
-
-    root = tmp_path_factory.mktemp("policy")
-    shutil.copytree(Path(__file__).parent / "fixtures" / "broken_policies" / "ok", root / "p")
-    (root / "p" / "town" / "r1" / "facts.yaml").write_text(TOWN_FACTS)
-    (root / "p" / "town" / "r1" / "rules.yaml").write_text(TOWN_RULES)
-    return load_policy(root / "p")
+    return town_policy(
+        tmp_path_factory.mktemp("policy"), {"facts.yaml": TOWN_FACTS, "rules.yaml": TOWN_RULES}
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ before its fix."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from engine import Policy
 from engine.result import Step
+from tests.conftest import town_policy
 
 FACTS = """\
 facts:
@@ -63,13 +63,9 @@ sections:
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory: pytest.TempPathFactory) -> Policy:
-    from engine import load_policy
-
-    root = tmp_path_factory.mktemp("policy")
-    shutil.copytree(Path(__file__).parent / "fixtures" / "broken_policies" / "ok", root / "p")
-    (root / "p" / "town" / "r1" / "more-facts.yaml").write_text(FACTS)
-    (root / "p" / "town" / "r1" / "more-rules.yaml").write_text(RULES)
-    return load_policy(root / "p")
+    return town_policy(
+        tmp_path_factory.mktemp("policy"), {"more-facts.yaml": FACTS, "more-rules.yaml": RULES}
+    )
 
 
 def _sentence(policy: Policy, facts: dict[str, Any], rule: str) -> str:

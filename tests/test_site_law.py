@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import html
 import html.parser
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +29,9 @@ MARKER = re.compile(r"^\s*(\(?(?:\d+|[A-Za-z]|[ivxlc]+)[.)]|[-*+•])(?=\s)")
 
 
 @pytest.fixture(scope="module")
-def site(policy: Policy, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site-law")
-    build_docs(policy, out, GOLDEN)
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q"], cwd=out,
-                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    return out
+def site(built_site: Path) -> Path:
+    """The site, built once per session (tests/conftest.py); the tests here only read it."""
+    return built_site
 
 
 def _golden_facts() -> dict[str, Any]:
