@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dsl.typesys import Type
 from engine.diagnostics import Span
@@ -196,6 +197,20 @@ class RevisionContent:
     files: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CertificateConfig:
+    """How a jurisdiction issues certificates of occupancy (``certificate:`` in its
+    jurisdiction.yaml). Each field left out is taken from the jurisdiction it ``extends``."""
+
+    verify_url: str | None = None  # the base of the QR code's verification URL
+    sender: str | None = None  # the From of the emailed certificate
+    requires: tuple[str, ...] | None = None  # bool decisions that must all be true to issue
+    new_certificate_when: str | None = None  # the bool decision that lets a new one supersede
+    note: str | None = None
+    origin: Origin | None = None  # where this jurisdiction's block is
+    origins: Mapping[str, Origin] = field(default_factory=dict)  # merged: who set each field
+
+
 @dataclass
 class JurisdictionDef:
     id: str
@@ -210,6 +225,7 @@ class JurisdictionDef:
     directory: Path
     origin: Origin
     vesting: tuple[str, str, str | None] | None = None  # fact, citation, note
+    certificate: CertificateConfig | None = None
     content: dict[str, RevisionContent] = field(default_factory=dict)
 
 
@@ -274,3 +290,21 @@ class LayeredPolicy:
     facts: dict[str, FactDecl] = field(default_factory=dict)
     sections: dict[str, EffectiveSection] = field(default_factory=dict)
     procedures: dict[str, ProcedureDef] = field(default_factory=dict)
+
+
+CERTIFICATE_FIELDS = ("verify_url", "sender", "requires", "new_certificate_when", "note")
+
+
+def effective_certificate(chain: list[tuple[JurisdictionDef, RevisionInfo]]) -> CertificateConfig:
+    """The certificate settings of the last jurisdiction of ``chain`` (root first): each field
+    from the nearest jurisdiction that sets it, so a city states only what differs. ``origins``
+    says which file set each field, for diagnostics."""
+    values: dict[str, Any] = {}
+    origins: dict[str, Origin] = {}
+    for jur, _ in chain:
+        c = jur.certificate
+        for name in CERTIFICATE_FIELDS:
+            if c is not None and c.origin is not None and getattr(c, name) is not None:
+                values[name] = getattr(c, name)
+                origins[name] = Origin(c.origin.doc, (*c.origin.path, name))
+    return CertificateConfig(**values, origins=origins)

@@ -58,6 +58,8 @@ def _random_value(decl: Any, rng: random.Random) -> Any:
         assert t.item is not None
         if t.item.name == "enum":
             return rng.sample(list(t.item.values), rng.randrange(0, len(t.item.values) + 1))
+        if t.item.name == "string":
+            return [rng.choice(["a@example.org", "b@example.org"]) for _ in range(rng.randrange(3))]
         return [rng.choice([30, 90, 120, 180]) for _ in range(rng.randrange(0, 4))]
     raise AssertionError(f"no generator for {name}")
 

@@ -224,8 +224,9 @@ def _kent(policy: Policy, path: Path, **ctx: Any) -> str:
 def test_the_summary_comes_first_and_says_what_blocks_the_next_step(policy: Policy) -> None:
     text = _kent(policy, CO_48, width=WIDE)
     left_out = (
-        "\nNot listed (--all lists them): 1 decided from no fact of this case "
-        "(appeal.heard_by); 17 that cannot apply to this case yet"
+        "\nNot listed (--all lists them): 2 decided from no fact of this case "
+        "(appeal.heard_by, certificate.compliance_statement); 30 that cannot apply to this case "
+        "yet"
     )
     heads = ("\nDecided (5)\n", "\nProcedure: ", "\nStill open: ", left_out, "\nWhy\n")
     order = [text.index(h) for h in heads]

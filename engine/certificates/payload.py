@@ -47,7 +47,7 @@ class Claims:
     issued_on: date
     use: str
     occupant_load: int
-    area: int  # square feet, whole
+    area: int | None  # square feet, whole; None when the jurisdiction's certificate states none
     revision: str
     digest: bytes
 
@@ -59,6 +59,8 @@ CLAIM_KEYS: dict[str, tuple[int, type]] = {
     "address": (-3, str), "issued_on": (-4, str), "use": (-5, str),
     "occupant_load": (-6, int), "area": (-7, int), "revision": (-8, str), "digest": (-9, bytes),
 }  # fmt: skip
+# Not every jurisdiction's certificate states its square footage (IBC 111.2 does not list it).
+OPTIONAL_CLAIMS = frozenset({"area"})
 
 
 def certificate_digest(certificate: Mapping[str, Any]) -> bytes:
@@ -75,7 +77,9 @@ def encode_claims(claims: Claims) -> bytes:
     """Canonical CBOR (RFC 8949 core deterministic encoding): the same claims, the same bytes."""
     values = {f.name: getattr(claims, f.name) for f in fields(claims)}
     values["issued_on"] = claims.issued_on.isoformat()
-    return cbor2.dumps({CLAIM_KEYS[n][0]: v for n, v in values.items()}, canonical=True)
+    return cbor2.dumps(
+        {CLAIM_KEYS[n][0]: v for n, v in values.items() if v is not None}, canonical=True
+    )
 
 
 def decode_claims(raw: bytes) -> Claims:
@@ -90,6 +94,9 @@ def decode_claims(raw: bytes) -> Claims:
     values: dict[str, Any] = {}
     for name, (key, kind) in CLAIM_KEYS.items():
         value = data.get(key)
+        if value is None and name in OPTIONAL_CLAIMS:
+            values[name] = None
+            continue
         if type(value) is not kind:
             raise ValueError(f"the claim `{name}` is missing or not {kind.__name__}")
         values[name] = value

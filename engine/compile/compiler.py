@@ -21,6 +21,7 @@ from dsl.typecheck import Types, check_expression
 from dsl.typesys import MONEY, Type, article
 from dsl.values import Unknown
 from engine.compile import graph as gr
+from engine.compile.certificate import check_certificate
 from engine.diagnostics import Collector, Diagnostic, Span
 from engine.model import (
     EffectiveSection,
@@ -130,6 +131,9 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
     cp.procedures = procedures
     cp.plan = tuple((rid, r.decide) for rid, r in cp.rules.items())
     cp.missing = {f: Unknown(frozenset({f})) for f in layered.facts}
+    check_certificate(layered, cp, out)
+    if out.errors:
+        return None
     cp.warnings = _warnings(cp, c.used_facts)
     out.items.extend(cp.warnings)
     return cp

@@ -18,6 +18,7 @@ from engine.diagnostics import Collector, LoadError, PolicyError
 from engine.model import (
     Adoption,
     Amendment,
+    CertificateConfig,
     Expr,
     FactDecl,
     FeeItem,
@@ -90,6 +91,7 @@ def read_jurisdiction(directory: Path, out: Collector) -> JurisdictionDef | None
         vesting=(d["vesting"]["fact"], d["vesting"]["citation"], d["vesting"].get("note"))
         if "vesting" in d
         else None,
+        certificate=_certificate(d["certificate"], doc) if "certificate" in d else None,
     )
     if jur.id != directory.name:
         out.add(
@@ -111,6 +113,18 @@ def read_jurisdiction(directory: Path, out: Collector) -> JurisdictionDef | None
         if rev.encoded and (directory / rev.id).is_dir():
             jur.content[rev.id] = read_revision(directory / rev.id, jur.id, out)
     return jur
+
+
+def _certificate(c: dict[str, Any], doc: Document) -> CertificateConfig:
+    requires = c.get("requires")
+    return CertificateConfig(
+        verify_url=c.get("verify_url"),
+        sender=c.get("sender"),
+        requires=tuple(requires) if requires is not None else None,
+        new_certificate_when=c.get("new_certificate_when"),
+        note=c.get("note"),
+        origin=Origin(doc, ("certificate",)),
+    )
 
 
 def _check_revision(
