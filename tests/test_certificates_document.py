@@ -1,15 +1,17 @@
-"""The printed certificate (issue 12): certificate + signed QR → PDF → a real decoder → verify;
-what the PDF says as text; its determinism; and what cannot be read back."""
+"""The printed certificate and its email (issue 12): certificate + signed QR → PDF → a real
+decoder → verify; what the PDF says as text; its determinism; and the .eml that carries it."""
 
 from __future__ import annotations
 
 import copy
+import email
+import email.policy
 import io
 import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from pypdf import PdfReader
 from engine.certificates import document, keys, payload, qr
 from engine.certificates.document import certificate_pdf, decode_pdf
 from engine.certificates.keys import CertificateError, TrustedKey
+from engine.certificates.mail import certificate_email
 from engine.certificates.payload import Claims, sign, verify
 from tests.conftest import ROOT
 
@@ -30,6 +33,7 @@ KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # fixed, never a r
 TRUST = (TrustedKey(keys.key_id(KEY.public_key()), KEY.public_key(), "houston",
                     date(2026, 1, 1), date(2030, 12, 31)),)  # fmt: skip
 ADDRESS = "1200 Travis Street, Houston, TX 77002"
+SENT_AT = datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=-6)))
 STRESS = {
     "vietnamese": "Số 12 đường Nguyễn Huệ, Quận 1, Thành phố Hồ Chí Minh",
     "cjk": "王小明 (李氏建筑有限公司)",
@@ -273,3 +277,74 @@ def test_a_truncated_or_missing_pdf_is_a_diagnostic(tmp_path: Path) -> None:
         with pytest.raises(CertificateError) as exc:
             decode_pdf(tmp_path / name)
         assert exc.value.diagnostics[0].code in {"certificate/bad-pdf", "certificate/no-qr"}
+
+
+# --- the email --------------------------------------------------------------------------------
+
+
+def mail(cert: dict[str, Any] | None = None, **changes: Any) -> tuple[bytes, bytes]:
+    cert = cert or certificate()
+    pdf = build(cert)
+    arguments: dict[str, Any] = {"sender": "Permits <permits@city.example.gov>",
+                                 "recipients": ["applicant@example.com",
+                                                "Nguyễn Văn A <nva@example.com>"],
+                                 "sent_at": SENT_AT}  # fmt: skip
+    return pdf, certificate_email(cert, pdf, **{**arguments, **changes})
+
+
+def test_the_email_carries_the_pdf_and_says_what_it_is() -> None:
+    cert = certificate(supersedes="CO-2QX7M-88KDA")
+    pdf, raw = mail(cert)
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["From"] == "Permits <permits@city.example.gov>"
+    assert [a.addr_spec for a in message["To"].addresses] == ["applicant@example.com",
+                                                              "nva@example.com"]  # fmt: skip
+    assert message["To"].addresses[1].display_name == "Nguyễn Văn A"
+    assert message["Subject"] == ("Certificate of Occupancy CO-7KQ2M-4XD9A — "
+                                  "1200 Travis Street, Houston, TX 77002")  # fmt: skip
+    assert message["Date"].datetime == SENT_AT
+    assert message["Message-ID"] == "<CO-7KQ2M-4XD9A.20261201T153000Z@city.example.gov>"
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    for expected in (
+        "CO-7KQ2M-4XD9A",
+        "supersedes certificate CO-2QX7M-88KDA",
+        "The design occupant load: 240",
+        "ordinance certificate verify CO-7KQ2M-4XD9A.pdf --trust keys.json",
+    ):
+        assert expected in text
+    (attachment,) = message.iter_attachments()
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == "CO-7KQ2M-4XD9A.pdf"
+    assert attachment.get_content() == pdf
+
+
+def test_the_same_inputs_give_the_same_email_bytes() -> None:
+    assert mail()[1] == mail()[1]
+    assert mail()[1] != mail(sent_at=SENT_AT + timedelta(days=1))[1]
+    assert b"\r\n" in mail()[1]  # SMTP line ends
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["applicant@example.com\r\nBcc: everyone@example.com", "a@example.com\nX: y",
+     "a@example.com, b@example.com", "not an address", "x <a@example.com> y", "émile@exemple.fr"],
+)  # fmt: skip
+def test_a_recipient_that_is_not_one_address_is_refused(bad: str) -> None:
+    with pytest.raises(CertificateError) as exc:
+        mail(recipients=["applicant@example.com", bad])
+    (d,) = exc.value.diagnostics
+    assert d.code == "certificate/bad-recipient" and d.help
+    assert "\n" not in d.message
+
+
+def test_a_bad_sender_no_recipients_and_a_naive_time_are_refused() -> None:
+    with pytest.raises(CertificateError) as exc:
+        mail(sender="permits@city.example.gov\r\nBcc: x@example.com")
+    assert exc.value.diagnostics[0].code == "certificate/bad-recipient"
+    with pytest.raises(CertificateError) as exc:
+        mail(recipients=[])
+    assert exc.value.diagnostics[0].code == "certificate/no-recipients"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        mail(sent_at=datetime(2026, 12, 1, 9, 30))
