@@ -185,6 +185,10 @@ def test_the_qr_code_is_printed_on_page_one_at_least_35_mm_wide() -> None:
     assert width == pytest.approx(document.qr_width_mm(code), abs=0.01)  # 300 dpi, not resampled
 
 
+HAS_DEJAVU = (document.FONT_DIR / document.FONT_FILES[""]).is_file()
+
+
+@pytest.mark.skipif(not HAS_DEJAVU, reason="DejaVu Sans is not installed (fonts-dejavu-core)")
 def test_unicode_stress_still_prints_within_two_pages_and_scans(tmp_path: Path) -> None:
     cert = stressed()
     data = build(cert)
