@@ -324,6 +324,19 @@ def test_the_email_carries_the_pdf_and_says_what_it_is() -> None:
     assert attachment.get_content() == pdf
 
 
+@pytest.mark.parametrize("address", [*STRESS.values(), ADDRESS + " " + "Ünit 4 " * 20])
+def test_a_non_ascii_subject_reads_back_as_written(address: str) -> None:
+    cert = certificate()
+    cert["items"][1] = item("address", "The address of the structure", address)
+    raw = mail(cert)[1]
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == f"Certificate of Occupancy CO-7KQ2M-4XD9A — {address.strip()}"
+    assert address.strip() in message.get_body().get_content()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    subject = head[head.index(b"Subject:") : head.index(b"\r\nDate:")]
+    assert head.isascii() and max(map(len, subject.split(b"\r\n"))) <= 78
+
+
 def test_the_same_inputs_give_the_same_email_bytes() -> None:
     assert mail()[1] == mail()[1]
     assert mail()[1] != mail(sent_at=SENT_AT + timedelta(days=1))[1]

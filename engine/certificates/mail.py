@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -52,7 +53,7 @@ def certificate_email(certificate: Mapping[str, Any], pdf: bytes, *, sender: str
     message = EmailMessage(policy=SMTP)
     message["From"] = from_
     message["To"] = to
-    message["Subject"] = _subject(certificate)
+    _set_subject(message, _subject(certificate))
     message["Date"] = format_datetime(sent_at)
     stamp = sent_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     message["Message-ID"] = f"<{ident}.{stamp}@{from_.domain}>"
@@ -103,6 +104,21 @@ def _subject(certificate: Mapping[str, Any]) -> str:
     address = _item_text(certificate, "address")
     subject = f"{title} {certificate['id']}" + (f" — {address}" if address else "")
     return " ".join(subject.split())  # a header value holds no line break
+
+
+def _set_subject(message: EmailMessage, subject: str) -> None:
+    """Set a subject so it reads back as written.
+
+    The policy's folder (Python 3.11) can fold a non-ASCII subject at a space between two
+    encoded words, and RFC 2047 decoders drop the space there ("phố Hồ" reads "phốHồ"; a
+    kin of python/cpython#144156). ``email.header.Header`` keeps each space inside an encoded
+    word; ``set_raw`` stores its lines (78 characters at most) so the policy does not refold
+    them. An ASCII subject is folded by the policy, at its spaces, which is lossless.
+    """
+    if subject.isascii():
+        message["Subject"] = subject
+    else:
+        message.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
 
 
 def email_text(certificate: Mapping[str, Any]) -> str:
