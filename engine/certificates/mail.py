@@ -60,7 +60,8 @@ def certificate_email(certificate: Mapping[str, Any], pdf: bytes, *, sender: str
     message.set_content(body)
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{ident}.pdf")
     digest = hashlib.sha256(body.encode("utf-8") + b"\0" + pdf).hexdigest()[:32]
-    # "=_" never occurs in base64 or quoted-printable, so the boundary cannot be in a part.
+    # "=_" never occurs in base64 or quoted-printable, and a 7-bit body cannot hold the hash of
+    # itself: the boundary cannot occur in a part.
     message.set_boundary(f"=_ordinance_{digest}")
     return message.as_bytes(policy=SMTP)
 
