@@ -75,26 +75,35 @@ def qr_png(text: str, path: Path | str, base: str) -> segno.QRCode:
     return code
 
 
+def decode_image(image: Any) -> str | None:
+    """The text of the first valid QR code in a PIL image, read by zxing-cpp; None if none.
+
+    Shared by ``decode_png`` and the PDF reader (``document.decode_pdf``), which renders pages.
+    """
+    import zxingcpp  # loaded only to read a code back
+
+    qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(image.convert("L"), formats=qr_only)
+    return str(found[0].text) if found and found[0].valid else None
+
+
 def decode_png(path: Path | str) -> str:
     """The text of the one QR code in an image, read by a real decoder (zxing-cpp).
 
     Raises:
         CertificateError: ``certificate/no-qr`` when the image holds no readable QR code.
     """
-    import zxingcpp  # loaded only to read a code back
     from PIL import Image
-
-    QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
     try:
         with Image.open(path) as image:
-            found = zxingcpp.read_barcodes(image.convert("L"), formats=QR_ONLY)
+            text = decode_image(image)
     except OSError as exc:
-        found, why = [], str(exc)
+        text, why = None, str(exc)
     else:
         why = "no QR code was found in it"
-    if not found or not found[0].valid:
+    if text is None:
         no_qr = Diagnostic("certificate/no-qr", f"cannot read `{path}`: {why}",
                            help="give the PNG of the certificate's QR code")  # fmt: skip
         raise CertificateError([no_qr])
-    return str(found[0].text)
+    return text
