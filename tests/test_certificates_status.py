@@ -418,3 +418,19 @@ def test_the_json_and_text_renderings(registry: Registry) -> None:
     assert lines[2] == "status     valid    valid since 2026-12-01T09:00:00Z"
     bad = verification_json(verify_certificate("garbage", TRUST, CHECKED_ON))
     assert (bad["valid"], bad["certificate"], bad["claims"]) == (False, None, None)
+
+
+def test_valid_means_a_valid_signature_and_every_check_that_ran_valid(registry: Registry) -> None:
+    registry.issue(record("CO-2", permit="BP-2"), who="clerk", now=later(1))
+    registry.suspend("CO-2", "official", "violation", now=later(2))
+    texts = [scanned(), scanned("CO-2", permit="BP-2"), scanned("CO-404"), scanned(key="nobody"),
+             "garbage"]  # fmt: skip
+    files: list[Any] = [None, body(), body("CO-2", permit="BP-2"), "{}"]
+    for text in texts:
+        for given_file in files:
+            for source in ({}, live(registry, NOW), offline(registry, later(60))):
+                v = verify_certificate(text, TRUST, CHECKED_ON, certificate=given_file, **source)
+                ran = [c.status for c in v.checks if c.status != "skipped"]
+                signed = v.check("signature").status == "valid"
+                assert v.valid is (signed and all(s == "valid" for s in ran)), v
+                assert [c.name for c in v.checks] == ["signature", "issuer", "status", "content"]

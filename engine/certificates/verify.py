@@ -13,10 +13,10 @@ diagnostic instead of printing a verification that looks complete but was never 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.certificates.keys import TrustedKey
 from engine.certificates.payload import Check, Claims, Verification, certificate_digest, verify
@@ -24,6 +24,7 @@ from engine.certificates.registry import Registry, RegistryError, Status
 from engine.certificates.status import StatusList
 
 CheckInput = Mapping[str, Any] | str | None
+T = TypeVar("T")
 
 
 def verify_certificate(text: str, trust: tuple[TrustedKey, ...], on_date: date, *,
@@ -72,15 +73,23 @@ def _status(claims: Claims, registry: Registry | None, status_list: StatusList |
 
 
 def _registry_status(certificate_id: str, registry: Registry) -> Check:
-    try:
-        status = registry.status(certificate_id)
-    except RegistryError as exc:
-        if [d.code for d in exc.diagnostics] != ["certificate/unknown"]:
-            raise
+    status = _held(registry.status, certificate_id)
+    if status is None:
         return Check("status", "invalid", f"the registry holds no certificate `{certificate_id}` "
                      "(a genuine signature on an unregistered certificate)")  # fmt: skip
     why = registry.history(certificate_id)[-1].why if status.state != "valid" else None
     return _standing(status, why, "")
+
+
+def _held(ask: Callable[[str], T], certificate_id: str) -> T | None:
+    """What the registry answers, or None when it holds no such certificate; any other
+    refusal (the registry is unreachable) is the caller's."""
+    try:
+        return ask(certificate_id)
+    except RegistryError as exc:
+        if [d.code for d in exc.diagnostics] != ["certificate/unknown"]:
+            raise
+        return None
 
 
 def _standing(status: Status, why: str | None, tail: str) -> Check:
@@ -113,11 +122,8 @@ def _content(claims: Claims, registry: Registry | None, certificate: CheckInput)
         return _file_content(claims, certificate)
     if registry is None:
         return Check("content", "skipped", "no certificate file or registry given")
-    try:
-        record = registry.get(claims.certificate_id)
-    except RegistryError as exc:
-        if [d.code for d in exc.diagnostics] != ["certificate/unknown"]:
-            raise
+    record = _held(registry.get, claims.certificate_id)
+    if record is None:
         return Check("content", "skipped", "the registry holds no record to compare with")
     if record.digest != claims.digest.hex():
         return Check("content", "invalid", f"the registry's record of `{record.id}` has the "
