@@ -7,6 +7,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,38 @@ def town_policy(root: Path, files: dict[str, str]) -> Policy:
     for name, text in files.items():
         (root / "p" / "town" / "r1" / name).write_text(text, "utf-8")
     return load_policy(root / "p")
+
+
+# A real PostgreSQL server for the certificate registry tests (.ci/run starts one); without it
+# they run on SQLite alone.
+POSTGRES = os.environ.get("ORDINANCE_TEST_POSTGRES_URL")
+
+
+def _postgres_url() -> str:
+    """A fresh schema per test on the one server: the tests never see each other's rows."""
+    import sqlalchemy as sa  # here: most test sessions never touch a registry
+
+    assert POSTGRES
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(sa.engine.make_url(POSTGRES).set(drivername="postgresql+psycopg"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine.dispose()
+    sep = "&" if "?" in POSTGRES else "?"
+    return f"{POSTGRES}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(not POSTGRES, reason="ORDINANCE_TEST_POSTGRES_URL is not set"),
+        ),
+    ]
+)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A certificate registry URL: a SQLite file, then (when the variable is set) PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    return _postgres_url()

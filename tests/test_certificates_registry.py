@@ -1,16 +1,14 @@
-"""The certificate registry on SQLite, and on PostgreSQL when ORDINANCE_TEST_POSTGRES_URL is set:
-idempotent issue, supersede, the IBC 111.4 state rules, append-only events, the status list."""
+"""The certificate registry on SQLite, and on PostgreSQL when ORDINANCE_TEST_POSTGRES_URL is set
+(the `url` fixture of tests/conftest.py): idempotent issue, supersede, the IBC 111.4 state rules,
+append-only events, the status list."""
 
 from __future__ import annotations
 
 import json
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -24,34 +22,6 @@ from engine.certificates.registry import (
 )
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-POSTGRES = os.environ.get("ORDINANCE_TEST_POSTGRES_URL")
-
-
-def _postgres_url() -> str:
-    """A fresh schema per test on the one server: the tests never see each other's rows."""
-    assert POSTGRES
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(sa.engine.make_url(POSTGRES).set(drivername="postgresql+psycopg"))
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    engine.dispose()
-    sep = "&" if "?" in POSTGRES else "?"
-    return f"{POSTGRES}{sep}options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not POSTGRES, reason="ORDINANCE_TEST_POSTGRES_URL is not set"),
-        ),
-    ]
-)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'registry.db'}"
-    return _postgres_url()
 
 
 @pytest.fixture

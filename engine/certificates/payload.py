@@ -21,7 +21,7 @@ import cbor2
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pycose.algorithms import EdDSA
-from pycose.headers import KID, Algorithm
+from pycose.headers import KID, Algorithm, ContentType
 from pycose.keys.curves import Ed25519
 from pycose.keys.okp import OKPKey
 from pycose.messages.sign1message import Sign1Message
@@ -110,19 +110,63 @@ def sign(claims: Claims, key: Ed25519PrivateKey, kid: bytes) -> str:
     Deterministic: Ed25519 signatures are, CBOR is canonical and zlib's output is fixed for a
     given input and level.
     """
+    message = sign_message(encode_claims(claims), key, kid)
+    packed: bytes = base45.b45encode(zlib.compress(message, 9))
+    return PREFIX + packed.decode("ascii")
+
+
+def sign_message(content: bytes, key: Ed25519PrivateKey, kid: bytes,
+                 content_type: str | None = None) -> bytes:  # fmt: skip
+    """A COSE_Sign1 message over ``content``: EdDSA, ``kid`` (and a content type, when given)
+    in the protected header, so that neither can be changed without breaking the signature.
+
+    The one signer of this package: the QR payload and the signed status list share it.
+    """
     private = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                 serialization.NoEncryption())  # fmt: skip
-    message = Sign1Message(phdr={Algorithm: EdDSA, KID: kid}, payload=encode_claims(claims))
+    header: dict[Any, Any] = {Algorithm: EdDSA, KID: kid}
+    if content_type is not None:
+        header[ContentType] = content_type
+    message = Sign1Message(phdr=header, payload=content)
     message.key = OKPKey(crv=Ed25519, d=private, x=raw_public(key.public_key()))
-    packed: bytes = base45.b45encode(zlib.compress(message.encode(), 9))
-    return PREFIX + packed.decode("ascii")
+    encoded: bytes = message.encode()
+    return encoded
+
+
+def message_kid(message: Sign1Message) -> bytes:
+    """The key id of an EdDSA message's protected header.
+
+    Raises:
+        ValueError: another algorithm or none, or no key id.
+    """
+    kid = message.phdr.get(KID)
+    if message.phdr.get(Algorithm) is not EdDSA:
+        raise ValueError("it is not signed with EdDSA (the protected header names another "
+                         "algorithm or none)")  # fmt: skip
+    if not isinstance(kid, bytes) or not kid:
+        raise ValueError("its protected header names no key id (`kid`)")
+    return kid
+
+
+def trusted_key(trust: tuple[TrustedKey, ...], kid: bytes) -> TrustedKey | None:
+    """The trust list's key with this COSE key id, if any."""
+    return next((k for k in trust if from_b64url(k.kid) == kid), None)
+
+
+def signature_holds(message: Sign1Message, key: TrustedKey) -> bool:
+    """Whether ``message``'s signature holds under ``key``; never raises."""
+    message.key = OKPKey(crv=Ed25519, x=raw_public(key.public_key))
+    try:
+        return bool(message.verify_signature())
+    except Exception:  # pycose raises its own and cryptography's errors for a bad signature
+        return False
 
 
 @dataclass(frozen=True)
 class Check:
     """One check's outcome, with its reason in words."""
 
-    name: str  # "signature" or "issuer"
+    name: str  # "signature", "issuer", and in engine.certificates.verify "status", "content"
     status: Status
     reason: str
 
@@ -163,16 +207,11 @@ def verify(text: str, trust: tuple[TrustedKey, ...], on_date: date) -> Verificat
     """Check a scanned text against a trust list on ``on_date`` (the day of checking)."""
     try:
         message = _open(payload_of(text))
+        kid = message_kid(message)
     except ValueError as exc:
         return _unreadable(str(exc))
-    kid = message.phdr.get(KID)
-    if message.phdr.get(Algorithm) is not EdDSA:
-        return _unreadable("it is not signed with EdDSA (the protected header names another "
-                           "algorithm or none)")  # fmt: skip
-    if not isinstance(kid, bytes) or not kid:
-        return _unreadable("its protected header names no key id (`kid`)")
     kid_text = b64url(kid)
-    key = next((k for k in trust if from_b64url(k.kid) == kid), None)
+    key = trusted_key(trust, kid)
     if key is None:
         skipped = Check("signature", "skipped", f"no trusted key `{kid_text}` to check it with")
         return Verification((skipped, Check("issuer", "invalid", f"the key `{kid_text}` is not "
@@ -181,8 +220,7 @@ def verify(text: str, trust: tuple[TrustedKey, ...], on_date: date) -> Verificat
 
 
 def _checked(message: Sign1Message, key: TrustedKey, kid: str, on_date: date) -> Verification:
-    message.key = OKPKey(crv=Ed25519, x=raw_public(key.public_key))
-    if not _signature_holds(message):
+    if not signature_holds(message, key):
         bad = Check("signature", "invalid", f"the signature does not match the content for the "
                     f"key `{kid}` (the payload was changed or signed by another key)")  # fmt: skip
         return Verification((bad, Check("issuer", "skipped", "the content is not authentic")),
@@ -194,13 +232,6 @@ def _checked(message: Sign1Message, key: TrustedKey, kid: str, on_date: date) ->
         return Verification((good, Check("issuer", "invalid", f"the signed claims cannot be "
                                           f"read: {exc}")), kid=kid)  # fmt: skip
     return Verification((good, _issuer(claims, key, on_date)), claims, kid)
-
-
-def _signature_holds(message: Sign1Message) -> bool:
-    try:
-        return bool(message.verify_signature())
-    except Exception:  # pycose raises its own and cryptography's errors for a bad signature
-        return False
 
 
 def _issuer(claims: Claims, key: TrustedKey, on_date: date) -> Check:
@@ -240,7 +271,7 @@ def _open(text: str) -> Sign1Message:
         packed = base45.b45decode(text[len(PREFIX) :])
     except (ValueError, KeyError, IndexError):
         raise ValueError("it is not base45 text (a character was changed or lost)") from None
-    return _parse(_inflate(packed))
+    return parse_message(_inflate(packed))
 
 
 def _inflate(packed: bytes) -> bytes:
@@ -256,7 +287,12 @@ def _inflate(packed: bytes) -> bytes:
     return raw
 
 
-def _parse(raw: bytes) -> Sign1Message:
+def parse_message(raw: bytes) -> Sign1Message:
+    """A COSE_Sign1 message with content, from its bytes.
+
+    Raises:
+        ValueError: not a COSE_Sign1 message, or one without content.
+    """
     try:
         message = Sign1Message.decode(raw)
     except Exception:  # cbor2's and pycose's errors for anything that is not COSE_Sign1

@@ -216,7 +216,8 @@ def _refuse(code: str, message: str, help: str, citation: str | None = None) -> 
     raise RegistryError([Diagnostic(code, message, help=help, citation=citation)])
 
 
-def _unavailable(url: str, reason: str) -> NoReturn:
+def _unavailable(url: str, error: Exception) -> NoReturn:
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
     shown = url
     with contextlib.suppress(sa.exc.SQLAlchemyError, ValueError):
         shown = sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -464,7 +465,7 @@ class Registry:
         except (sa.exc.SQLAlchemyError, ValueError, ImportError) as e:
             if engine is not None:
                 engine.dispose()
-            _unavailable(url, str(getattr(e, "orig", None) or e).strip().splitlines()[0])
+            _unavailable(url, e)
         return cls(engine, url)
 
     def close(self) -> None:
@@ -484,8 +485,11 @@ class Registry:
                 with self.engine.begin() as conn:
                     return work(conn)
             except (sa.exc.IntegrityError, sa.exc.OperationalError) as e:
-                if attempt == retries or not _retryable(e):
-                    raise
+                if attempt < retries and _retryable(e):
+                    continue
+                if isinstance(e, sa.exc.OperationalError):  # the server went away, or stays locked
+                    _unavailable(self.url, e)
+                raise
         raise AssertionError("unreachable")
 
     def issue(
