@@ -37,7 +37,7 @@ def test_no_jurisdiction_is_named_in_engine_or_dsl() -> None:
 COMPILE_TIME = frozenset({"yaml", "jsonschema", "lark", "networkx"})
 SHARED = ("engine.model", "engine.source", "engine.diagnostics", "engine.result",
           "engine.render", "engine.answer", "engine.text_page", "engine.html_page",
-          "engine.values", "engine.printable", "engine.paths")  # fmt: skip
+          "engine.values", "engine.printable", "engine.paths", "engine.addresses")  # fmt: skip
 # dsl modules the run time may load: the closures and their values (parsing is compile time).
 DSL_RUN = ("dsl", "dsl.compile", "dsl.columns", "dsl.values", "dsl.nodes", "dsl.typesys",
            "dsl.errors", "dsl.typecheck", "dsl.builtins", "dsl.semantics")  # fmt: skip

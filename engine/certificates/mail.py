@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from typing import Any
 
+from engine.addresses import HELP, parse_address, shown
 from engine.certificates.document import long_date
 from engine.certificates.keys import CertificateError
 from engine.diagnostics import Diagnostic
@@ -67,30 +67,12 @@ def certificate_email(certificate: Mapping[str, Any], pdf: bytes, *, sender: str
 
 
 def _address(text: str, role: str) -> Address:
-    """One plain address (``a@b.example`` or ``Name <a@b.example>``), ASCII in its address part.
-
-    ``parseaddr`` forgives much (a list, a comment, a line break); the parsed address is
-    accepted only when it is what the text says, so nothing of the text is left unread.
-    """
-    name, spec = parseaddr(text)
-    local, _, domain = spec.rpartition("@")
-    plain = text.strip() in (spec, f"<{spec}>", f"{name} <{spec}>", f'"{name}" <{spec}>')
-    unsafe = any(ord(c) < 32 or ord(c) == 127 for c in text) or not spec.isascii()
-    if unsafe or not plain or not local or "." not in domain:
-        raise _bad_address(text, role)
-    try:
-        return Address(display_name=name, addr_spec=spec)
-    except (ValueError, IndexError, HeaderParseError):
-        raise _bad_address(text, role) from None
-
-
-def _bad_address(text: str, role: str) -> CertificateError:
-    shown = text.encode("unicode-escape").decode("ascii")  # a line break shows as \n
-    return CertificateError([Diagnostic(
-        "certificate/bad-recipient", f"the {role} `{shown}` is not one email address",
-        help="give each address alone, like `applicant@example.com`, without line breaks; "
-        "an address with non-ASCII characters needs its ASCII (punycode) form",
-    )])  # fmt: skip
+    address = parse_address(text)
+    if address is None:
+        raise CertificateError([Diagnostic(
+            "certificate/bad-recipient", f"the {role} `{shown(text)}` is not one email address",
+            help=HELP)])  # fmt: skip
+    return address
 
 
 def _item_text(certificate: Mapping[str, Any], item_id: str) -> str | None:

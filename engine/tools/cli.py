@@ -531,5 +531,14 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
     sys.exit(1 if changes or impact else 0)
 
 
+def _register_certificates() -> None:
+    from engine.tools import certificate_cli
+
+    certificate_cli.register(main, _echo, _guarded, policy_option, _parse_date)
+
+
+_register_certificates()
+
+
 if __name__ == "__main__":
     main()
