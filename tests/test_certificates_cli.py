@@ -32,9 +32,9 @@ def run(*args: Any, now: str = NOW) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> dict[str, Path]:
+def desk(tmp_path: Path, url: str) -> dict[str, Any]:
     """A permit center's desk: a Houston key and a Kent key, a folder for certificates and a
-    SQLite registry."""
+    registry (SQLite, and PostgreSQL when CI starts one)."""
     for jur in ("houston", "kent"):
         code, _, err = run("keys", "new", "--jurisdiction", jur, "--out", tmp_path / jur,
                              "--valid-from", "2026-01-01")  # fmt: skip
@@ -45,11 +45,11 @@ def desk(tmp_path: Path) -> dict[str, Path]:
         "houston_trust": tmp_path / "houston" / "keys.json",
         "kent_trust": tmp_path / "kent" / "keys.json",
         "out": tmp_path / "certs",
-        "registry": tmp_path / "registry.db",
+        "registry": url,
     }
 
 
-def issue(desk: dict[str, Path], case: Path, jur: str = "houston", *extra: Any,
+def issue(desk: dict[str, Any], case: Path, jur: str = "houston", *extra: Any,
           now: str = NOW) -> tuple[int, dict[str, Any], str]:  # fmt: skip
     code, out, err = run("certificate", "issue", case, "--key", desk[f"{jur}_key"], "--out",
                          desk["out"], "--registry", desk["registry"], "--format", "json",
@@ -67,7 +67,7 @@ def changed(tmp_path: Path, source: Path, **facts: Any) -> Path:
     return path
 
 
-def verify(desk: dict[str, Path], scanned: Any, jur: str = "houston",
+def verify(desk: dict[str, Any], scanned: Any, jur: str = "houston",
            *extra: Any) -> tuple[int, dict[str, Any]]:  # fmt: skip
     code, out, err = run("certificate", "verify", scanned, "--trust", desk[f"{jur}_trust"],
                          "--format", "json", "--date", "2026-12-10", *extra)  # fmt: skip
@@ -101,7 +101,7 @@ def test_keys_new_refuses_an_unknown_jurisdiction(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*"))
 
 
-def test_issue_writes_json_pdf_png_and_email_and_records_it(desk: dict[str, Path]) -> None:
+def test_issue_writes_json_pdf_png_and_email_and_records_it(desk: dict[str, Any]) -> None:
     code, out, err = issue(desk, HOUSTON)
     assert code == 0, err
     cid = out["certificate"]
@@ -129,7 +129,7 @@ def test_issue_writes_json_pdf_png_and_email_and_records_it(desk: dict[str, Path
     assert event.revision == "cal-2024" and len(event.digest) == 64
 
 
-def test_issuing_twice_is_idempotent_and_rewrites_the_same_bytes(desk: dict[str, Path]) -> None:
+def test_issuing_twice_is_idempotent_and_rewrites_the_same_bytes(desk: dict[str, Any]) -> None:
     _, first, _ = issue(desk, HOUSTON)
     before = {k: Path(v).read_bytes() for k, v in first["files"].items() if k != "eml"}
     code, again, _ = issue(desk, HOUSTON, now="2026-12-03T10:00:00Z")
@@ -140,7 +140,7 @@ def test_issuing_twice_is_idempotent_and_rewrites_the_same_bytes(desk: dict[str,
         assert [e.kind for e in reg.history(first["certificate"])] == ["issue"]
 
 
-def test_a_case_that_is_not_ready_is_refused_with_located_reasons(desk: dict[str, Path]) -> None:
+def test_a_case_that_is_not_ready_is_refused_with_located_reasons(desk: dict[str, Any]) -> None:
     code, _, err = issue(desk, NOT_READY)
     assert code == 1
     assert "error[certificate/not-issuable]" in err and "`co.can_issue`" in err
@@ -158,7 +158,7 @@ def reg_time() -> Any:
 
 
 def test_houston_occupant_load_change_supersedes_and_the_old_is_reported_superseded(
-    desk: dict[str, Path], tmp_path: Path
+    desk: dict[str, Any], tmp_path: Path
 ) -> None:
     _, first, _ = issue(desk, HOUSTON)
     old = first["certificate"]
@@ -183,7 +183,7 @@ def test_houston_occupant_load_change_supersedes_and_the_old_is_reported_superse
 
 
 def test_other_content_without_a_change_the_policy_names_is_refused(
-    desk: dict[str, Path], tmp_path: Path
+    desk: dict[str, Any], tmp_path: Path
 ) -> None:
     issue(desk, HOUSTON)
     typo = changed(tmp_path, HOUSTON, **{"owner.name": "Travis St. Partners LLC"})
@@ -193,7 +193,7 @@ def test_other_content_without_a_change_the_policy_names_is_refused(
 
 
 def test_kent_has_no_change_rule_so_a_correction_is_a_regenerate(
-    desk: dict[str, Path], tmp_path: Path
+    desk: dict[str, Any], tmp_path: Path
 ) -> None:
     code, first, err = issue(desk, KENT, "kent")
     assert code == 0, err
@@ -219,7 +219,7 @@ def test_kent_has_no_change_rule_so_a_correction_is_a_regenerate(
     assert code == 1 and "certificate/not-current" in err
 
 
-def test_suspend_reinstate_revoke_follow_ibc_111_4(desk: dict[str, Path]) -> None:
+def test_suspend_reinstate_revoke_follow_ibc_111_4(desk: dict[str, Any]) -> None:
     _, first, _ = issue(desk, HOUSTON)
     cid, reg = first["certificate"], desk["registry"]
     code, _, err = run("certificate", "suspend", cid, "--reason", "x", "--registry", reg)
@@ -247,7 +247,7 @@ def test_suspend_reinstate_revoke_follow_ibc_111_4(desk: dict[str, Path]) -> Non
     assert whys[3].startswith("revoked under IBC 111.4: issued in error: ")
 
 
-def test_verify_reads_the_png_the_pdf_and_the_text_alike(desk: dict[str, Path]) -> None:
+def test_verify_reads_the_png_the_pdf_and_the_text_alike(desk: dict[str, Any]) -> None:
     _, first, _ = issue(desk, HOUSTON)
     files = first["files"]
     reports = [verify(desk, files["png"]), verify(desk, files["pdf"])]
@@ -260,7 +260,7 @@ def test_verify_reads_the_png_the_pdf_and_the_text_alike(desk: dict[str, Path]) 
 
 
 def test_verify_catches_a_changed_certificate_file_and_a_foreign_key(
-    desk: dict[str, Path], tmp_path: Path
+    desk: dict[str, Any], tmp_path: Path
 ) -> None:
     _, first, _ = issue(desk, HOUSTON)
     doc = json.loads(Path(first["files"]["json"]).read_text("utf-8"))
@@ -273,7 +273,7 @@ def test_verify_catches_a_changed_certificate_file_and_a_foreign_key(
     assert code == 1 and checks(report)["issuer"] == "invalid"
 
 
-def test_verify_of_garbage_is_invalid_without_a_traceback(desk: dict[str, Path],
+def test_verify_of_garbage_is_invalid_without_a_traceback(desk: dict[str, Any],
                                                          tmp_path: Path) -> None:  # fmt: skip
     code, report = verify(desk, "HC1:NCFOXN%TS3DH")
     assert code == 1 and checks(report)["signature"] == "invalid"
@@ -283,7 +283,7 @@ def test_verify_of_garbage_is_invalid_without_a_traceback(desk: dict[str, Path],
     assert code == 1 and "certificate/no-qr" in err and "Traceback" not in err
 
 
-def test_status_list_publishes_a_signed_file_for_offline_checks(desk: dict[str, Path],
+def test_status_list_publishes_a_signed_file_for_offline_checks(desk: dict[str, Any],
                                                                tmp_path: Path) -> None:  # fmt: skip
     _, first, _ = issue(desk, HOUSTON)
     run("certificate", "revoke", first["certificate"], "--ground", "incorrect_information",

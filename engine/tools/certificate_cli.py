@@ -42,7 +42,7 @@ def _now() -> dt.datetime:
         if moment.tzinfo is None:
             raise click.BadParameter(f"ORDINANCE_NOW `{fixed}` needs a time zone (`Z`, `+00:00`)")
         return moment
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def _who(value: str | None) -> str:
@@ -341,8 +341,10 @@ def _issue(echo: Callable[..., None], case_path: Path, key_path: Path, out_dir: 
         lines.append(f"  email to: {', '.join(done.recipients)} (send {done.files['eml']})")
     elif not done.recipients:
         lines.append("  no email: the policy names no recipients for this case")
+    trust = key_path.parent / "keys.json"
     lines.append(f"  QR code version {done.qr_version}; verify with: ordinance certificate "
-                 f"verify {done.files['png']} --trust keys.json")  # fmt: skip
+                 f"verify {done.files['png']} --trust "
+                 f"{trust if trust.is_file() else 'keys.json'}")  # fmt: skip
     echo("\n".join(lines))
 
 
