@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,17 @@ def test_a_valid_certificate_passes_every_check(registry: Registry, source: Sour
 def test_the_registry_alone_checks_the_content_too(registry: Registry) -> None:
     v = verify_certificate(scanned(), TRUST, CHECKED_ON, registry=registry)
     assert v.valid and v.check("content").reason.startswith("the registry's record of")
+
+
+def test_a_record_of_another_key_is_not_this_code(url: str) -> None:
+    """The registry recorded the certificate as signed by one key; a code with the same content
+    signed by another trusted key of the city is not the certificate the registry holds."""
+    other = replace(record(), key_id="another-key")
+    with Registry.open(url) as reg:
+        reg.issue(other, who="clerk", now=NOW)
+        v = verify_certificate(scanned(), TRUST, CHECKED_ON, registry=reg)
+    assert not v.valid and v.check("content").status == "invalid"
+    assert "signed with the key `another-key`" in v.check("content").reason
 
 
 def test_the_status_list_says_how_old_it_is(registry: Registry) -> None:

@@ -48,7 +48,7 @@ def verify_certificate(text: str, trust: tuple[TrustedKey, ...], on_date: date, 
         extra = (Check("status", "skipped", why), Check("content", "skipped", why))
     else:
         extra = (_status(claims, registry, status_list, on_date),
-                 _content(claims, registry, certificate))  # fmt: skip
+                 _content(claims, registry, certificate, base.kid))  # fmt: skip
     return Verification((*base.checks, *extra), base.claims, base.kid)
 
 
@@ -117,7 +117,9 @@ def _days(n: int) -> str:
 # --- content ----------------------------------------------------------------------------------
 
 
-def _content(claims: Claims, registry: Registry | None, certificate: CheckInput) -> Check:
+def _content(
+    claims: Claims, registry: Registry | None, certificate: CheckInput, kid: str | None
+) -> Check:
     if certificate is not None:
         return _file_content(claims, certificate)
     if registry is None:
@@ -129,6 +131,10 @@ def _content(claims: Claims, registry: Registry | None, certificate: CheckInput)
         return Check("content", "invalid", f"the registry's record of `{record.id}` has the "
                      f"digest `{record.digest[:16]}…`, not the signed `{claims.digest.hex()[:16]}…`"
                      " (the record is not the certificate that was signed)")  # fmt: skip
+    if (record.jurisdiction, record.key_id) != (claims.jurisdiction, kid):
+        return Check("content", "invalid", f"the registry recorded `{record.id}` as "
+                     f"`{record.jurisdiction}`'s, signed with the key `{record.key_id}`, but this "
+                     f"code is `{claims.jurisdiction}`'s, signed with `{kid}`")  # fmt: skip
     return Check("content", "valid", f"the registry's record of `{record.id}` is the signed "
                  "certificate (SHA-256 of its canonical JSON)")  # fmt: skip
 
