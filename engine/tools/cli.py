@@ -24,6 +24,7 @@ from engine.compile.load import read_case
 from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, render
 from engine.printable import printable, printable_json
 from engine.render import RENDERERS, RenderContext
+from engine.run.catalogue import decision_rows, fact_rows
 from engine.tools.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -363,11 +364,7 @@ def facts_cmd(
     jurisdiction: str | None, revision: str | None, fmt: str, policy_dir: Path | None
 ) -> None:
     """List the facts a case may give: id, type, allowed values, description."""
-    cp = _compiled(_load(policy_dir), jurisdiction, revision)
-    rows = [{**_typed_row(f.id, f.type), "nullable": f.nullable, "description": f.description,
-             "citation": f.citation, "layer": f.jurisdiction}
-            for f in sorted(cp.facts.values(), key=lambda f: f.id)]  # fmt: skip
-    _print_catalogue(rows, fmt)
+    _print_catalogue(fact_rows(_compiled(_load(policy_dir), jurisdiction, revision)), fmt)
 
 
 @main.command("decisions")
@@ -380,11 +377,7 @@ def decisions_cmd(
     jurisdiction: str | None, revision: str | None, fmt: str, policy_dir: Path | None
 ) -> None:
     """List the decisions the policy makes: id, type, description and the sections defining it."""
-    cp = _compiled(_load(policy_dir), jurisdiction, revision)
-    rows = [{**_typed_row(r.id, r.type), "description": r.description,
-             "citations": list(dict.fromkeys(v.citation for v in r.variants))}
-        for r in sorted(cp.rules.values(), key=lambda r: r.id) if not r.internal]  # fmt: skip
-    _print_catalogue(rows, fmt)
+    _print_catalogue(decision_rows(_compiled(_load(policy_dir), jurisdiction, revision)), fmt)
 
 
 def _only_jurisdiction(policy: Policy) -> str:
@@ -396,13 +389,6 @@ def _only_jurisdiction(policy: Policy) -> str:
         return leaves[0]
     raise click.UsageError("name the jurisdiction with --jurisdiction: one of "
                            + ", ".join(sorted(compiled)))  # fmt: skip
-
-
-def _typed_row(ident: str, t: Any) -> dict[str, Any]:
-    """A catalogue row's id, type name and allowed values."""
-    name = f"list of {t.item.name}" if t.name == "list" else str(t.name)
-    values = t.values or (t.item.values if t.item else ())
-    return {"id": ident, "type": name, "values": list(values)}
 
 
 def _print_catalogue(rows: list[dict[str, Any]], fmt: str) -> None:

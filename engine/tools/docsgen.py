@@ -24,8 +24,8 @@ from engine.compile import graph as gr
 from engine.model import EffectiveSection
 from engine.printable import md_code, md_fence, md_lines, md_text, mermaid_text
 from engine.result import Result
+from engine.run.catalogue import decided_by
 from engine.run.program import CompiledPolicy, CompiledRule, Variant
-from engine.tools.sections import decided_by
 from engine.tools.site_examples import describe, example_lines, load_examples, named
 from engine.tools.site_output import write_site
 

@@ -3,29 +3,8 @@
 from __future__ import annotations
 
 from dsl.errors import did_you_mean
-from engine.model import EffectiveSection
+from engine.run.catalogue import decided_by, find_section
 from engine.run.program import CompiledPolicy
-
-
-def find_section(cp: CompiledPolicy, citation: str) -> EffectiveSection | None:
-    """The section cited, tolerating case and spacing differences (`ibc  105.5`)."""
-    wanted = " ".join(citation.split()).upper()
-    for cite, sec in cp.layered.sections.items():
-        if cite.upper() == wanted:
-            return sec
-    return None
-
-
-def decided_by(cp: CompiledPolicy, sec: EffectiveSection) -> list[str]:
-    """The decisions (public rules) that have a definition in ``sec``."""
-    return sorted(
-        {
-            v.rule.id
-            for r in cp.rules.values()
-            for v in r.variants
-            if v.section is sec and not r.internal
-        }
-    )
 
 
 def render_section(cp: CompiledPolicy, citation: str) -> tuple[str, bool]:
