@@ -6,7 +6,6 @@ Out: records, statuses, histories and the status list; SQLite at a path, or Post
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -16,7 +15,8 @@ from typing import Any, Literal, NoReturn, TypeVar
 
 import sqlalchemy as sa
 
-from engine.diagnostics import Diagnostic, OrdinanceError, Span
+from engine.diagnostics import Diagnostic, OrdinanceError
+from engine.sqlstore import build_engine, create_schema, engine_url, unavailable
 
 State = Literal["valid", "suspended", "revoked", "superseded"]
 T = TypeVar("T")
@@ -88,26 +88,7 @@ EVENTS = sa.Table(
 
 # The database itself refuses to change or delete an event (and a certificate), so that no
 # client, not even one that bypasses this module, can rewrite the history.
-SQLITE_TRIGGERS = [
-    f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
-    f"BEGIN SELECT RAISE(ABORT, '{t} are append-only'); END"
-    for t in ("events", "certificates")
-    for op in ("UPDATE", "DELETE")
-]
-POSTGRES_TRIGGERS = [
-    "CREATE OR REPLACE FUNCTION ordinance_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' are append-only'; END $$",
-    *(
-        f"CREATE OR REPLACE TRIGGER {t}_append_only{suffix} BEFORE {ops} ON {t} "
-        f"FOR EACH {each} EXECUTE FUNCTION ordinance_append_only()"
-        for t in ("events", "certificates")
-        for suffix, ops, each in (
-            ("", "UPDATE OR DELETE", "ROW"),
-            ("_truncate", "TRUNCATE", "STATEMENT"),
-        )
-    ),
-]
-SCHEMA_LOCK = 7_312_001  # a PostgreSQL advisory lock: two processes creating the schema at once
+TABLES = ("events", "certificates")
 
 
 class RegistryError(OrdinanceError):
@@ -217,58 +198,9 @@ def _refuse(code: str, message: str, help: str, citation: str | None = None) -> 
 
 
 def _unavailable(url: str, error: Exception) -> NoReturn:
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    shown = url
-    with contextlib.suppress(sa.exc.SQLAlchemyError, ValueError):
-        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-    span = Span(shown, 1, 1, 1, len(shown) + 1)
-    message = f"the certificate registry `{shown}` cannot be opened: {reason}"
-    help = "give `sqlite:///path/to/registry.db`, a file path, or a reachable `postgresql://` URL"
-    raise RegistryError([Diagnostic("certificate/registry-unavailable", message, span, help=help)])
-
-
-def _engine_url(url: str) -> sa.engine.URL:
-    """SQLite for a path or `sqlite:` URL, psycopg 3 for `postgresql:`; nothing else."""
-    if "://" not in url:
-        return sa.engine.URL.create("sqlite", database=url)
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg")
-    if parsed.drivername != "sqlite":
-        raise ValueError(f"`{parsed.drivername}` is not SQLite or PostgreSQL")
-    return parsed
-
-
-def _build_engine(url: sa.engine.URL) -> sa.Engine:
-    if url.get_backend_name() == "postgresql":
-        # One snapshot per transaction: a lookup and the checks after it see the same rows; a
-        # concurrent writer's commit then shows as a collision, and the operation is run again.
-        return sa.create_engine(
-            url, connect_args={"connect_timeout": 5}, isolation_level="REPEATABLE READ"
-        )
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-    # pysqlite's own transactions begin late and deferred: take the write lock at BEGIN, so
-    # a transaction's lookup and its insert see the same database (SQLAlchemy's recipe).
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi: Any, _record: Any) -> None:
-        dbapi.isolation_level = None
-        dbapi.execute("PRAGMA foreign_keys = ON")
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _create_schema(conn: sa.Connection) -> None:
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
-    METADATA.create_all(conn)
-    for statement in POSTGRES_TRIGGERS if postgres else SQLITE_TRIGGERS:
-        conn.exec_driver_sql(statement)
+    raise RegistryError(
+        [unavailable("certificate/registry-unavailable", "the certificate registry", url, error)]
+    )
 
 
 def _find(conn: sa.Connection, *where: Any) -> Record | None:
@@ -459,9 +391,9 @@ class Registry:
         """
         engine = None
         try:
-            engine = _build_engine(_engine_url(url))
+            engine = build_engine(engine_url(url))
             with engine.begin() as conn:
-                _create_schema(conn)
+                create_schema(conn, METADATA, TABLES)
         except (sa.exc.SQLAlchemyError, ValueError, ImportError) as e:
             if engine is not None:
                 engine.dispose()
