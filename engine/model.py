@@ -55,6 +55,8 @@ class FactDecl:
     jurisdiction: str
     origin: Origin
     labels: Mapping[str, str] = field(default_factory=dict)  # enum value → words for staff
+    # "mask": personal data; the decision log keeps a hash of the value instead (log.py).
+    log: str | None = None
 
 
 @dataclass(frozen=True)

@@ -260,6 +260,7 @@ def _read_policy_file(doc: Document, jur: str, content: RevisionContent, out: Co
             jur,
             Origin(doc, ("facts", fid)),
             f.get("labels", {}),
+            f.get("log"),
         )
     for name, rules in data.get("rulesets", {}).items():
         content.rulesets[name] = tuple(
