@@ -30,10 +30,11 @@ def test_no_jurisdiction_is_named_in_engine_or_dsl() -> None:
     assert not found, "\n".join(found)
 
 
-# The import contract (issue 10). Three rooms: ``engine.compile`` (policy files to a compiled
-# program; the only home of the compile-time libraries), ``engine.run`` (a compiled program and
-# a case to a result) and ``engine.tools`` (programs on the public API that nothing imports);
-# the shared modules at the top of ``engine`` and the language in ``dsl`` serve them all.
+# The import contract (issue 10). Three rooms (and the service's, issue 13, below):
+# ``engine.compile`` (policy files to a compiled program; the only home of the compile-time
+# libraries), ``engine.run`` (a compiled program and a case to a result) and ``engine.tools``
+# (programs on the public API that nothing imports); the shared modules at the top of
+# ``engine`` and the language in ``dsl`` serve them all.
 COMPILE_TIME = frozenset({"yaml", "jsonschema", "lark", "networkx"})
 SHARED = ("engine.model", "engine.source", "engine.diagnostics", "engine.result",
           "engine.render", "engine.answer", "engine.text_page", "engine.html_page",
@@ -82,10 +83,12 @@ def _graph() -> dict[str, set[str]]:
 GRAPH = _graph()
 
 
+ROOMS = (["engine", "compile"], ["engine", "run"], ["engine", "tools"], ["engine", "service"])
+
+
 def _room(module: str) -> str:
     parts = module.split(".")
-    return ".".join(parts[:2]) if parts[:2] in (["engine", "compile"], ["engine", "run"],
-                                                ["engine", "tools"]) else module  # fmt: skip
+    return ".".join(parts[:2]) if parts[:2] in ROOMS else module
 
 
 def _closure(start: str) -> set[str]:
@@ -122,6 +125,17 @@ def test_each_room_imports_only_the_rooms_it_may() -> None:
         "engine.run": ("engine.run", "dsl"),
         "engine.compile": ("engine.compile", "engine.run", "dsl"),
         "shared": ("dsl",),
+        # The decision service (issue 13) serves the public API over HTTP and keeps its log and
+        # the registry in SQL; it may use every room but the tools.
+        "engine.service": (
+            "engine.service",
+            "engine.api",
+            "engine.compile",
+            "engine.run",
+            "engine.certificates",
+            "engine.sqlstore",
+            "dsl",
+        ),
     }
     found = []
     for module, imports in GRAPH.items():
@@ -140,6 +154,13 @@ def test_each_room_imports_only_the_rooms_it_may() -> None:
 def test_nothing_imports_the_tools() -> None:
     found = [f"{m} imports {x}" for m, xs in GRAPH.items() for x in xs
              if x.startswith("engine.tools") and _room(m) != "engine.tools"]  # fmt: skip
+    assert not found, "\n".join(found)
+
+
+def test_only_the_tools_import_the_service() -> None:
+    found = [f"{m} imports {x}" for m, xs in GRAPH.items() for x in xs
+             if x.startswith("engine.service") and _room(m) not in ("engine.service",
+                                                                    "engine.tools")]  # fmt: skip
     assert not found, "\n".join(found)
 
 

@@ -526,5 +526,14 @@ def _register_certificates() -> None:
 _register_certificates()
 
 
+def _register_replay() -> None:
+    from engine.tools import replay_cli
+
+    replay_cli.register(main, _echo, _guarded, policy_option)
+
+
+_register_replay()
+
+
 if __name__ == "__main__":
     main()
