@@ -231,10 +231,10 @@ class FileLog(DecisionLog):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
             _refuse(
                 "log/unavailable",
-                f"the decision log `{path}` cannot be opened: {e.strerror}",
+                f"the decision log `{path}` cannot be opened: {getattr(e, 'strerror', e)}",
                 help="give a file in a folder you may write to, "
                 "`sqlite:///path/to/log.db` or a `postgresql://` URL",
             )
