@@ -41,25 +41,12 @@ DIGEST = "0" * 64
 )
 def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A decision log: an NDJSON file, a SQLite file, then (when the variable is set) a fresh
-    PostgreSQL schema."""
+    PostgreSQL schema. (The SQL-only tests take conftest's ``url``, the registry's.)"""
     if request.param == "ndjson":
         return str(tmp_path / "decisions.ndjson")
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'log.db'}"
     return _postgres_url()
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not POSTGRES, reason="ORDINANCE_TEST_POSTGRES_URL is not set"),
-        ),
-    ]
-)
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'log.db'}" if request.param == "sqlite" else _postgres_url()
 
 
 def event(i: int, **fields: Any) -> dict[str, Any]:
@@ -123,13 +110,13 @@ def test_an_unusable_log_is_a_located_diagnostic(tmp_path: Path) -> None:
     assert d.code == "log/unavailable" and d.span and d.span.file.startswith("sqlite:")
 
 
-def test_the_database_refuses_to_change_or_delete_an_event(sql_url: str, tmp_path: Path) -> None:
-    with open_log(sql_url, default_dir=tmp_path) as log:
+def test_the_database_refuses_to_change_or_delete_an_event(url: str, tmp_path: Path) -> None:
+    with open_log(url, default_dir=tmp_path) as log:
         log.append(event(1))
         with pytest.raises(LogError) as caught:
             log.append(event(1))  # the same id again: refused, not counted twice
         assert caught.value.diagnostics[0].code == "log/refused"
-    engine = build_engine(engine_url(sql_url))
+    engine = build_engine(engine_url(url))
     try:
         statements = ["UPDATE decisions SET status = 500", "DELETE FROM decisions"]
         if engine.dialect.name == "postgresql":
@@ -142,7 +129,7 @@ def test_the_database_refuses_to_change_or_delete_an_event(sql_url: str, tmp_pat
                 conn.exec_driver_sql(statement)
     finally:
         engine.dispose()
-    assert [e["id"] for e in read_events(sql_url)] == [event(1)["id"]]
+    assert [e["id"] for e in read_events(url)] == [event(1)["id"]]
 
 
 def test_eight_threads_append_every_event_exactly_once(log_url: str, tmp_path: Path) -> None:

@@ -247,7 +247,13 @@ def render_text(report: ReplayReport) -> str:
     for d in report.differences:
         by_decision.setdefault(d.decision, []).append(d)
     for decision, diffs in sorted(by_decision.items()):
-        lines += ["", f"{decision}: {len(diffs)} differ"]
+        # The values that changed first: an explanation's wording changes with its numbers.
+        diffs.sort(key=lambda d: d.what not in ("value", "refusal", "result"))
+        kinds: dict[str, int] = {}
+        for d in diffs:
+            kinds[d.what] = kinds.get(d.what, 0) + 1
+        counted = ", ".join(f"{n} in {w}" for w, n in kinds.items())
+        lines += ["", f"{decision}: {len(diffs)} differ ({counted})"]
         lines += [
             f"  {d.event}: {_shown(d.old)} → {_shown(d.new)}"
             + ("" if d.what in ("value", "refusal", "result") else f" ({d.what})")
