@@ -4,8 +4,10 @@ that made the log and exactly the changed decisions against a changed one."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -184,6 +186,35 @@ def test_a_torn_last_line_is_skipped_reported_and_sealed(tmp_path: Path) -> None
         event(i)["id"] for i in (1, 2, 4)
     ]
     assert problems == []
+
+
+def test_a_write_the_disk_stops_half_way_is_taken_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "decisions.ndjson"
+    with open_log(str(path), default_dir=tmp_path) as log:
+        log.append(event(1))
+        real_write = os.write
+
+        def half_then_full(fd: int, data: Any) -> int:
+            real_write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "write", half_then_full)
+        with pytest.raises(LogError) as caught:
+            log.append(event(2))
+        assert caught.value.diagnostics[0].code == "log/refused"
+        monkeypatch.undo()
+        log.append(event(3))
+        log.append_many([])  # nothing to record: no line
+    assert [e["id"] for e in read_events(str(path))] == [event(1)["id"], event(3)["id"]]
+
+
+def test_reading_a_sqlite_log_that_is_not_there_does_not_create_it(tmp_path: Path) -> None:
+    with pytest.raises(LogError) as caught:
+        list(read_events(f"sqlite:///{tmp_path / 'typo.db'}"))
+    assert caught.value.diagnostics[0].code == "log/unavailable"
+    assert not (tmp_path / "typo.db").exists()
 
 
 def test_a_bad_line_in_the_middle_is_located(tmp_path: Path) -> None:

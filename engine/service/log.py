@@ -198,7 +198,9 @@ class DecisionLog:
     def append_many(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Record the events of a batch in one write (NDJSON) or one transaction (SQL)."""
         mask = self.mask
-        self._write([mask_event(e, mask) for e in events])
+        masked_events = [mask_event(e, mask) for e in events]
+        if masked_events:
+            self._write(masked_events)
 
     def _write(self, events: list[dict[str, Any]]) -> None:
         raise NotImplementedError
@@ -229,7 +231,10 @@ class FileLog(DecisionLog):
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            new = not path.exists()
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            if new and fsync:  # the file's name must survive a power cut as well as its lines
+                _fsync_folder(path.parent)
         except (OSError, ValueError) as e:  # ValueError: a NUL in the path
             _refuse(
                 "log/unavailable",
@@ -269,9 +274,16 @@ class FileLog(DecisionLog):
         data = b"".join(canonical_line(e) for e in events)
         try:
             with self._locked():
-                view = memoryview(data)
-                while view:  # one write; the loop only finishes one the kernel cut short
-                    view = view[os.write(self._fd, view) :]
+                start = os.fstat(self._fd).st_size
+                try:
+                    view = memoryview(data)
+                    while view:  # one write; the loop only finishes one the kernel cut short
+                        view = view[os.write(self._fd, view) :]
+                except OSError:
+                    # A write the disk stopped half-way (full) would leave half a line for the
+                    # next event to continue: take it back, the event is not acknowledged.
+                    os.ftruncate(self._fd, start)
+                    raise
             if self.fsync:
                 os.fsync(self._fd)
         except OSError as e:
@@ -286,6 +298,14 @@ class FileLog(DecisionLog):
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _FileLock:
@@ -452,6 +472,7 @@ def read_events(url: str, *, problems: list[Diagnostic] | None = None) -> Iterat
     """
     found = problems if problems is not None else []
     if _is_sql(url):
+        _check_exists(url)
         log = SQLLog(url)
         try:
             yield from log.read()
@@ -462,6 +483,22 @@ def read_events(url: str, *, problems: list[Diagnostic] | None = None) -> Iterat
     errors = [d for d in found if d.severity == "error"]
     if problems is None and errors:
         raise LogError(errors)
+
+
+def _check_exists(url: str) -> None:
+    """Reading a SQLite log that is not there is a mistake (a typo), not an empty log: opening
+    it would create it."""
+    try:
+        parsed = engine_url(url)
+    except (sa.exc.SQLAlchemyError, ValueError):
+        return  # SQLLog reports it, located
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:" and not Path(database).is_file():
+        _refuse(
+            "log/unavailable",
+            f"the decision log `{database}` does not exist",
+            help="give the database `ordinance serve --decision-log` writes to",
+        )
 
 
 def _read_file(path: Path, problems: list[Diagnostic]) -> Iterator[dict[str, Any]]:
