@@ -526,5 +526,14 @@ def _register_certificates() -> None:
 _register_certificates()
 
 
+def _register_tokens() -> None:
+    from engine.tools import token_cli
+
+    token_cli.register(main, _echo, _guarded)
+
+
+_register_tokens()
+
+
 if __name__ == "__main__":
     main()
