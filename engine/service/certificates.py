@@ -29,7 +29,7 @@ from engine.certificates import payload, verify
 from engine.certificates.grounds import GROUNDS, NEEDS_GROUND, grounded_reason
 from engine.certificates.issue import Issued, issue
 from engine.certificates.qr import verification_url
-from engine.certificates.registry import Registry, RegistryError
+from engine.certificates.registry import Registry, RegistryError, Status
 from engine.diagnostics import Diagnostic, OrdinanceError, Span
 from engine.run.facts import Case
 from engine.service.app import error_response, guarded, json_response, read_body
@@ -134,7 +134,7 @@ async def verification_page(service: Service, registries: Registries, request: R
         return json_response({**verify.verification_json(v), **verdict_json(verdict),
                               "checked_on": day.isoformat()}, headers={"Cache-Control":
                                                                        "no-store"})  # fmt: skip
-    return Response(build_page(v, verdict, day), 200, PAGE_HEADERS,
+    return Response(build_page(v, verdict, day, _title(service, v.claims)), 200, PAGE_HEADERS,
                     media_type="text/html; charset=utf-8")  # fmt: skip
 
 
@@ -160,16 +160,16 @@ def _verified(
     try:
         registry = registries.get()
         v = verify.verify_certificate(text, service.trust, day, registry=registry)
-        state, successor = _standing(registry, v)
+        status = _standing(registry, v)
     except RegistryError as exc:
         LOG.warning("the registry cannot be asked: %s", exc.diagnostics[0].message)
         v = verify.verify_certificate(text, service.trust, day)
-        verdict = judge(v, None, None)
+        verdict = judge(v, None)
         if verdict.key == "not_checked":
             verdict = Verdict("not_checked", "Signature genuine; status not checked (the "
                               "registry cannot be reached now: try again later).")  # fmt: skip
         return v, verdict, day
-    return v, judge(v, state, successor), day
+    return v, judge(v, status), day
 
 
 def _local_day(service: Service, claims: payload.Claims | None, now: dt.datetime) -> dt.date:
@@ -179,17 +179,22 @@ def _local_day(service: Service, claims: payload.Claims | None, now: dt.datetime
     return now.astimezone(ZoneInfo(jurisdictions[claims.jurisdiction].time_zone)).date()
 
 
-def _standing(registry: Registry | None, v: payload.Verification) -> tuple[str | None, str | None]:
-    """The registry's state of a certificate whose status check failed, and its successor."""
-    if registry is None or v.claims is None or v.check("status").status != "invalid":
-        return None, None
+def _title(service: Service, claims: payload.Claims | None) -> str | None:
+    jurisdiction = service.current.policy.jurisdictions.get(claims.jurisdiction) if claims else None
+    return jurisdiction.title if jurisdiction else None
+
+
+def _standing(registry: Registry | None, v: payload.Verification) -> Status | None:
+    """The registry's standing of a certificate whose status was checked (None when it holds
+    none): the verdict says since when, and what superseded it."""
+    if registry is None or v.claims is None or v.check("status").status == "skipped":
+        return None
     try:
-        status = registry.status(v.claims.certificate_id)
+        return registry.status(v.claims.certificate_id)
     except RegistryError as exc:
         if [d.code for d in exc.diagnostics] == ["certificate/unknown"]:
-            return None, None
+            return None
         raise
-    return status.state, status.superseded_by
 
 
 def _wants_json(request: Request) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from engine.certificates.payload import Claims, Verification
+from engine.certificates.registry import Status
 from engine.html_page import _el, _t
 
 Key = Literal["valid", "superseded", "suspended", "revoked", "not_genuine", "not_checked"]
@@ -51,33 +52,37 @@ class Verdict:
     superseded_by: str | None = None
 
 
-def judge(v: Verification, state: str | None, superseded_by: str | None) -> Verdict:
-    """The verdict of a verification; ``state`` is the registry's status of the certificate
+def judge(v: Verification, status: Status | None) -> Verdict:
+    """The verdict of a verification; ``status`` is the registry's standing of the certificate
     (None when there is no registry, or it holds no such certificate).
 
     Not genuine wins over everything: a forged code may claim any status.
     """
     checks = {c.name: c for c in v.checks}
-    for name in ("signature", "issuer", "content"):
-        if name in checks and checks[name].status == "invalid":
-            return Verdict("not_genuine", _sentence(checks[name].reason))
     if checks["signature"].status != "valid" or v.claims is None:
-        return Verdict("not_genuine", _sentence(checks["signature"].reason))
-    status = checks.get("status")
-    if status is None or status.status == "skipped":
+        return Verdict("not_genuine", "This code was not signed by the city, or was changed "
+                       "after it was signed.")  # fmt: skip
+    if checks["issuer"].status != "valid":
+        return Verdict("not_genuine", "Signed, but not with a key the city trusted for its "
+                       "issue date.")  # fmt: skip
+    if checks.get("content") and checks["content"].status == "invalid":
+        return Verdict("not_genuine", "The registry's record is not the certificate this code "
+                       "was signed for.")  # fmt: skip
+    check = checks.get("status")
+    if check is None or check.status == "skipped":
         return Verdict("not_checked", "Signature genuine; status not checked (this service has "
                        "no registry to ask).")  # fmt: skip
-    if status.status == "valid":
-        return Verdict("valid", "Genuine, and in force: " + _sentence(status.reason))
-    if state == "superseded":
-        return Verdict("superseded", f"Replaced by certificate {superseded_by}. Ask for that "
-                       "one.", superseded_by)  # fmt: skip
-    if state == "suspended":
-        return Verdict("suspended", _sentence(status.reason))
-    if state == "revoked":
-        return Verdict("revoked", _sentence(status.reason))
-    return Verdict("not_genuine", "Signed with the city's key, but the registry holds no such "
-                   "certificate.")  # fmt: skip
+    if status is None:
+        return Verdict("not_genuine", "Signed with the city's key, but the registry holds no "
+                       "such certificate.")  # fmt: skip
+    day = status.since[:10]
+    if status.state == "valid":
+        return Verdict("valid", f"Genuine, and in force since {day}.")
+    if status.state == "superseded":
+        return Verdict("superseded", f"Replaced on {day} by certificate {status.superseded_by}. "
+                       "Ask for that one.", status.superseded_by)  # fmt: skip
+    key: Key = "suspended" if status.state == "suspended" else "revoked"
+    return Verdict(key, _sentence(check.reason.replace(status.since, day)))
 
 
 def _sentence(reason: str) -> str:
@@ -101,8 +106,10 @@ body { margin: 0; font: 17px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, 
   color: #111; background: #fff; }
 .verdict { color: #fff; padding: 1.4rem 1.1rem 1.3rem; }
 .verdict .mark { font-size: 4.2rem; line-height: 1; font-weight: 800; margin: 0; }
-.verdict h1 { font-size: 3.3rem; line-height: 1.02; margin: .2rem 0 .5rem; font-weight: 850;
-  letter-spacing: -.01em; overflow-wrap: anywhere; text-transform: uppercase; }
+/* 11.5vw: the longest verdict, SUPERSEDED, fits a phone's width in one piece; never split
+   inside a word (overflow-wrap stays normal) */
+.verdict h1 { font-size: min(11.5vw, 4.5rem); line-height: 1.02; margin: .2rem 0 .5rem;
+  font-weight: 850; letter-spacing: -.01em; text-transform: uppercase; }
 .verdict p { font-size: 1.15rem; margin: 0; font-weight: 600; overflow-wrap: anywhere; }
 main { padding: .9rem 1.1rem 1.5rem; }
 h2 { font-size: 1.1rem; margin: 1rem 0 .4rem; }
@@ -118,8 +125,10 @@ footer { font-size: .8rem; color: #4a5360; margin-top: 1.2rem; }
 """
 
 
-def build_page(v: Verification, verdict: Verdict, on_date: dt.date) -> str:
-    """The whole page as one string (``<!DOCTYPE html>`` and the ``html`` element)."""
+def build_page(v: Verification, verdict: Verdict, on_date: dt.date,
+               jurisdiction_title: str | None = None) -> str:  # fmt: skip
+    """The whole page as one string (``<!DOCTYPE html>`` and the ``html`` element);
+    ``jurisdiction_title`` is the policy's name of the certificate's jurisdiction, if known."""
     look = LOOKS[verdict.key]
     head = _el(
         "head",
@@ -139,13 +148,13 @@ def build_page(v: Verification, verdict: Verdict, on_date: dt.date) -> str:
         _el("h1", None, look.words),
         _el("p", None, _t(verdict.detail)),
     )  # fmt: skip
-    main = _el("main", None, *_statement(v, verdict), *_checks(v, on_date))
+    main = _el("main", None, *_statement(v, verdict, jurisdiction_title), *_checks(v, on_date))
     body = _el("body", None, banner, main)
     page = _el("html", {"lang": "en"}, head, body)
     return "<!DOCTYPE html>\n" + ET.tostring(page, encoding="unicode", method="html") + "\n"
 
 
-def _statement(v: Verification, verdict: Verdict) -> list[ET.Element]:
+def _statement(v: Verification, verdict: Verdict, title: str | None) -> list[ET.Element]:
     """What the certificate states, when the signature is genuine; a warning otherwise."""
     if verdict.key == "not_genuine" or v.claims is None:
         return [_el("p", {"class": "warn"}, "Do not rely on what this code or its paper says. "
@@ -155,7 +164,7 @@ def _statement(v: Verification, verdict: Verdict) -> list[ET.Element]:
             ("Occupant load", f"{c.occupant_load:,}")]  # fmt: skip
     if c.area is not None:
         rows.append(("Area", f"{c.area:,} sq ft"))
-    rows += [("Issued", c.issued_on.isoformat()), ("Jurisdiction", c.jurisdiction),
+    rows += [("Issued", c.issued_on.isoformat()), ("Jurisdiction", title or c.jurisdiction),
              ("Certificate", c.certificate_id), ("Permit", c.permit)]  # fmt: skip
     if verdict.superseded_by:
         rows.append(("Superseded by", verdict.superseded_by))
