@@ -232,6 +232,9 @@ def test_a_case_that_may_not_issue_is_refused_in_place(client: TestClient) -> No
     assert {d["code"] for d in diagnostics} == {"certificate/not-issuable"}
     assert all(d["span"]["file"] == "request.json" for d in diagnostics)
     assert client.post("/v1/certificates", content=b"{nope", headers=AUTH).status_code == 400
+    r = client.post("/v1/certificates", json=[1], headers=AUTH)
+    assert r.status_code == 422
+    assert r.json()["error"]["diagnostics"][0]["code"] == "case/not-a-mapping"
     assert client.post("/v1/certificates?date=tomorrow", json={}, headers=AUTH).status_code == 400
 
 
@@ -261,3 +264,20 @@ def test_the_token_command_prints_the_token_once(tmp_path: Path) -> None:
     token = result.stdout.strip()
     assert len(token) >= 43 and load_tokens(path, environ={}) == {hash_token(token): "clerk-3"}
     assert token not in path.read_text("utf-8")
+
+
+def test_an_unreachable_registry_leaves_the_status_unchecked(
+    tmp_path: Path, loaded: Loaded, url: str
+) -> None:
+    """The inspector still learns the signature is genuine; writes get a 503 that names no
+    server (the log does)."""
+    service = make_service(tmp_path, loaded, url)
+    out = issue(TestClient(create_app(service, routes(service))), case_of(HOUSTON))
+    down = make_service(tmp_path / "down", loaded, "postgresql://nobody@127.0.0.1:1/none")
+    down.trust = service.trust
+    client = TestClient(create_app(down, routes(down)))
+    html = page(client, out["verify_url"])
+    assert verdict(html) == "Not checked" and "cannot be reached" in html
+    r = client.post("/v1/certificates", json=case_of(HOUSTON), headers=AUTH)
+    assert r.status_code == 503 and "127.0.0.1" not in r.text
+    assert r.json()["error"]["diagnostics"][0]["code"] == "service/certificates-unavailable"

@@ -217,8 +217,10 @@ async def issue_certificate(service: Service, registries: Registries, request: R
     issued_on = _date_parameter(request)
     body = await read_body(request, service.max_body)
     if not isinstance(parse(body), dict):
-        raise _bad_body("a certificate is issued for a case: a JSON object with `jurisdiction` "
-                        "and `facts`", 'send the case file as JSON')  # fmt: skip
+        raise BodyError(422, [Diagnostic(
+            "case/not-a-mapping", "a certificate is issued for a case: a JSON object with "
+            "`jurisdiction` and `facts`", Span(BODY, 1, 1, 1, 1),
+            help="send the case file as JSON")])  # fmt: skip
     done, state = await run_in_threadpool(_issued, service, registries, body, (), who,
                                           issued_on, None, None)  # fmt: skip
     return _issued_response(done, state)
