@@ -85,6 +85,13 @@ class Service:
     log: Any = None  # engine.service.log.DecisionLog, when one is open
     registry_url: str | None = None
     tokens: frozenset[str] = frozenset()  # SHA-256 hex of the bearer tokens that may write
+    # The certificate endpoints (engine/service/certificates.py): bearer-token hashes with the
+    # name each writes under (engine.service.auth.load_tokens), the trust list the verification
+    # page checks with, and the signing key and folder that issuing needs.
+    writers: dict[str, str] = field(default_factory=dict)  # SHA-256 hex → name
+    trust: tuple[Any, ...] = ()  # engine.certificates.keys.TrustedKey, from keys.json
+    key_path: Path | None = None
+    certificate_dir: Path | None = None
     max_body: int = 1024 * 1024
     max_batch_body: int = 64 * 1024 * 1024
     max_batch_cases: int = 10_000

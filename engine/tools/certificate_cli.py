@@ -19,15 +19,9 @@ from typing import Any
 import click
 
 from engine.api import Policy, load_policy
+from engine.certificates.grounds import GROUNDS, NEEDS_GROUND, grounded_reason
 from engine.compile.load import read_case
 from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, Span
-
-GROUNDS = {
-    # IBC 111.4: the building official may suspend or revoke, in writing, a certificate ...
-    "error": "issued in error",
-    "incorrect_information": "issued on the basis of incorrect information supplied",
-    "violation": "the building or portion is in violation of an ordinance, regulation or the code",
-}
 
 
 def _now() -> dt.datetime:
@@ -373,10 +367,10 @@ def _state_command(group: click.Group, kind: str, doc: str, echo: Callable[..., 
     @guarded
     def command(certificate_id: str, reason: str, ground: str | None,
                 registry_url: str | None, who: str | None) -> None:  # fmt: skip
-        if kind != "reinstate" and ground is None:
+        if kind in NEEDS_GROUND and ground is None:
             raise click.UsageError(f"give the IBC 111.4 ground to {kind}: --ground "
                                    + "|".join(sorted(GROUNDS)))  # fmt: skip
-        why = f"{GROUNDS[ground]}: {reason}" if ground else reason
+        why = grounded_reason(ground, reason)
         with _open(registry_url) as reg:
             status = getattr(reg, kind)(certificate_id, _who(who), why, now=_now())
         echo(_status_line(status))

@@ -517,22 +517,16 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
     sys.exit(1 if changes or impact else 0)
 
 
-def _register_certificates() -> None:
-    from engine.tools import certificate_cli
+def _register_groups() -> None:
+    """The commands that live in their own modules: certificates and keys, tokens, replay."""
+    from engine.tools import certificate_cli, replay_cli, token_cli
 
     certificate_cli.register(main, _echo, _guarded, policy_option, _parse_date)
-
-
-_register_certificates()
-
-
-def _register_replay() -> None:
-    from engine.tools import replay_cli
-
     replay_cli.register(main, _echo, _guarded, policy_option)
+    token_cli.register(main, _echo, _guarded)
 
 
-_register_replay()
+_register_groups()
 
 
 if __name__ == "__main__":
