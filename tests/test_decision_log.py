@@ -284,6 +284,18 @@ def test_a_masked_value_is_a_stable_hash_and_never_reaches_the_log(
         assert secret not in text
 
 
+def test_a_refused_case_keeps_no_personal_data_either(policy: Policy, tmp_path: Path) -> None:
+    """Written with a dotted key, `owner.name` is refused (the message quotes the key, not the
+    value), and masked all the same: a refusal's input is logged too."""
+    case = {"jurisdiction": "generic", "facts": {"owner.name": PERSON["name"]}}
+    with pytest.raises(OrdinanceError) as refused:
+        policy.evaluate(case)
+    diagnostics = [d.to_json() for d in refused.value.diagnostics]
+    with open_log(None, default_dir=tmp_path, mask=mask_for(policy)) as log:
+        log.append(event(1, input=case, status=422, diagnostics=diagnostics))
+    assert PERSON["name"] not in (tmp_path / "decisions.ndjson").read_text("utf-8")
+
+
 # --- replay ----------------------------------------------------------------------------------
 
 

@@ -86,36 +86,34 @@ def masked(case: Mapping[str, Any], mask: frozenset[str]) -> dict[str, Any]:
     ...        frozenset({"owner.name"}))
     {'facts': {'owner': {'name': {'masked': 'sha256:c13d584857222664'}}, 'permit': {'code': 'IBC'}}}
     """
+    return _masked(case, mask, {})
+
+
+def _masked(case: Mapping[str, Any], mask: frozenset[str], given: dict[str, Any]) -> dict[str, Any]:
+    """`masked`, noting in `given` each masked value by its fact id."""
     out = dict(case)
     facts = case.get("facts")
     if mask and isinstance(facts, Mapping):
-        out["facts"] = _mask_tree(facts, mask, "")
+        out["facts"] = _mask_tree(facts, mask, "", given)
     return out
 
 
-def _mask_tree(given: Mapping[str, Any], mask: frozenset[str], prefix: str) -> dict[str, Any]:
+def _mask_tree(
+    facts: Mapping[str, Any], mask: frozenset[str], prefix: str, given: dict[str, Any]
+) -> dict[str, Any]:
+    # A key may hold dots itself (`"owner.name": …`, which a case may not give but a refused
+    # one may hold): the id is the path so far, however it was split.
     out: dict[str, Any] = {}
-    for key, value in given.items():
+    for key, value in facts.items():
         fid = f"{prefix}{key}"
         if fid in mask and value is not None:
             out[key] = {"masked": _digest(value)}
+            given[fid] = value
         elif isinstance(value, Mapping) and any(m.startswith(fid + ".") for m in mask):
-            out[key] = _mask_tree(value, mask, fid + ".")
+            out[key] = _mask_tree(value, mask, fid + ".", given)
         else:
             out[key] = value
     return out
-
-
-def _given(case: Mapping[str, Any], mask: frozenset[str]) -> dict[str, Any]:
-    """The facts of `mask` that `case` gives a value (not null), by id."""
-    found = {}
-    for fid in mask:
-        node: Any = case.get("facts")
-        for part in fid.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if node is not None:
-            found[fid] = node
-    return found
 
 
 def _masked_texts(given: Mapping[str, Any]) -> dict[str, str]:
@@ -165,11 +163,11 @@ def mask_event(event: Mapping[str, Any], mask: frozenset[str]) -> dict[str, Any]
     case = event.get("input")
     if not mask or not isinstance(case, Mapping):
         return out
-    given = _given(case, mask)
+    given: dict[str, Any] = {}
+    out["input"] = _masked(case, mask, given)
     if not given:
         return out
     texts = _masked_texts(given)
-    out["input"] = masked(case, mask)
     for key in ("result", "diagnostics"):
         if event.get(key) is not None:
             out[key] = _scrub(event[key], texts, frozenset(given))
