@@ -28,7 +28,7 @@ from engine.run import catalogue
 from engine.run.program import CompiledPolicy
 from engine.service import openapi
 from engine.service.bodies import BodyError, located, parse
-from engine.service.convert import values_json
+from engine.service.convert import values_converter
 from engine.service.state import ENGINE_VERSION, Loaded, Service
 
 LOG = logging.getLogger("ordinance.service")
@@ -155,7 +155,7 @@ async def decide(service: Service, request: Request) -> Response:
             raise CaseError([])  # located below: "a case must be a JSON object"
         result = loaded.policy.evaluate(data, decisions=decisions, explain=explain)
     except CaseError:
-        diagnostics = _located_refusal(loaded, body, (), decisions, explain)
+        diagnostics = _located_refusal(loaded, body, (), decisions, explain, data)
         status = _status_of(diagnostics)
         await _log(service, [_event(loaded, decision_id, "decide", None, None, options, data, None,
                                     diagnostics, status, started)])  # fmt: skip
@@ -169,12 +169,17 @@ async def decide(service: Service, request: Request) -> Response:
 
 
 def _located_refusal(
-    loaded: Loaded, body: bytes, at: tuple[Any, ...], decisions: list[str] | None, explain: bool
+    loaded: Loaded,
+    body: bytes,
+    at: tuple[Any, ...],
+    decisions: list[str] | None,
+    explain: bool,
+    data: Any,
 ) -> list[Diagnostic]:
     """The refusal again, read with positions in the body."""
     try:
         located(body, at, lambda case: loaded.policy.evaluate(case, decisions=decisions,
-                                                              explain=explain))  # fmt: skip
+                                                              explain=explain), data)  # fmt: skip
     except CaseError as exc:
         return list(exc.diagnostics)
     except BodyError as exc:
@@ -228,8 +233,9 @@ async def batch(service: Service, request: Request) -> Response:
     cases, decisions = _batch_shape(data, service.max_batch_cases)
     batch_id = new_id()
     started = time.perf_counter()
+    logged = service.log is not None
     results, events = await run_in_threadpool(_run_batch, loaded, body, cases, decisions,
-                                              batch_id, started)  # fmt: skip
+                                              batch_id, started, logged)  # fmt: skip
     await _log(service, events)
     service.count("batch_cases", len(cases))
     return json_response({"batch_id": batch_id, "policy_digest": loaded.digest,
@@ -276,52 +282,63 @@ def _run_batch(
     decisions: list[str] | None,
     batch_id: str,
     started: float,
+    log: bool = True,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every case's values, in order, by the bulk path; a case that does not fit gets its own
-    located diagnostics and the others their values."""
+    located diagnostics and the others their values.
+
+    The whole batch goes to ``values_many`` first (the common case: every case fits); only
+    when that refuses are the cases taken one by one, so a bad case costs only itself. Item
+    ``i``'s decision id is ``<batch id>.<i>``: unique, and sorted with its batch in the log.
+    """
     policy = loaded.policy
-    ids = [new_id() for _ in cases]
-    good: list[int] = []
     refused: dict[int, list[Diagnostic]] = {}
-    for i, case in enumerate(cases):
-        try:
-            if not isinstance(case, dict):
-                raise CaseError([])
-            policy.prepare(case)
-        except CaseError:
-            refused[i] = _located_refusal_values(loaded, body, i, decisions)
-        else:
-            good.append(i)
     computed: dict[int, dict[str, Any]] = {}
-    if good:
-        try:
-            many = policy.values_many([cases[i] for i in good], decisions)
-        except CaseError as exc:  # an unknown decision id: the whole batch is refused
-            raise BodyError(_status_of(list(exc.diagnostics)), list(exc.diagnostics)) from None
-        for i, values in zip(good, many, strict=True):
-            computed[i] = values_json(values, loaded.types.get(cases[i].get("jurisdiction"), {}))
+    try:
+        if not all(isinstance(c, dict) for c in cases):
+            raise CaseError([])
+        many = list(zip(range(len(cases)), policy.values_many(cases, decisions), strict=True))
+    except CaseError as exc:
+        if {d.code for d in exc.diagnostics} & BAD_REQUEST_CODES:  # an unknown decision id
+            raise BodyError(400, list(exc.diagnostics)) from None
+        many = []
+        for i, case in enumerate(cases):
+            try:
+                if not isinstance(case, dict):
+                    raise CaseError([])
+                many.append((i, policy.values(case, decisions)))
+            except CaseError:
+                refused[i] = _located_refusal_values(loaded, body, i, case)
+    converters: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+    for i, values in many:
+        jid = cases[i].get("jurisdiction")
+        convert = converters.get(jid)
+        if convert is None:
+            convert = converters[jid] = values_converter(loaded.types.get(jid, {}))
+        computed[i] = convert(values)
     results, events = [], []
     options = {"decisions": decisions, "explain": False, "as_of": None}
     for i, case in enumerate(cases):
+        did = f"{batch_id}.{i}"
         if i in refused:
-            results.append({"decision_id": ids[i], "error": {
-                "status": _status_of(refused[i]),
-                "diagnostics": [d.to_json() for d in refused[i]]}})  # fmt: skip
-            events.append(_event(loaded, ids[i], "batch", batch_id, i, options, case, None,
-                                 refused[i], _status_of(refused[i]), started))  # fmt: skip
+            status = _status_of(refused[i])
+            results.append({"decision_id": did, "error": {
+                "status": status, "diagnostics": [d.to_json() for d in refused[i]]}})  # fmt: skip
+            if log:
+                events.append(_event(loaded, did, "batch", batch_id, i, options, case, None,
+                                     refused[i], status, started))  # fmt: skip
         else:
-            results.append({"decision_id": ids[i], "values": computed[i]})
-            events.append(_event(loaded, ids[i], "batch", batch_id, i, options, case,
-                                 {"values": computed[i]}, [], 200, started,
-                                 case.get("jurisdiction")))  # fmt: skip
+            results.append({"decision_id": did, "values": computed[i]})
+            if log:
+                events.append(_event(loaded, did, "batch", batch_id, i, options, case,
+                                     {"values": computed[i]}, [], 200, started,
+                                     case.get("jurisdiction")))  # fmt: skip
     return results, events
 
 
-def _located_refusal_values(
-    loaded: Loaded, body: bytes, index: int, decisions: list[str] | None
-) -> list[Diagnostic]:
+def _located_refusal_values(loaded: Loaded, body: bytes, index: int, data: Any) -> list[Diagnostic]:
     try:
-        located(body, ("cases", index), lambda case: loaded.policy.prepare(case))
+        located(body, ("cases", index), lambda case: loaded.policy.prepare(case), data)
     except CaseError as exc:
         return list(exc.diagnostics)
     raise AssertionError("a case refused as a mapping was accepted as a document")
@@ -342,7 +359,7 @@ def _compiled(service: Service, request: Request) -> CompiledPolicy:
             )
             if len(leaves) != 1:
                 raise _bad_parameter("name the jurisdiction: `?jurisdiction=` one of "
-                                     + ", ".join(leaves), "add `?jurisdiction=kent`")  # fmt: skip
+                                     + ", ".join(leaves), "add `?jurisdiction=<id>`")  # fmt: skip
             jurisdiction = leaves[0]
         if revision is None:
             return policy.latest(jurisdiction)

@@ -61,19 +61,23 @@ def _at(body: bytes, pos: int) -> Span:
     return Span(BODY, line, col, line, col)
 
 
-def located(body: bytes, prefix: Path_, work: Callable[[Case], T]) -> T:
+def located(body: bytes, prefix: Path_, work: Callable[[Case], T], data: Any = None) -> T:
     """Run ``work`` on the case at ``prefix`` of the body again, read with positions, so the
-    ``CaseError`` it raises is located in the body. Called only after the fast path refused."""
+    ``CaseError`` it raises is located in the body. Called only after the fast path refused.
+
+    ``data`` is the case as the fast path parsed it: when the composer cannot read what orjson
+    could (a key YAML takes for something else), the diagnostics are the unlocated ones of the
+    mapping, never a second, confusing syntax error.
+    """
     try:
-        doc = load_text(body, BODY)
+        sub = sub_document(load_text(body, BODY), prefix)
     except OrdinanceError:
-        raise  # the body parsed as JSON a moment ago; a loader limit (size, depth) says why
-    sub = sub_document(doc, prefix)
+        sub = Document(BODY, "", data)
     if not isinstance(sub.data, dict):
         raise CaseError([Diagnostic(
             "case/not-a-mapping", "a case must be a JSON object with `jurisdiction` and `facts`",
-            sub.span(()))])  # fmt: skip
-    return work(case_from_dict(sub.data, sub))
+            sub.span(()) if sub.text else Span(BODY, 1, 1, 1, 1))])  # fmt: skip
+    return work(case_from_dict(sub.data, sub if sub.text else None))
 
 
 def sub_document(doc: Document, prefix: Path_) -> Document:

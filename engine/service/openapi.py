@@ -160,8 +160,71 @@ def _spec() -> dict[str, Any]:
             "/v1/status": {"get": {"summary": "Policy digest, revisions, load time, uptime, "
                                    "counts", "responses": {"200": _json("Listing", "status")}}},
             "/health": {"get": {"summary": "Alive", "responses": {"200": _json("Listing", "ok")}}},
+            **_certificate_paths(),
         },
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "a token from `ordinance token new` (stored hashed)"}}},
+    }  # fmt: skip
+
+
+def _certificate_paths() -> dict[str, Any]:
+    """The verification page and the certificate endpoints (engine/service/certificates.py)."""
+    cid = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^CO-[A-Z2-7]{5}-[A-Z2-7]{5}$"},
+    }
+    write: dict[str, Any] = {"security": [{"bearer": []}]}
+    refused = {
+        str(s): {
+            "description": d,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for s, d in (
+            (401, "no bearer token"),
+            (403, "a token the service does not know"),
+            (404, "no such certificate"),
+            (409, "the certificate's state refuses it"),
+            (422, "the request does not fit"),
+            (503, "certificates are not configured"),
+        )
+    }
+    change = {
+        "type": "object",
+        "properties": {"reason": {"type": "string"}, "ground": {"type": "string"}},
+    }
+    return {
+        "/v/{payload}": {"get": {
+            "summary": "The page a certificate's QR code opens: valid, superseded, suspended, "
+                       "revoked or not genuine (JSON with Accept: application/json)",
+            "parameters": [{"name": "payload", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the verdict page",
+                                  "content": {"text/html": {}, "application/json": {}}},
+                          "414": {"description": "a payload longer than a QR code holds"}}}},
+        "/v1/certificates": {"post": {
+            "summary": "Issue the certificate of a case (the policy decides whether it may)",
+            **write, "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Case"}}}},
+            "responses": {"201": _json("Listing", "issued"), "200": _json("Listing",
+                          "already issued"), **refused, **_errors(400, 413)}}},
+        "/v1/certificates/{id}": {"get": {
+            "summary": "A certificate's status and history", "parameters": [cid],
+            "responses": {"200": _json("Listing", "status and events"), "404": refused["404"]}}},
+        **{f"/v1/certificates/{{id}}/{action}": {"post": {
+            "summary": f"{action.capitalize()} a certificate (IBC 111.4)", **write,
+            "parameters": [cid], "requestBody": {"required": True, "content": {
+                "application/json": {"schema": change}}},
+            "responses": {"200": _json("Listing", "the new status"), **refused,
+                          **_errors(400, 413)}}} for action in ("suspend", "reinstate", "revoke")},
+        "/v1/certificates/{id}/regenerate": {"post": {
+            "summary": "A corrected certificate superseding this one", **write,
+            "parameters": [cid], "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"type": "object"}}}},
+            "responses": {"201": _json("Listing", "regenerated"), **refused,
+                          **_errors(400, 413)}}},
     }  # fmt: skip
 
 

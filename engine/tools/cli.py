@@ -518,10 +518,12 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
 
 
 def _register_groups() -> None:
-    """The commands that live in their own modules: certificates and keys, tokens, replay."""
-    from engine.tools import certificate_cli, replay_cli, token_cli
+    """The commands that live in their own modules: certificates and keys, serve, replay,
+    tokens."""
+    from engine.tools import certificate_cli, replay_cli, serve_cli, token_cli
 
     certificate_cli.register(main, _echo, _guarded, policy_option, _parse_date)
+    serve_cli.register(main, _guarded, policy_option)
     replay_cli.register(main, _echo, _guarded, policy_option)
     token_cli.register(main, _echo, _guarded)
 
