@@ -28,6 +28,7 @@ from engine.certificates import document, mail
 from engine.certificates.draft import Draft, claims_of, draft, settings
 from engine.certificates.keys import (
     CertificateError,
+    check_signing_key,
     key_id,
     key_id_bytes,
     load_private_key,
@@ -42,7 +43,7 @@ from engine.certificates.registry import (
     SupersedeRequired,
     canonical_json,
 )
-from engine.diagnostics import Diagnostic
+from engine.diagnostics import Diagnostic, Span
 from engine.run.facts import Case
 
 
@@ -71,6 +72,7 @@ def issue(
     issued_on: dt.date | None = None,
     regenerate: str | None = None,
     why: str | None = None,
+    trust_path: Path | None = None,
 ) -> Issued:
     """Issue (or, with ``regenerate``, correct) the certificate of ``case``.
 
@@ -78,6 +80,10 @@ def issue(
     ``new_certificate_when`` decision is true for the case (it then supersedes the old one);
     ``regenerate`` names the certificate a corrected one replaces, whatever the policy says of
     changes, since correcting an error is not a change of the building.
+
+    The key must be the case's jurisdiction's and valid on the issue date, by the trust list
+    ``trust_path`` (else the ``keys.json`` beside the key): what a verifier would reject is
+    never signed.
 
     Raises:
         CertificateError: the policy does not allow it, the key cannot be read, or the registry
@@ -88,6 +94,7 @@ def issue(
     cp, _ = settings(policy, case)
     if issued_on is None:
         issued_on = now.astimezone(ZoneInfo(cp.layered.jurisdiction.time_zone)).date()
+    check_signing_key(kid, cp.layered.jurisdiction.id, issued_on, key_path, trust_path)
     first = draft(policy, case, issued_on=issued_on, key_id=kid)
     current = registry.current(first.claims.jurisdiction, first.permit)
     if regenerate is not None:
@@ -104,6 +111,7 @@ def issue(
             return _written(known, private, out_dir, first, now, new=False)
         chosen, kind = first, "issue"
     made = artefacts(chosen.certificate, private, chosen.config.sender, now)  # refuses first
+    prepare_out(out_dir)  # before anything is recorded too: a record always gets its files
     entry = _entry(chosen, case, kid, now)
     if kind == "regenerate":
         record = registry.regenerate(entry, who=who, now=now, why=why or "corrected certificate")
@@ -225,10 +233,13 @@ def _written(
     from that very text before it was recorded)."""
     if made is None or canonical_json(made.certificate) != record.canonical:
         made = artefacts(json.loads(record.canonical), private, chosen.config.sender, now)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_out(out_dir)
     files = {kind: out_dir / f"{record.id}.{kind}" for kind in made.files}
     for kind, data in made.files.items():
-        _write(files[kind], data)
+        try:
+            _write(files[kind], data)
+        except OSError as exc:
+            raise _unwritable(files[kind], exc) from None
     return Issued(record, made.certificate, files, made.payload, made.qr_version, new,
                   made.recipients)  # fmt: skip
 
@@ -253,17 +264,54 @@ def artefacts(
     claims = claims_of(certificate)
     payload = sign(claims, private, key_id_bytes(private.public_key()))
     code = make_qr(certificate["verify_url"], payload)
+    recipients = tuple(next((i["value"] for i in certificate["items"]
+                             if i["id"] == "recipients"), ()))  # fmt: skip
+    if recipients and sender:
+        mail.check_addresses(sender, list(recipients))  # refuses before the PDF is laid out
     pdf = document.certificate_pdf(certificate, code)
     pretty = json.dumps(certificate, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     png = io.BytesIO()
     code.save(png, kind="png", scale=module_scale(code), border=4, dpi=PRINT_DPI)
     files = {"json": pretty.encode("utf-8"), "pdf": pdf, "png": png.getvalue()}
-    recipients = tuple(next((i["value"] for i in certificate["items"]
-                             if i["id"] == "recipients"), ()))  # fmt: skip
     if recipients and sender:
         files["eml"] = mail.certificate_email(certificate, pdf, sender=sender,
                                               recipients=list(recipients), sent_at=now)  # fmt: skip
     return Artefacts(certificate, payload, int(code.version), recipients, files)
+
+
+def prepare_out(out_dir: Path) -> None:
+    """Make the output folder, or say why it cannot be written to.
+
+    Raises:
+        CertificateError: ``certificate/unwritable``.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(out_dir, exc) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise _unwritable(out_dir, PermissionError("permission denied"))
+
+
+def write_public(path: Path, data: bytes) -> None:
+    """Write a published file (a status list) atomically, its folder made when missing.
+
+    Raises:
+        CertificateError: ``certificate/unwritable``.
+    """
+    prepare_out(path.parent)
+    try:
+        _write(path, data)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+
+
+def _unwritable(path: Path, exc: OSError) -> CertificateError:
+    return CertificateError([Diagnostic(
+        "certificate/unwritable", f"cannot write `{path}`: {exc.strerror or exc}",
+        Span(str(path), 1, 1, 1, 1),
+        help="give `--out` a folder you can write to (it is made when it does not exist)",
+    )])  # fmt: skip
 
 
 def _write(path: Path, data: bytes) -> None:
