@@ -154,6 +154,19 @@ def test_a_status_list_that_cannot_be_written_is_a_diagnostic(keys: dict[str, Pa
     assert code == 1 and "certificate/unwritable" in err and "internal error" not in err
 
 
+def test_a_case_id_longer_than_the_registry_keeps_is_refused_on_every_backend(
+    keys: dict[str, Path], tmp_path: Path, url: str
+) -> None:
+    data = yaml.safe_load(HOUSTON.read_text("utf-8"))
+    data["case"] = "C" * 300  # PostgreSQL: varchar(256), an internal error at the insert
+    case = tmp_path / "long.yaml"
+    case.write_text(yaml.safe_dump(data), "utf-8")
+    code, _, err = run("certificate", "issue", case, "--key", keys["houston"], "--out",
+                       tmp_path / "out", "--registry", url)  # fmt: skip
+    assert code == 1 and "certificate/value-too-long" in err and "internal error" not in err
+    assert "long.yaml:" in err and not (tmp_path / "out").exists()
+
+
 # --- what an inspector gives verify ----------------------------------------------------------
 
 

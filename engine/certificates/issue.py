@@ -36,6 +36,7 @@ from engine.certificates.keys import (
 from engine.certificates.payload import sign
 from engine.certificates.qr import PRINT_DPI, make_qr, module_scale
 from engine.certificates.registry import (
+    CERTIFICATES,
     Certificate,
     Record,
     Registry,
@@ -110,9 +111,10 @@ def issue(
         if known is not None and known.case_id == (case.id or "") and known.key_id == kid:
             return _written(known, private, out_dir, first, now, new=False)
         chosen, kind = first, "issue"
+    entry = _entry(chosen, case, kid, now)
+    _check_fits(entry, case)
     made = artefacts(chosen.certificate, private, chosen.config.sender, now)  # refuses first
     prepare_out(out_dir)  # before anything is recorded too: a record always gets its files
-    entry = _entry(chosen, case, kid, now)
     if kind == "regenerate":
         record = registry.regenerate(entry, who=who, now=now, why=why or "corrected certificate")
     else:
@@ -217,6 +219,25 @@ def _entry(chosen: Draft, case: Case, kid: str, now: dt.datetime) -> Certificate
         policy_revision=revision,
         policy_digest=chosen.certificate["policy_digest"],
     )
+
+
+def _check_fits(entry: Certificate, case: Case) -> None:
+    """Each value fits its registry column: PostgreSQL refuses a longer one at the insert
+    (SQLite would keep it), so both refuse it here, with the field named.
+
+    Raises:
+        CertificateError: ``certificate/value-too-long``.
+    """
+    for name in ("permit", "case_id", "jurisdiction", "policy_revision"):
+        limit = getattr(CERTIFICATES.c[name].type, "length", None)
+        value = str(getattr(entry, name))
+        if limit is not None and len(value) > limit:
+            shown = "the case id" if name == "case_id" else f"the {name.replace('_', ' ')}"
+            raise CertificateError([Diagnostic(
+                "certificate/value-too-long",
+                f"{shown} is {len(value):,} characters long; the registry keeps at most {limit}",
+                case.span("case" if name == "case_id" else "facts"),
+                help=f"shorten {shown} in the case")])  # fmt: skip
 
 
 def _written(
