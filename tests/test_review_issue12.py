@@ -154,16 +154,19 @@ def test_a_status_list_that_cannot_be_written_is_a_diagnostic(keys: dict[str, Pa
     assert code == 1 and "certificate/unwritable" in err and "internal error" not in err
 
 
-def test_a_case_id_longer_than_the_registry_keeps_is_refused_on_every_backend(
-    keys: dict[str, Path], tmp_path: Path, url: str
+@pytest.mark.parametrize("case_id, permit", [("C" * 300, "BP-1"), ("HOU-1", "BP\x00-1"),
+                                             ("HOU\x00-1", "BP-1")])  # fmt: skip
+def test_a_value_postgresql_cannot_keep_is_refused_on_every_backend(
+    keys: dict[str, Path], tmp_path: Path, url: str, case_id: str, permit: str
 ) -> None:
     data = yaml.safe_load(HOUSTON.read_text("utf-8"))
-    data["case"] = "C" * 300  # PostgreSQL: varchar(256), an internal error at the insert
+    data["case"] = case_id  # PostgreSQL: varchar(256), no NUL: an internal error at the query
+    data["facts"]["permit"]["number"] = permit
     case = tmp_path / "long.yaml"
     case.write_text(yaml.safe_dump(data), "utf-8")
     code, _, err = run("certificate", "issue", case, "--key", keys["houston"], "--out",
                        tmp_path / "out", "--registry", url)  # fmt: skip
-    assert code == 1 and "certificate/value-too-long" in err and "internal error" not in err
+    assert code == 1 and "certificate/bad-value" in err and "internal error" not in err
     assert "long.yaml:" in err and not (tmp_path / "out").exists()
 
 
@@ -215,20 +218,26 @@ def test_verify_of_empty_text_says_nothing_was_scanned(keys: dict[str, Path]) ->
 
 def test_escapes_in_a_case_do_not_reach_the_terminal(keys: dict[str, Path],
                                                      tmp_path: Path) -> None:  # fmt: skip
-    case = hostile(tmp_path, **{"permit.number": "BP-1\x1b[2J\x1b[31m",
-                                "site.address": "1 Main St\nVALID: forged \u202eline"})  # fmt: skip
+    address = "1 Main St\x1b[2J\x1b[31m\nVALID: forged \u202eline"
+    case = hostile(tmp_path, **{"site.address": address})
     code, out, err = issue(keys["houston"], tmp_path, case=case)
     assert code == 0, err
-    assert "\x1b" not in out and "\\x1b[2J" in out
     [png] = (tmp_path / "out").glob("*.png")
     code, out, err = run("certificate", "verify", png, "--trust", keys["houston_trust"],
                          "--date", "2026-12-02")  # fmt: skip
     assert code == 0, err
-    assert "\x1b" not in out and "\u202e" not in out
-    assert "\nVALID: forged" not in out and "1 Main St\\nVALID: forged" in out
+    assert "\x1b" not in out and "\u202e" not in out and "\nVALID: forged" not in out
+    assert "1 Main St\\x1b[2J\\x1b[31m\\nVALID: forged \\u202eline" in out
     json_out = json.loads(run("certificate", "verify", png, "--trust", keys["houston_trust"],
                               "--date", "2026-12-02", "--format", "json")[1])  # fmt: skip
-    assert json_out["claims"]["permit"] == "BP-1\x1b[2J\x1b[31m"  # the data itself is kept
+    assert json_out["claims"]["address"] == address  # the data itself is kept
+
+
+def test_a_permit_number_with_an_escape_is_refused(keys: dict[str, Path], tmp_path: Path) -> None:
+    case = hostile(tmp_path, **{"permit.number": "BP-1\x1b[2J"})
+    code, out, err = issue(keys["houston"], tmp_path, case=case)
+    assert code == 1 and "certificate/bad-value" in err and "\x1b" not in err + out
+    assert recorded(tmp_path) == 0
 
 
 def test_a_long_recipient_list_is_quoted_short(keys: dict[str, Path], tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.addresses import shown as plain
 from engine.api import Policy
 from engine.certificates import document, mail
 from engine.certificates.draft import Draft, claims_of, draft, settings
@@ -97,6 +98,7 @@ def issue(
         issued_on = now.astimezone(ZoneInfo(cp.layered.jurisdiction.time_zone)).date()
     check_signing_key(kid, cp.layered.jurisdiction.id, issued_on, key_path, trust_path)
     first = draft(policy, case, issued_on=issued_on, key_id=kid)
+    _check_values(first, case)  # before the registry is asked about them
     current = registry.current(first.claims.jurisdiction, first.permit)
     if regenerate is not None:
         chosen, kind = _regenerating(policy, case, registry, regenerate, first, issued_on, kid), \
@@ -112,7 +114,6 @@ def issue(
             return _written(known, private, out_dir, first, now, new=False)
         chosen, kind = first, "issue"
     entry = _entry(chosen, case, kid, now)
-    _check_fits(entry, case)
     made = artefacts(chosen.certificate, private, chosen.config.sender, now)  # refuses first
     prepare_out(out_dir)  # before anything is recorded too: a record always gets its files
     if kind == "regenerate":
@@ -221,23 +222,26 @@ def _entry(chosen: Draft, case: Case, kid: str, now: dt.datetime) -> Certificate
     )
 
 
-def _check_fits(entry: Certificate, case: Case) -> None:
-    """Each value fits its registry column: PostgreSQL refuses a longer one at the insert
-    (SQLite would keep it), so both refuse it here, with the field named.
+def _check_values(first: Draft, case: Case) -> None:
+    """Each value with a registry column of its own fits it and is text PostgreSQL can store
+    (no NUL, no control character): PostgreSQL refuses such a value at the query, SQLite keeps
+    it, so both refuse it here, with the field named.
 
     Raises:
-        CertificateError: ``certificate/value-too-long``.
+        CertificateError: ``certificate/bad-value``.
     """
-    for name in ("permit", "case_id", "jurisdiction", "policy_revision"):
-        limit = getattr(CERTIFICATES.c[name].type, "length", None)
-        value = str(getattr(entry, name))
-        if limit is not None and len(value) > limit:
-            shown = "the case id" if name == "case_id" else f"the {name.replace('_', ' ')}"
-            raise CertificateError([Diagnostic(
-                "certificate/value-too-long",
-                f"{shown} is {len(value):,} characters long; the registry keeps at most {limit}",
-                case.span("case" if name == "case_id" else "facts"),
-                help=f"shorten {shown} in the case")])  # fmt: skip
+    values = {"permit": ("the permit number", first.permit, "facts"),
+              "case_id": ("the case id", case.id or "", "case")}  # fmt: skip
+    for column, (shown, value, at) in values.items():
+        limit = getattr(CERTIFICATES.c[column].type, "length", None) or len(value)
+        control = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+        if len(value) <= limit and control is None:
+            continue
+        long = f"is {len(value):,} characters long; the registry keeps at most {limit}"
+        why = long if control is None else f"holds the control character `{plain(control)}`"
+        raise CertificateError([Diagnostic(
+            "certificate/bad-value", f"{shown} {why}", case.span(at),
+            help=f"correct {shown} in the case")])  # fmt: skip
 
 
 def _written(
