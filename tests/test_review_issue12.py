@@ -194,6 +194,36 @@ def test_a_large_png_below_the_bomb_limit_is_refused_without_a_warning(
     assert code == 1 and "certificate/no-qr" in err and "Warning" not in err
 
 
+def bomb_pdf(path: Path, megabytes: int) -> None:
+    """A one-page PDF whose content stream inflates to ``megabytes`` MB of drawing operators."""
+    import zlib
+
+    op = b"0 0 1 1 re f\n"
+    data = zlib.compress(op * (megabytes * 2**20 // len(op)), 9)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data
+               + b"\nendstream"]  # fmt: skip
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    path.write_bytes(out)
+
+
+def test_a_pdf_zip_bomb_is_refused_before_it_is_rendered(keys: dict[str, Path],
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    bomb = tmp_path / "bomb.pdf"
+    bomb_pdf(bomb, 100)  # ~100 KB on disk; rendering it took gigabytes and many seconds
+    start = time.monotonic()
+    code, _, err = run("certificate", "verify", bomb, "--trust", keys["houston_trust"])
+    assert code == 1 and "certificate/bad-pdf" in err and "inflates past 64 MB" in err
+    assert time.monotonic() - start < 5
+
+
 def test_verify_dash_reads_the_scanned_text_from_stdin(keys: dict[str, Path],
                                                        tmp_path: Path) -> None:  # fmt: skip
     code, _, err = issue(keys["houston"], tmp_path, "--format", "json")
