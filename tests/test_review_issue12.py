@@ -293,3 +293,39 @@ def test_a_real_process_refuses_the_wrong_key_without_a_traceback(
     )  # fmt: skip
     assert child.returncode == 1 and "Traceback" not in child.stderr
     assert "certificate/wrong-key" in child.stderr
+
+
+# --- the state machine: a suspension is not laundered by a new certificate -------------------
+
+
+def test_a_suspended_certificate_is_not_regenerated_into_a_valid_one(
+    keys: dict[str, Path], tmp_path: Path
+) -> None:
+    code, out, err = issue(keys["houston"], tmp_path, "--format", "json")
+    assert code == 0, err
+    cid = json.loads(out)["certificate"]
+    reg = ("--registry", tmp_path / "registry.db")
+    assert run("certificate", "suspend", cid, "--ground", "violation", "--reason",
+               "exits blocked", *reg)[0] == 0  # fmt: skip
+    code, out, err = run("certificate", "regenerate", cid, "--case", HOUSTON, "--key",
+                         keys["houston"], "--out", tmp_path / "out", *reg,
+                         "--reason", "typo")  # fmt: skip
+    assert code == 1, out
+    assert "certificate/state-refused" in err and "suspended" in err and "reinstate" in err
+    assert recorded(tmp_path) == 1
+
+
+def test_a_suspended_certificate_is_not_superseded_by_a_change(keys: dict[str, Path],
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    code, out, err = issue(keys["houston"], tmp_path, "--format", "json")
+    assert code == 0, err
+    cid = json.loads(out)["certificate"]
+    reg = ("--registry", tmp_path / "registry.db")
+    assert (
+        run("certificate", "suspend", cid, "--ground", "violation", "--reason", "x", *reg)[0] == 0
+    )
+    more = hostile(tmp_path, **{"building.occupant_load": 300, "change.occupant_load": True})
+    code, out, err = issue(keys["houston"], tmp_path, case=more)
+    assert code == 1, out
+    assert "certificate/state-refused" in err and "suspended" in err
+    assert recorded(tmp_path) == 1

@@ -107,6 +107,7 @@ def issue(
         again = _same(policy, case, current, issued_on, kid)
         if again is not None:
             return _written(current, private, out_dir, again, now, new=False)
+        _refuse_suspended(registry, current.id, "replaced by a new certificate")
         chosen, kind = _superseding(policy, case, current, first, issued_on, kid), "supersede"
     else:
         known = _known(registry, first.id)
@@ -180,6 +181,20 @@ def _supersede_refused(first: Draft, current: Record, rid: str | None, decided: 
     return Diagnostic("certificate/supersede-required", head + why, help=help, citation=citation)
 
 
+def _refuse_suspended(registry: Registry, certificate_id: str, what: str) -> None:
+    """A suspended certificate is neither corrected nor replaced: its successor would be valid,
+    and the suspension (IBC 111.4) undone without anyone reinstating it."""
+    state = registry.status(certificate_id)
+    if state.state != "suspended":
+        return
+    raise CertificateError([Diagnostic(
+        "certificate/state-refused",
+        f"certificate `{certificate_id}` is suspended (since {state.since}): it cannot be "
+        f"{what}, which would put a valid certificate in force without its suspension lifted",
+        help="reinstate it first (`ordinance certificate reinstate`), or revoke it",
+        citation="IBC 111.4")])  # fmt: skip
+
+
 def _regenerating(
     policy: Policy,
     case: Case,
@@ -204,6 +219,7 @@ def _regenerating(
             f"certificate `{old_id}` is {state.state}, not the permit's certificate in force"
             + (f" (that is `{current.id}`)" if current else ""),
             help="regenerate the certificate in force", citation="IBC 111.4")])  # fmt: skip
+    _refuse_suspended(registry, old_id, "regenerated")
     return draft(policy, case, issued_on=issued_on, key_id=kid, supersedes=old_id)
 
 
