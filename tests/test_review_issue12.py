@@ -329,3 +329,15 @@ def test_a_suspended_certificate_is_not_superseded_by_a_change(keys: dict[str, P
     assert code == 1, out
     assert "certificate/state-refused" in err and "suspended" in err
     assert recorded(tmp_path) == 1
+
+
+def test_a_key_made_in_the_evening_signs_that_days_certificate(tmp_path: Path) -> None:
+    """At 19:00 in Houston it is already tomorrow in UTC: the key's first day must be the
+    jurisdiction's today, the day `issue` dates the certificate."""
+    evening = "2026-12-02T01:00:00Z"  # 2026-12-01 19:00 in Houston
+    code, out, err = run("keys", "new", "-j", "houston", "--out", tmp_path / "k", now=evening)
+    assert code == 0 and "2026-12-01 to" in out, out + err
+    key = next((tmp_path / "k").glob("*.pem"))
+    code, out, err = run("certificate", "issue", HOUSTON, "--key", key, "--out", tmp_path / "o",
+                         "--registry", tmp_path / "r.db", now=evening)  # fmt: skip
+    assert code == 0, err

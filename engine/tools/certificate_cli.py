@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -111,7 +112,7 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
     @click.option(
         "--valid-from",
         callback=parse_date,
-        help="First issue date the key may sign (default: today).",
+        help="First issue date the key may sign (default: today in the jurisdiction).",
     )
     @click.option(
         "--valid-until",
@@ -135,7 +136,10 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
 
         policy = load_policy(policy_dir)
         _known_jurisdiction(policy, jurisdiction)
-        start = valid_from or _now().date()
+        # Today where the jurisdiction is, the day `issue` dates a certificate: in the evening
+        # west of Greenwich it is already tomorrow in UTC, and the key could not sign today's.
+        zone = ZoneInfo(policy.jurisdictions[jurisdiction].time_zone)
+        start = valid_from or _now().astimezone(zone).date()
         end = valid_until or start.replace(year=start.year + 5) - dt.timedelta(days=1)
         entry = new_key(jurisdiction, out_dir, start, end)
         echo(f"made key {entry.kid} for {jurisdiction}, valid for issue dates {entry.valid_from} "
