@@ -341,3 +341,29 @@ def test_a_key_made_in_the_evening_signs_that_days_certificate(tmp_path: Path) -
     code, out, err = run("certificate", "issue", HOUSTON, "--key", key, "--out", tmp_path / "o",
                          "--registry", tmp_path / "r.db", now=evening)  # fmt: skip
     assert code == 0, err
+
+
+def test_losing_a_race_to_issue_the_same_certificate_does_not_say_issued(
+    keys: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clerks issue the same case at once: both pass the look-up, the registry keeps the
+    first record and hands it to the second, who must not read "issued" (nothing was)."""
+    import datetime as dt
+
+    from engine.api import load_policy
+    from engine.certificates import issue as issuing
+    from engine.certificates.registry import Registry
+    from engine.compile.load import read_case
+
+    policy, case = load_policy(None), read_case(HOUSTON)
+    first = dt.datetime(2026, 12, 1, 15, tzinfo=dt.UTC)
+    later = first + dt.timedelta(seconds=3)
+    with Registry.open(str(tmp_path / "r.db")) as reg:
+        done = issuing.issue(policy, case, key_path=keys["houston"], out_dir=tmp_path / "o",
+                             registry=reg, who="a", now=first)  # fmt: skip
+        monkeypatch.setattr(issuing, "_known", lambda registry, cid: None)  # the race: both
+        monkeypatch.setattr(Registry, "current", lambda self, j, p: None)  # looked before
+        again = issuing.issue(policy, case, key_path=keys["houston"], out_dir=tmp_path / "o",
+                              registry=reg, who="b", now=later)  # fmt: skip
+    assert done.new and again.record.id == done.record.id
+    assert again.new is False

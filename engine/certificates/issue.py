@@ -44,6 +44,7 @@ from engine.certificates.registry import (
     RegistryError,
     SupersedeRequired,
     canonical_json,
+    format_time,
 )
 from engine.diagnostics import Diagnostic, Span
 from engine.run.facts import Case
@@ -122,7 +123,9 @@ def issue(
     else:
         record = registry.issue(entry, who=who, now=now, supersede=kind == "supersede",
                                 why=why or WHY[kind])  # fmt: skip
-    return _written(record, private, out_dir, chosen, now, new=True, made=made)
+    # A concurrent issue of the same certificate won: the registry hands back its record.
+    new = record.issued_at == format_time(now)
+    return _written(record, private, out_dir, chosen, now, new=new, made=made)
 
 
 WHY = {"issue": "the policy allows the certificate", "supersede": "a new certificate is required"}
