@@ -36,6 +36,19 @@ def parse_address(text: str) -> Address | None:
         return None
 
 
+SHOWN = 200  # characters of a value a message quotes; a 10,000-address list is not repeated
+
+
 def shown(text: str) -> str:
-    """The text with a line break shown as ``\\n``, for a message that quotes it."""
-    return text.encode("unicode-escape").decode("ascii")
+    """The text with a line break shown as ``\\n``, for a message that quotes it, cut short
+    when it is long.
+
+    >>> shown("a@b.example\\r\\nBcc: c@d.example")
+    'a@b.example\\\\r\\\\nBcc: c@d.example'
+    >>> shown("x" * 500)[-26:]
+    'x… (500 characters in all)'
+    """
+    escaped = text.encode("unicode-escape").decode("ascii")
+    if len(escaped) <= SHOWN:
+        return escaped
+    return f"{escaped[:SHOWN]}… ({len(text):,} characters in all)"

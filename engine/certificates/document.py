@@ -9,6 +9,8 @@ In: the canonical certificate (a mapping parsed from JSON, ``ordinance-certifica
 from __future__ import annotations
 
 import io
+import re
+import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,6 +40,12 @@ MAX_PAGES = 2
 # make it allocate without limit (a Letter page at 300 dpi is 2550 x 3300 grey pixels, 8 MB).
 MAX_DECODE_PAGES = 10
 MAX_PAGE_INCHES = 17  # tabloid's long side; a certificate is Letter
+# ... and bound what its compressed streams inflate to: a 500 KB page of drawing operators that
+# inflates to 200 MB made the renderer take 4 GB. A certificate inflates to well under 1 MB, a
+# scanned page to some tens of MB.
+MAX_PDF_BYTES = 32 * 1024 * 1024
+MAX_INFLATED_BYTES = 64 * 1024 * 1024
+STREAM = re.compile(rb"stream\r?\n")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")  # fmt: skip
 VERIFY_HINT = ("Scan to verify, or run", "`ordinance certificate verify`")  # two lines
@@ -321,6 +329,7 @@ def decode_pdf(path: Path | str) -> str:
     """
     import pypdfium2 as pdfium  # type: ignore[import-untyped]  # loaded only to read a PDF back
 
+    _check_inflated(path)
     try:
         document = pdfium.PdfDocument(Path(path))
     except (pdfium.PdfiumError, OSError) as exc:
@@ -329,6 +338,41 @@ def decode_pdf(path: Path | str) -> str:
         return _decode_pages(document, path)
     finally:
         document.close()
+
+
+def _check_inflated(path: Path | str) -> None:
+    """Refuse a PDF larger than 32 MB, or whose compressed streams inflate past 64 MB (nested
+    compression included), before the renderer inflates them without a bound.
+
+    Raises:
+        CertificateError: ``certificate/bad-pdf``.
+    """
+    try:
+        if Path(path).stat().st_size > MAX_PDF_BYTES:
+            raise _bad_pdf(path, f"it is larger than {MAX_PDF_BYTES // 2**20} MB")
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise _bad_pdf(path, exc.strerror or str(exc)) from None
+    budget = MAX_INFLATED_BYTES
+    for match in STREAM.finditer(data):
+        end = data.find(b"endstream", match.end())
+        budget -= _inflated_size(data[match.end() : end if end >= 0 else len(data)], budget)
+        if budget < 0:
+            raise _bad_pdf(path, f"its compressed content inflates past "
+                           f"{MAX_INFLATED_BYTES // 2**20} MB")  # fmt: skip
+
+
+def _inflated_size(raw: bytes, budget: int, depth: int = 0) -> int:
+    """How much ``raw`` inflates to (zlib, nested up to three times), stopping past ``budget``;
+    0 for what is not zlib data (an image in JPEG, say)."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(raw, budget + 1)
+    except zlib.error:
+        return 0
+    if depth < 2 and out[:1] in (b"x", b"h", b"X"):  # a zlib header: compressed again
+        return max(len(out), _inflated_size(out, budget, depth + 1))
+    return len(out) + (1 if inflater.unconsumed_tail else 0)
 
 
 def _decode_pages(document: Any, path: Path | str) -> str:

@@ -124,15 +124,60 @@ def load_private_key(path: Path | str) -> Ed25519PrivateKey:
     Raises:
         CertificateError: the file is unreadable or not an Ed25519 private key.
     """
+    at, help = _at(path), "give the .pem file that `keys new` wrote"
     try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise _error("certificate/bad-key", f"cannot read the key `{path}`: {exc}", None,
-                     "give the .pem file that `keys new` wrote") from None  # fmt: skip
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise _error("certificate/bad-key", f"cannot read the key `{path}`: "
+                     f"{exc.strerror or exc}", at, help) from None  # fmt: skip
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):  # cryptography's words name its FAQ, not the user's file
+        raise _error("certificate/bad-key", f"`{path}` is not a private key in PEM without a "
+                     "password", at, help) from None  # fmt: skip
     if not isinstance(key, Ed25519PrivateKey):
-        raise _error("certificate/bad-key", f"`{path}` is not an Ed25519 key", None,
-                     "give the .pem file that `keys new` wrote")  # fmt: skip
+        raise _error("certificate/bad-key", f"`{path}` is not an Ed25519 key", at, help)
     return key
+
+
+def trust_beside(key_path: Path | str) -> Path:
+    """The trust list ``keys new`` wrote beside a key: where its jurisdiction and validity are."""
+    return Path(key_path).parent / TRUST_FILE
+
+
+def check_signing_key(kid: str, jurisdiction: str, on: date, key_path: Path | str,
+                      trust_path: Path | str | None = None) -> None:  # fmt: skip
+    """Refuse to sign what no verifier would accept: the key must be in the trust list
+    ``trust_path`` (else the ``keys.json`` beside the key), be ``jurisdiction``'s, and be valid
+    on ``on`` (the issue date, or the status list's date).
+
+    Raises:
+        CertificateError: ``certificate/wrong-key``, located at the key file; a trust list that
+            cannot be read is its own diagnostic (``load/*``, ``certificate/bad-trust-list``).
+    """
+    path = Path(trust_path) if trust_path is not None else trust_beside(key_path)
+    trust = load_trust(path) if trust_path is not None or path.is_file() else ()
+    key = next((k for k in trust if k.kid == kid), None)
+    if key is None:
+        where = (f"is not in the trust list `{path}`" if path.is_file() else
+                 f"has no trust list: there is no `{path}`")  # fmt: skip
+        problem = (f"the key `{kid}` {where}; its jurisdiction and validity are unknown, and no "
+                   "verifier would trust what it signs")  # fmt: skip
+    elif key.jurisdiction != jurisdiction:
+        problem = (f"the key `{kid}` signs for `{key.jurisdiction}`, not for `{jurisdiction}`: "
+                   f"verifiers would reject what it signs")  # fmt: skip
+    elif not key.valid_from <= on <= key.valid_until:
+        problem = (f"the key `{kid}` is valid for {key.valid_from} to {key.valid_until}, not "
+                   f"on {on}: verifiers would reject what it signs")  # fmt: skip
+    else:
+        return
+    raise _error("certificate/wrong-key", problem, _at(key_path),
+                 f"sign with a key of `{jurisdiction}` valid on {on} (`ordinance keys new`), "
+                 "and keep its `keys.json` beside it or give it with `--trust`")  # fmt: skip
+
+
+def _at(path: Path | str) -> Span:
+    return Span(str(path), 1, 1, 1, 1)
 
 
 def write_trust(path: Path, keys: tuple[TrustedKey, ...]) -> None:

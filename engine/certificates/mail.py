@@ -41,13 +41,7 @@ def certificate_email(certificate: Mapping[str, Any], pdf: bytes, *, sender: str
     """
     if sent_at.tzinfo is None or sent_at.utcoffset() is None:
         raise ValueError("sent_at must be timezone-aware")
-    if not recipients:
-        raise CertificateError([Diagnostic(
-            "certificate/no-recipients", "the certificate has no one to be emailed to",
-            help="give at least one recipient address (the certificate's `recipients` item)",
-        )])  # fmt: skip
-    from_ = _address(sender, "sender")
-    to = [_address(r, "recipient") for r in recipients]
+    from_, to = check_addresses(sender, recipients)
     ident = str(certificate["id"])
     body = email_text(certificate)
     message = EmailMessage(policy=SMTP)
@@ -64,6 +58,20 @@ def certificate_email(certificate: Mapping[str, Any], pdf: bytes, *, sender: str
     # itself: the boundary cannot occur in a part.
     message.set_boundary(f"=_ordinance_{digest}")
     return message.as_bytes(policy=SMTP)
+
+
+def check_addresses(sender: str, recipients: list[str]) -> tuple[Address, list[Address]]:
+    """The sender and the recipients as addresses, checked before anything is made of them.
+
+    Raises:
+        CertificateError: ``certificate/no-recipients`` or ``certificate/bad-recipient``.
+    """
+    if not recipients:
+        raise CertificateError([Diagnostic(
+            "certificate/no-recipients", "the certificate has no one to be emailed to",
+            help="give at least one recipient address (the certificate's `recipients` item)",
+        )])  # fmt: skip
+    return _address(sender, "sender"), [_address(r, "recipient") for r in recipients]
 
 
 def _address(text: str, role: str) -> Address:

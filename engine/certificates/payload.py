@@ -263,6 +263,8 @@ def _open(text: str) -> Sign1Message:
     Raises:
         ValueError: with the reason in words, for whatever step fails.
     """
+    if not text.strip():
+        raise ValueError("nothing was scanned: the text is empty")
     if not text.startswith(PREFIX):
         raise ValueError(f"it does not start with `{PREFIX}`: not a certificate payload")
     if len(text) > MAX_TEXT:

@@ -87,17 +87,30 @@ def decode_image(image: Any) -> str | None:
     return str(found[0].text) if found and found[0].valid else None
 
 
+def _too_many_pixels(exc: Exception) -> str:
+    """Pillow's "Image size (N pixels) exceeds limit of M pixels", without its alarm."""
+    return f"the image is too large to be a scan: {str(exc).split(', could')[0].lower()}"
+
+
 def decode_png(path: Path | str) -> str:
     """The text of the one QR code in an image, read by a real decoder (zxing-cpp).
 
     Raises:
         CertificateError: ``certificate/no-qr`` when the image holds no readable QR code.
     """
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            text = decode_image(image)
+        # Pillow only warns between its limit and twice it; here that is a refusal too, so a
+        # small file that decodes to gigabytes never gets to allocate them.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                text = decode_image(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        text, why = None, _too_many_pixels(exc)
     except OSError as exc:
         text, why = None, str(exc)
     else:

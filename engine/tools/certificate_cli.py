@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -66,6 +67,14 @@ key_option = click.option(
     type=click.Path(path_type=Path),
     help="The signing key (a .pem from `ordinance keys new`).",
 )
+signing_trust_option = click.option(
+    "--trust",
+    "signing_trust",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The trust list naming the key's jurisdiction and validity (default: the keys.json "
+    "beside the key).",
+)
 out_option = click.option(
     "--out",
     "out_dir",
@@ -97,7 +106,7 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
     @click.option(
         "--valid-from",
         callback=parse_date,
-        help="First issue date the key may sign (default: today).",
+        help="First issue date the key may sign (default: today in the jurisdiction).",
     )
     @click.option(
         "--valid-until",
@@ -121,7 +130,10 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
 
         policy = load_policy(policy_dir)
         _known_jurisdiction(policy, jurisdiction)
-        start = valid_from or _now().date()
+        # Today where the jurisdiction is, the day `issue` dates a certificate: in the evening
+        # west of Greenwich it is already tomorrow in UTC, and the key could not sign today's.
+        zone = ZoneInfo(policy.jurisdictions[jurisdiction].time_zone)
+        start = valid_from or _now().astimezone(zone).date()
         end = valid_until or start.replace(year=start.year + 5) - dt.timedelta(days=1)
         entry = new_key(jurisdiction, out_dir, start, end)
         echo(f"made key {entry.kid} for {jurisdiction}, valid for issue dates {entry.valid_from} "
@@ -137,6 +149,7 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
     @certificate_group.command("issue")
     @click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
     @key_option
+    @signing_trust_option
     @out_option
     @registry_option
     @date_option
@@ -145,13 +158,13 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
     @format_option
     @policy_option
     @guarded
-    def issue_cmd(case_path: Path, key_path: Path, out_dir: Path, registry_url: str | None,
-                  issued_on: dt.date | None, reason: str | None, who: str | None, fmt: str,
-                  policy_dir: Path | None) -> None:  # fmt: skip
+    def issue_cmd(case_path: Path, key_path: Path, signing_trust: Path | None, out_dir: Path,
+                  registry_url: str | None, issued_on: dt.date | None, reason: str | None,
+                  who: str | None, fmt: str, policy_dir: Path | None) -> None:  # fmt: skip
         """Issue the certificate of CASE when the policy allows it; refuse, with every reason,
         when it does not."""
-        _issue(echo, case_path, key_path, out_dir, registry_url, issued_on, reason, who, fmt,
-               policy_dir, None)  # fmt: skip
+        _issue(echo, case_path, (key_path, signing_trust), out_dir, registry_url, issued_on,
+               reason, who, fmt, policy_dir, None)  # fmt: skip
 
     @certificate_group.command("regenerate")
     @click.argument("certificate_id", metavar="ID")
@@ -163,6 +176,7 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         help="The corrected case.",
     )
     @key_option
+    @signing_trust_option
     @out_option
     @registry_option
     @date_option
@@ -171,12 +185,13 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
     @format_option
     @policy_option
     @guarded
-    def regenerate_cmd(certificate_id: str, case_path: Path, key_path: Path, out_dir: Path,
-                       registry_url: str | None, issued_on: dt.date | None, reason: str,
-                       who: str | None, fmt: str, policy_dir: Path | None) -> None:  # fmt: skip
+    def regenerate_cmd(certificate_id: str, case_path: Path, key_path: Path,
+                       signing_trust: Path | None, out_dir: Path, registry_url: str | None,
+                       issued_on: dt.date | None, reason: str, who: str | None, fmt: str,
+                       policy_dir: Path | None) -> None:  # fmt: skip
         """A corrected certificate from the corrected CASE, superseding certificate ID."""
-        _issue(echo, case_path, key_path, out_dir, registry_url, issued_on, reason, who, fmt,
-               policy_dir, certificate_id)  # fmt: skip
+        _issue(echo, case_path, (key_path, signing_trust), out_dir, registry_url, issued_on,
+               reason, who, fmt, policy_dir, certificate_id)  # fmt: skip
 
     for kind, doc in (
         ("suspend", "Suspend a valid certificate (IBC 111.4), in writing: --reason."),
@@ -250,6 +265,7 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         type=click.Path(path_type=Path),
         help="The signing key of the jurisdiction.",
     )
+    @signing_trust_option
     @click.option("--jurisdiction", "-j", required=True)
     @click.option(
         "--out",
@@ -259,20 +275,28 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         help="The signed status list file to publish.",
     )
     @guarded
-    def status_list_cmd(registry_url: str | None, key_path: Path, jurisdiction: str,
-                        out_path: Path) -> None:  # fmt: skip
+    def status_list_cmd(registry_url: str | None, key_path: Path, signing_trust: Path | None,
+                        jurisdiction: str, out_path: Path) -> None:  # fmt: skip
         """Publish the signed status list (every certificate: valid, suspended, revoked,
         superseded) for inspectors who check offline."""
         from engine.certificates import status
-        from engine.certificates.keys import key_id_bytes, load_private_key
+        from engine.certificates.issue import write_public
+        from engine.certificates.keys import (
+            check_signing_key,
+            key_id,
+            key_id_bytes,
+            load_private_key,
+        )
 
         private = load_private_key(key_path)
+        now = _now()
+        check_signing_key(key_id(private.public_key()), jurisdiction,
+                          now.astimezone(dt.UTC).date(), key_path, signing_trust)  # fmt: skip
         with _open(registry_url) as reg:
-            listing = reg.status_list(_now())
+            listing = reg.status_list(now)
         data = status.sign_status_list(listing, jurisdiction, private,
                                        key_id_bytes(private.public_key()))  # fmt: skip
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_bytes(data)
+        write_public(out_path, data)
         echo(f"wrote {out_path}: {len(listing['certificates'])} certificate(s), as of "
              f"{listing['generated_at']}")  # fmt: skip
 
@@ -296,21 +320,23 @@ def _open(url: str | None) -> Any:
     return Registry.open(url)
 
 
-def _issue(echo: Callable[..., None], case_path: Path, key_path: Path, out_dir: Path,
+def _issue(echo: Callable[..., None], case_path: Path, key: tuple[Path, Path | None],
+           out_dir: Path,
            registry_url: str | None, issued_on: dt.date | None, reason: str | None,
            who: str | None, fmt: str, policy_dir: Path | None,
            regenerate: str | None) -> None:  # fmt: skip
-    from engine.certificates.issue import issue
+    from engine.certificates.issue import issue, prepare_out
 
+    key_path, trust_path = key
     policy = load_policy(policy_dir)
     case = read_case(case_path)
     if not registry_url and not os.environ.get("ORDINANCE_REGISTRY"):
-        out_dir.mkdir(parents=True, exist_ok=True)  # the default registry lives there
+        prepare_out(out_dir)  # the default registry lives there
     try:
         with _open(registry_url or _default_registry(out_dir)) as reg:
             done = issue(policy, case, key_path=key_path, out_dir=out_dir, registry=reg,
                          who=_who(who), now=_now(), issued_on=issued_on,
-                         regenerate=regenerate, why=reason)  # fmt: skip
+                         regenerate=regenerate, why=reason, trust_path=trust_path)  # fmt: skip
             status = reg.status(done.record.id)
     except OrdinanceError as exc:
         exc.diagnostics = [_placed(d, case_path) for d in exc.diagnostics]
@@ -324,7 +350,7 @@ def _issue(echo: Callable[..., None], case_path: Path, key_path: Path, out_dir: 
         return
     c = done.certificate
     what = "issued" if done.new else "already issued (nothing new recorded)"
-    lines = [f"certificate {done.record.id} {what}: permit {done.record.permit}, "
+    lines = [f"certificate {done.record.id} {what}: permit {plain(done.record.permit)}, "
              f"{c['jurisdiction']['title']}, issue date {c['issued_on']}"]  # fmt: skip
     if done.record.supersedes:
         lines.append(f"  supersedes {done.record.supersedes}")
@@ -335,7 +361,7 @@ def _issue(echo: Callable[..., None], case_path: Path, key_path: Path, out_dir: 
         lines.append(f"  email to: {', '.join(done.recipients)} (send {done.files['eml']})")
     elif not done.recipients:
         lines.append("  no email: the policy names no recipients for this case")
-    trust = key_path.parent / "keys.json"
+    trust = trust_path or key_path.parent / "keys.json"
     lines.append(f"  QR code version {done.qr_version}; verify with: ordinance certificate "
                  f"verify {done.files['png']} --trust "
                  f"{trust if trust.is_file() else 'keys.json'}")  # fmt: skip
@@ -415,12 +441,13 @@ def _verdict(result: Any, checks: str) -> str:
     c = result.claims
     if c is not None and result.check("signature").status == "valid":
         area = f", {c.area:,} sq ft" if c.area is not None else ""
-        lines += [f"Certificate {c.certificate_id} ({c.jurisdiction}), permit {c.permit}",
-                  f"  {c.address}",
-                  f"  {c.use}; design occupant load {c.occupant_load}{area}",
-                  f"  issued {c.issued_on.isoformat()} under revision {c.revision}",
+        lines += [f"Certificate {c.certificate_id} ({plain(c.jurisdiction)}), permit "
+                  f"{plain(c.permit)}",
+                  f"  {plain(c.address)}",
+                  f"  {plain(c.use)}; design occupant load {c.occupant_load}{area}",
+                  f"  issued {c.issued_on.isoformat()} under revision {plain(c.revision)}",
                   ""]  # fmt: skip
-    lines.append(checks.rstrip("\n"))
+    lines.append("\n".join(plain(line) for line in checks.rstrip("\n").splitlines()))
     failed = [x.name for x in result.checks if x.status == "invalid"]
     skipped = [x.name for x in result.checks if x.status == "skipped"]
     unchecked = f" (not checked: {', '.join(skipped)})" if skipped else ""
@@ -429,8 +456,31 @@ def _verdict(result: Any, checks: str) -> str:
     return "\n".join(lines)
 
 
+# What a terminal would act on rather than show: C0 and C1 controls (ANSI escapes, a line break
+# that forges a line of the verdict) and the bidirectional overrides that reorder what is read.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")  # fmt: skip
+
+
+def plain(text: object) -> str:
+    """A value from a case or a scanned code, safe to print on one terminal line: each control
+    character is shown escaped (``\\x1b``, ``\\n``, ``\\u202e``) instead of acting.
+
+    >>> print(plain("BP-1\\x1b[2J\\n"))
+    BP-1\\x1b[2J\\n
+    """
+    out = []
+    for c in str(text):
+        bad = ord(c) < 32 or 127 <= ord(c) < 160 or c in BIDI_CONTROLS
+        out.append(c.encode("unicode-escape").decode("ascii") if bad else c)
+    return "".join(out)
+
+
 def _scanned_text(scanned: str) -> str:
-    """The QR code's text: read from a PNG or JPEG, from a PDF's pages, or given as it is."""
+    """The QR code's text: read from a PNG or JPEG, from a PDF's pages, given as it is, or
+    read from the standard input for ``-`` (what a scanner types)."""
+    if scanned == "-":
+        return sys.stdin.read(64 * 1024)
     path = Path(scanned)
     suffix = path.suffix.lower()
     if suffix in (".png", ".jpg", ".jpeg", ".pdf") or (len(scanned) < 1024 and path.is_file()):
