@@ -200,3 +200,26 @@ def test_two_workers_share_the_port_and_both_reload(tmp_path: Path) -> None:
     finally:
         if s.proc.poll() is None:
             s.proc.kill()
+
+
+def test_watch_reloads_when_a_policy_file_changes(tmp_path: Path) -> None:
+    root = tmp_path / "policy"
+    shutil.copytree(ROOT / "policy", root)
+    s = Server(tmp_path, "--policy", str(root), "--watch", "--no-decision-log")
+    try:
+        before = s.status()["policy_digest"]
+        rules = root / "kent" / "ord-4463" / "co-process.yaml"
+        rules.write_text(
+            rules.read_text("utf-8").replace(
+                "Within the next business day", "Within the next business day (watched)"
+            ),
+            "utf-8",
+        )
+        deadline = time.monotonic() + 30
+        while s.status()["policy_digest"] == before and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert s.status()["policy_digest"] != before
+        assert s.stop() == 0
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()

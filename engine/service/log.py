@@ -10,6 +10,7 @@ only as a hash of its value.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -94,7 +95,9 @@ def _masked(case: Mapping[str, Any], mask: frozenset[str], given: dict[str, Any]
     out = dict(case)
     facts = case.get("facts")
     if mask and isinstance(facts, Mapping):
-        out["facts"] = _mask_tree(facts, mask, "", given)
+        leads = _prefixes(mask)
+        if any(k in mask or k in leads or "." in k for k in facts):  # else nothing to mask
+            out["facts"] = _mask_tree(facts, mask, "", given)
     return out
 
 
@@ -109,11 +112,18 @@ def _mask_tree(
         if fid in mask and value is not None:
             out[key] = {"masked": _digest(value)}
             given[fid] = value
-        elif isinstance(value, Mapping) and any(m.startswith(fid + ".") for m in mask):
+        elif fid in _prefixes(mask) and isinstance(value, Mapping):
             out[key] = _mask_tree(value, mask, fid + ".", given)
         else:
             out[key] = value
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _prefixes(mask: frozenset[str]) -> frozenset[str]:
+    """Every id that leads to a masked fact (`owner` for `owner.name`): looked up per key of
+    every logged case, so a set, built once per mask."""
+    return frozenset(".".join(m.split(".")[:i]) for m in mask for i in range(1, m.count(".") + 1))
 
 
 def _masked_texts(given: Mapping[str, Any]) -> dict[str, str]:

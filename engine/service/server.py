@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -87,8 +88,18 @@ def build(settings: Settings) -> Starlette:
         service.on_reload.append(remask)
     extra = _certificate_routes(service, settings)
     app = create_app(service, extra)
+    _freeze()
+    service.on_reload.append(lambda fresh: _freeze())
     app.router.lifespan_context = _lifespan(service, settings)
     return app
+
+
+def _freeze() -> None:
+    """Move everything alive now (the compiled policy: hundreds of thousands of objects) out of
+    the garbage collector's sight. A full collection otherwise walks all of it, a pause of
+    100 ms and more in the middle of a request, which was the whole of the p99 under load."""
+    gc.collect()
+    gc.freeze()
 
 
 def _certificate_routes(service: Service, settings: Settings) -> list[Any]:

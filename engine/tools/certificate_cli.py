@@ -365,6 +365,9 @@ def _issue(echo: Callable[..., None], case_path: Path, key: tuple[Path, Path | N
     lines.append(f"  QR code version {done.qr_version}; verify with: ordinance certificate "
                  f"verify {done.files['png']} --trust "
                  f"{trust if trust.is_file() else 'keys.json'}")  # fmt: skip
+    from engine.certificates.qr import verification_url
+
+    lines.append(f"  QR link: {verification_url(c['verify_url'], done.payload)}")
     echo("\n".join(lines))
 
 
