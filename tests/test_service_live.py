@@ -78,6 +78,29 @@ def server(tmp_path: Path) -> Iterator[Server]:
         s.proc.wait(30)
 
 
+def own_policy(tmp_path: Path) -> Path:
+    """A copy of the bundled policy the test may change."""
+    root = tmp_path / "policy"
+    shutil.copytree(ROOT / "policy", root)
+    return root
+
+
+def reword(root: Path, tag: str) -> None:
+    """Change one explanation's words in Kent's CO process: the policy's digest changes, no
+    decision does."""
+    rules = root / "kent" / "ord-4463" / "co-process.yaml"
+    text = rules.read_text("utf-8")
+    rules.write_text(text.replace("Within the next business day",
+                                  f"Within the next business day ({tag})"), "utf-8")  # fmt: skip
+
+
+def wait_for_new_digest(s: Server, before: str) -> None:
+    deadline = time.monotonic() + 30
+    while s.status()["policy_digest"] == before and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert s.status()["policy_digest"] != before
+
+
 def logged_ids(log: Path) -> tuple[set[str], int]:
     """The ids in an NDJSON decision log, and how many lines were not whole JSON (a torn last
     line after a crash)."""
@@ -139,8 +162,7 @@ def test_a_crash_loses_only_unacknowledged_decisions(server: Server) -> None:
 
 
 def test_sighup_reloads_and_keeps_the_old_policy_when_the_new_is_broken(tmp_path: Path) -> None:
-    root = tmp_path / "policy"
-    shutil.copytree(ROOT / "policy", root)
+    root = own_policy(tmp_path)
     s = Server(tmp_path, "--policy", str(root))
     try:
         before = s.status()["policy_digest"]
@@ -153,13 +175,10 @@ def test_sighup_reloads_and_keeps_the_old_policy_when_the_new_is_broken(tmp_path
         assert s.proc.poll() is None
         assert s.status()["policy_digest"] == before
         assert httpx.post(f"{s.url}/v1/decide", content=KENT).status_code == 200
-        reworded = good.replace("Within the next business day", "Within the next business day (x)")
-        rules.write_text(reworded, "utf-8")
+        rules.write_text(good, "utf-8")
+        reword(root, "reloaded")
         s.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 30
-        while s.status()["policy_digest"] == before and time.monotonic() < deadline:
-            time.sleep(0.3)
-        assert s.status()["policy_digest"] != before
+        wait_for_new_digest(s, before)
         assert s.stop() == 0
     finally:
         if s.proc.poll() is None:
@@ -167,8 +186,7 @@ def test_sighup_reloads_and_keeps_the_old_policy_when_the_new_is_broken(tmp_path
 
 
 def test_two_workers_share_the_port_and_both_reload(tmp_path: Path) -> None:
-    root = tmp_path / "policy"
-    shutil.copytree(ROOT / "policy", root)
+    root = own_policy(tmp_path)
     s = Server(tmp_path, "--policy", str(root), "--workers", "2")
     try:
         deadline = time.monotonic() + 60
@@ -179,13 +197,7 @@ def test_two_workers_share_the_port_and_both_reload(tmp_path: Path) -> None:
             pids[st["pid"]] = st["policy_digest"]
         assert len(pids) == 2, pids
         before = next(iter(pids.values()))
-        rules = root / "kent" / "ord-4463" / "co-process.yaml"
-        rules.write_text(
-            rules.read_text("utf-8").replace(
-                "Within the next business day", "Within the next business day (reworded)"
-            ),
-            "utf-8",
-        )
+        reword(root, "reworded")
         s.proc.send_signal(signal.SIGHUP)
         seen: dict[int, str] = {}
         deadline = time.monotonic() + 60
@@ -203,22 +215,12 @@ def test_two_workers_share_the_port_and_both_reload(tmp_path: Path) -> None:
 
 
 def test_watch_reloads_when_a_policy_file_changes(tmp_path: Path) -> None:
-    root = tmp_path / "policy"
-    shutil.copytree(ROOT / "policy", root)
+    root = own_policy(tmp_path)
     s = Server(tmp_path, "--policy", str(root), "--watch", "--no-decision-log")
     try:
         before = s.status()["policy_digest"]
-        rules = root / "kent" / "ord-4463" / "co-process.yaml"
-        rules.write_text(
-            rules.read_text("utf-8").replace(
-                "Within the next business day", "Within the next business day (watched)"
-            ),
-            "utf-8",
-        )
-        deadline = time.monotonic() + 30
-        while s.status()["policy_digest"] == before and time.monotonic() < deadline:
-            time.sleep(0.3)
-        assert s.status()["policy_digest"] != before
+        reword(root, "watched")
+        wait_for_new_digest(s, before)
         assert s.stop() == 0
     finally:
         if s.proc.poll() is None:
