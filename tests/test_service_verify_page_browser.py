@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlsplit
 
-import httpx
+import httpx2 as httpx
 import pytest
 import uvicorn
 
