@@ -122,8 +122,7 @@ def writer(service: Service, request: Request) -> str:
     """The name of the bearer of the request's token, which the registry records as who.
 
     Every configured hash is compared, in constant time, so the time taken says nothing of which
-    one (or how much of one) matched. A hash in ``service.tokens`` without a name writes as
-    ``token <first 8 hex digits>``.
+    one (or how much of one) matched.
 
     Raises:
         Unauthorized: 401 without a bearer token, 403 with one that is not configured.
@@ -136,9 +135,8 @@ def writer(service: Service, request: Request) -> str:
             help="send `Authorization: Bearer <token>`; an operator makes one with "
             "`ordinance token new --name NAME`")])  # fmt: skip
     given = hash_token(token.strip())
-    named = {**{h: f"token {h[:8]}" for h in service.tokens}, **service.writers}
     found = None
-    for digest, name in named.items():
+    for digest, name in service.writers.items():
         if hmac.compare_digest(given, digest):
             found = name
     if found is None:

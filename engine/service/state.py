@@ -84,7 +84,6 @@ class Service:
     policy_dir: Path | None
     log: Any = None  # engine.service.log.DecisionLog, when one is open
     registry_url: str | None = None
-    tokens: frozenset[str] = frozenset()  # SHA-256 hex of the bearer tokens that may write
     # The certificate endpoints (engine/service/certificates.py): bearer-token hashes with the
     # name each writes under (engine.service.auth.load_tokens), the trust list the verification
     # page checks with, and the signing key and folder that issuing needs.
