@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,9 +53,10 @@ def make_service(tmp_path: Path, loaded: Loaded, registry: str | None, **extra: 
 
 
 @pytest.fixture
-def client(tmp_path: Path, loaded: Loaded, url: str) -> TestClient:
+def client(tmp_path: Path, loaded: Loaded, url: str) -> Iterator[TestClient]:
     service = make_service(tmp_path, loaded, url)
-    return TestClient(create_app(service, routes(service)))
+    yield TestClient(create_app(service, routes(service)))
+    service.close()
 
 
 def issue(client: TestClient, case: dict[str, Any], status: int = 201) -> dict[str, Any]:
@@ -183,6 +185,7 @@ def test_without_a_registry_the_status_is_not_checked(tmp_path: Path, loaded: Lo
     out = issue(TestClient(create_app(service, routes(service))), case_of(HOUSTON))
     reader = Service(loaded, None, trust=service.trust)  # a verification-only service
     html = page(TestClient(create_app(reader, routes(reader))), out["verify_url"])
+    service.close()
     assert verdict(html) == "Not checked" and "status not checked" in html
 
 
@@ -279,5 +282,7 @@ def test_an_unreachable_registry_leaves_the_status_unchecked(
     html = page(client, out["verify_url"])
     assert verdict(html) == "Not checked" and "cannot be reached" in html
     r = client.post("/v1/certificates", json=case_of(HOUSTON), headers=AUTH)
+    service.close()
+    down.close()
     assert r.status_code == 503 and "127.0.0.1" not in r.text
     assert r.json()["error"]["diagnostics"][0]["code"] == "service/certificates-unavailable"

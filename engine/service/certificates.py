@@ -89,10 +89,18 @@ class Registries:
                 self._open = Registry.open(url)
             return self._open
 
+    def close(self) -> None:
+        """Give back the registry's connections (a PostgreSQL server counts them)."""
+        with self._lock:
+            if self._open is not None:
+                self._open.close()
+                self._open = None
+
 
 def routes(service: Service) -> list[BaseRoute]:
     """The certificate routes, for ``create_app(service, routes(service))``."""
     registries = Registries(service)
+    service.on_close.append(registries.close)
 
     def route(path: str, fn: Handler, methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:

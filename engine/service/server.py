@@ -132,8 +132,7 @@ def _lifespan(service: Service, settings: Settings) -> Any:
         finally:
             if watcher is not None:
                 watcher.cancel()
-            if service.log is not None:
-                service.log.close()
+            service.close()
 
     return lifespan
 

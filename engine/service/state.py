@@ -99,6 +99,15 @@ class Service:
     reloads: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     on_reload: list[Callable[[Loaded], None]] = field(default_factory=list, repr=False)
+    # What holds connections (the certificate registry), closed when the service stops.
+    on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        """Close what the service holds open: the decision log, the registry's connections."""
+        for hook in self.on_close:
+            hook()
+        if self.log is not None:
+            self.log.close()
 
     def count(self, what: str, n: int = 1) -> None:
         with self._lock:
