@@ -3,10 +3,13 @@ and `ordinance diff` says what changed in law and for which cases, and why."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
 
+import pytest
+import yaml
 from click.testing import CliRunner
 
 from engine import load_policy
@@ -137,3 +140,41 @@ def test_a_revision_id_must_be_a_plain_id(tmp_path: Path) -> None:
     assert code == 1
     assert "`Ord 45/01` is not a revision id" in err
     assert not (root / "kent" / "Ord 45").exists()
+
+
+TITLES = ["Ord. No. 4502: appeal periods", "#1 — \"quoted\" 'too'", "- a dash first",
+          "line\nbreak", "{braces}: [and] & more"]  # fmt: skip
+
+
+@pytest.mark.parametrize("title", TITLES)
+def test_a_title_yaml_would_misread_is_written_by_the_emitter(tmp_path: Path, title: str) -> None:
+    """A title is quoted as YAML needs (it used to be pasted: a colon made jurisdiction.yaml
+    invalid, the command exited 0 and every later command failed)."""
+    root = _copy(tmp_path)
+    code, _, err = run("revision", "new", "-j", "kent", "--id", "ord-4502", "--effective",
+                       "2026-06-01", "--title", title, "--policy", str(root))  # fmt: skip
+    assert code == 0, err
+    data = yaml.safe_load((root / "kent" / "jurisdiction.yaml").read_text("utf-8"))
+    assert data["revisions"][-1] == {"id": "ord-4502", "title": title, "encoded": True,
+                                     "effective_on": dt.date(2026, 6, 1),
+                                     "note": "Started from ord-4463."}  # fmt: skip
+    code, _, err = run("check", str(root))
+    assert code == 0, err
+
+
+def test_a_failed_write_leaves_neither_folder_nor_half_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _copy(tmp_path)
+    before = (root / "kent" / "jurisdiction.yaml").read_bytes()
+
+    def full_disk(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("engine.tools.revisions.os.replace", full_disk)
+    code, _, err = run("revision", "new", "-j", "kent", "--id", "ord-4502", "--effective",
+                       "2026-06-01", "--policy", str(root))  # fmt: skip
+    assert code == 1 and "revision/cannot-create" in err and "No space left" in err
+    assert (root / "kent" / "jurisdiction.yaml").read_bytes() == before
+    assert not (root / "kent" / "ord-4502").exists()
+    assert not [p for p in (root / "kent").iterdir() if p.name.startswith(".")]

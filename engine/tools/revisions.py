@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from engine.api import Policy, load_policy
 from engine.compile import graph as gr
@@ -82,12 +86,48 @@ def new_revision(policy_root: Path, jurisdiction: str, rev_id: str, effective: d
         raise RevisionError([Diagnostic("revision/cannot-create", p) for p in problems])
     source = jur.directory / encoded[-1].id
     target = jur.directory / rev_id
+    listed = _with_revision(text, {"id": rev_id, "title": title or rev_id,
+                                   "effective_on": effective, "encoded": True,
+                                   "note": f"Started from {encoded[-1].id}."})  # fmt: skip
     shutil.copytree(source, target)
-    entry = (f"  - id: {rev_id}\n    title: {title or rev_id}\n"
-             f"    effective_on: {effective.isoformat()}\n    encoded: true\n"
-             f"    note: Started from {encoded[-1].id}.\n")  # fmt: skip
-    path.write_text(text.rstrip("\n") + "\n" + entry, "utf-8")
+    try:
+        _replace(path, listed)
+    except OSError as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise RevisionError(
+            [Diagnostic("revision/cannot-create", f"cannot write `{path}`: {exc.strerror}")]
+        ) from None
     return target
+
+
+def _with_revision(text: str, entry: dict[str, object]) -> str:
+    """``text`` (a jurisdiction.yaml ending with its ``revisions:`` list) with ``entry`` added,
+    written by the YAML emitter: a title such as ``Ord. No. 4502: appeal periods`` is quoted as
+    YAML needs, never pasted. The result is read back and must hold the entry as given."""
+    emitted = yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, width=100,
+                             default_flow_style=False)  # fmt: skip
+    block = "".join(f"  {line}\n" for line in emitted.splitlines())
+    out = text.rstrip("\n") + "\n" + block
+    revisions = (yaml.safe_load(out) or {}).get("revisions") or []
+    if not revisions or revisions[-1] != entry:
+        raise RevisionError([Diagnostic(
+            "revision/cannot-create",
+            "the new revision could not be added to jurisdiction.yaml as written",
+            help="check that `revisions:` is the file's last key, a list")])  # fmt: skip
+    return out
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder: a reader (or a crash) never sees
+    half a jurisdiction.yaml."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def copy_golden(golden: Path, jurisdiction: str, source: str, target: str) -> list[Path]:
