@@ -520,3 +520,42 @@ def test_api_raises_only_case_error(policy: Policy, case: Any, code: str) -> Non
     else:
         if code:
             pytest.fail(f"no CaseError, expected {code}", pytrace=False)
+
+
+def test_a_fact_written_with_its_dotted_id_is_the_nested_fact(tmp_path: Path) -> None:
+    """`permit.code: IRC` reads as `permit: {code: IRC}` (it was "unknown fact `permit.code`,
+    did you mean `permit.code`?"), in a file and in a mapping, one by one and in bulk."""
+    from engine.api import load_policy
+
+    policy = load_policy()
+    flat = {"jurisdiction": "kent", "as_of": "2025-01-10",
+            "facts": {"permit.code": "IBC", "permit.issued_on": "2024-04-15",
+                      "work": {"commenced_on": None}}}  # fmt: skip
+    nested = {"jurisdiction": "kent", "as_of": "2025-01-10",
+              "facts": {"permit": {"code": "IBC", "issued_on": "2024-04-15"},
+                        "work": {"commenced_on": None}}}  # fmt: skip
+    assert policy.evaluate(flat).to_dict() == policy.evaluate(nested).to_dict()
+    decided = ["permit.expires_on", "permit.expiration_reason", "permit.expired"]
+    bulk = policy.values_many([flat] * 40, decided)
+    assert bulk == policy.values_many([nested] * 40, decided)
+    assert bulk[0]["permit.expires_on"] == dt.date(2025, 4, 15)
+    case = tmp_path / "flat.yaml"
+    case.write_text("jurisdiction: kent\nas_of: 2025-01-10\nfacts:\n  permit.code: IRC\n", "utf-8")
+    from engine.compile.load import read_case
+
+    assert policy.values(read_case(case), ["co.required"]) == {"co.required": False}
+
+
+def test_a_fact_given_both_ways_is_refused_where_it_repeats(tmp_path: Path) -> None:
+    from engine.api import load_policy
+    from engine.compile.load import read_case
+    from engine.diagnostics import CaseError
+
+    case = tmp_path / "twice.yaml"
+    case.write_text("jurisdiction: kent\nas_of: 2025-01-10\nfacts:\n  permit: {code: IBC}\n"
+                    "  permit.code: IRC\n", "utf-8")  # fmt: skip
+    with pytest.raises(CaseError) as info:
+        load_policy().evaluate(read_case(case))
+    [d] = info.value.diagnostics
+    assert d.code == "case/duplicate-fact" and "`permit.code`" in d.message
+    assert d.span is not None and d.span.line == 5

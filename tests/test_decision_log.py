@@ -285,9 +285,10 @@ def test_a_masked_value_is_a_stable_hash_and_never_reaches_the_log(
 
 
 def test_a_refused_case_keeps_no_personal_data_either(policy: Policy, tmp_path: Path) -> None:
-    """Written with a dotted key, `owner.name` is refused (the message quotes the key, not the
-    value), and masked all the same: a refusal's input is logged too."""
-    case = {"jurisdiction": "generic", "facts": {"owner.name": PERSON["name"]}}
+    """A refused case (its permit code is wrong) written with a dotted `owner.name` is masked
+    all the same: a refusal's input is logged too, and the message quotes no value of it."""
+    case = {"jurisdiction": "generic", "facts": {"owner.name": PERSON["name"],
+                                                 "permit": {"code": 5}}}  # fmt: skip
     with pytest.raises(OrdinanceError) as refused:
         policy.evaluate(case)
     diagnostics = [d.to_json() for d in refused.value.diagnostics]

@@ -387,8 +387,15 @@ class FactReader:
             # Only plain text names a fact: a str subclass from an embedding program could
             # raise from the ``__eq__`` a lookup calls.
             node = tree.get(key) if key.__class__ is str else None
+            if node is None and key.__class__ is str and "." in key:
+                node = _dotted(tree, key)  # `permit.code: IRC` is `permit: {code: IRC}`
             if node.__class__ is tuple:
                 fid, convert, nullable, wants_raw = node
+                if fid in values:
+                    out.add("case/duplicate-fact", f"`{fid}` is given twice", case.span(*path, key),
+                            help="give each fact once, nested (`permit: {code: IBC}`) or "
+                            "dotted (`permit.code: IBC`)")  # fmt: skip
+                    continue
                 if value is None:
                     if nullable:
                         values[fid] = None
@@ -439,3 +446,16 @@ class FactReader:
             if guess
             else "`ordinance facts` lists the facts this policy reads",
         )
+
+
+def _dotted(tree: dict[str, Any], key: str) -> Any:
+    """The fact (or group of facts) a dotted key names in the facts' tree, or None: a case may
+    write `permit.code: IRC` for `permit: {code: IRC}`, as the fact's id is written."""
+    node: Any = tree
+    for part in key.split("."):
+        if node.__class__ is not dict:
+            return None
+        node = node.get(part)
+        if node is None:
+            return None
+    return node
