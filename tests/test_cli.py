@@ -206,3 +206,15 @@ def test_error_paths_an_administrator_can_hit_are_located(tmp_path) -> None:  # 
     code, _, err = run("revision", "new", "-j", "kent", "--id", "Ord 45/01", "--effective",
                        "2030-01-01", "--policy", str(tmp_path / "nowhere"))  # fmt: skip
     assert code == 1 and "is not a folder" in err
+
+
+def test_eval_dash_reads_the_case_from_standard_input() -> None:
+    text = (ROOT / "examples" / "kent-co-and-permit.json").read_text("utf-8")
+    result = CliRunner().invoke(main, ["eval", "-", "--format", "json"], input=text)
+    assert result.exit_code == 0, result.stderr
+    from_file = CliRunner().invoke(main, ["eval", EXAMPLE, "--format", "json"]).stdout
+    assert result.stdout == from_file
+    bad = CliRunner().invoke(
+        main, ["eval", "-"], input="jurisdiction: kent\nfacts: {permit: {code: 5}}\n"
+    )
+    assert bad.exit_code == 1 and "<stdin>:2:24" in bad.stderr and "case/bad-value" in bad.stderr

@@ -481,7 +481,16 @@ def read_case(path: Path | str) -> Case:
         LoadError: the file is not readable YAML/JSON.
         CaseError: the file does not have a case's shape.
     """
-    doc = load_document(path)
+    return _case_of(load_document(path))
+
+
+def read_case_text(raw: bytes | str, name: str) -> Case:
+    """``read_case`` for text that is not a file (``ordinance eval -`` reads standard input);
+    ``name`` is what the diagnostics call it."""
+    return _case_of(load_text(raw, name))
+
+
+def _case_of(doc: Document) -> Case:
     if not isinstance(doc.data, dict):
         raise CaseError([Diagnostic(
             "case/not-a-mapping", "a case file must be a mapping with `jurisdiction:` and `facts:`",

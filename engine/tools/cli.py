@@ -166,7 +166,7 @@ def eval_cmd(
     failed = False
     for path in cases:
         try:
-            case = read_case(path)
+            case = _read(path)
             result = policy.evaluate(case, as_of=as_of, revision=revision)
         except OrdinanceError as exc:
             _echo(render(_locate(exc.diagnostics, path)), err=True)
@@ -187,6 +187,15 @@ def eval_cmd(
         else:
             _echo(out, data=fmt == "json")
     sys.exit(1 if failed else 0)
+
+
+def _read(path: Path) -> Any:
+    """A case file, or with ``-`` the case on standard input (YAML or JSON)."""
+    if str(path) == "-":
+        from engine.compile.load import read_case_text
+
+        return read_case_text(sys.stdin.buffer.read(), "<stdin>")
+    return read_case(path)
 
 
 def _terminal(width: int | None) -> tuple[bool, int]:
