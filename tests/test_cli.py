@@ -218,3 +218,10 @@ def test_eval_dash_reads_the_case_from_standard_input() -> None:
         main, ["eval", "-"], input="jurisdiction: kent\nfacts: {permit: {code: 5}}\n"
     )
     assert bad.exit_code == 1 and "<stdin>:2:24" in bad.stderr and "case/bad-value" in bad.stderr
+
+
+def test_show_needs_no_jurisdiction_when_only_one_has_the_section() -> None:
+    code, out, _ = run("show", "IPMC", "604")
+    assert code == 0 and "deleted by KCC 14.01.090.H" in out
+    code, _, err = run("show", "IBC", "105.5")
+    assert code == 2 and "generic, houston, kent" in err

@@ -318,10 +318,27 @@ def show_cmd(
     from engine.tools.sections import render_section
 
     policy = _load(policy_dir)
+    citation = " ".join(section)
+    if jurisdiction is None:
+        jurisdiction = _defining(policy, citation)
     cp = _compiled(policy, jurisdiction, revision)
-    text, ok = render_section(cp, " ".join(section))
+    text, ok = render_section(cp, citation)
     _echo(text, err=not ok)
     sys.exit(0 if ok else 1)
+
+
+def _defining(policy: Policy, citation: str) -> str | None:
+    """The one jurisdiction whose latest revision has the section (`ordinance show IPMC 604`:
+    only Kent's layer has it), else None, and the usual choice of jurisdiction applies."""
+    from engine.run.catalogue import find_section
+
+    having = sorted({j for j, _ in policy.compiled if find_section(policy.latest(j), citation)})
+    if len(having) == 1:
+        return having[0]
+    if len(having) > 1 and len({j for j, _ in policy.compiled}) > 1:
+        raise click.UsageError(f"`{citation}` is in several jurisdictions: name one with "
+                               f"--jurisdiction ({', '.join(having)})")  # fmt: skip
+    return None
 
 
 def _compiled(policy: Policy, jurisdiction: str | None, revision: str | None) -> Any:
