@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 from click.testing import CliRunner
@@ -225,3 +226,25 @@ def test_show_needs_no_jurisdiction_when_only_one_has_the_section() -> None:
     assert code == 0 and "deleted by KCC 14.01.090.H" in out
     code, _, err = run("show", "IBC", "105.5")
     assert code == 2 and "generic, houston, kent" in err
+
+
+def test_a_reader_that_leaves_early_does_not_change_the_exit_status(tmp_path: Path) -> None:
+    """`ordinance test DIR | head -1` exits as the tests did (it exited 0 when the pipe closed,
+    so a failing run could pass a CI step)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    for case in sorted((GOLDEN / "kent" / "ord-4463").glob("*.yaml"))[:40]:
+        shutil.copy(case, tmp_path)
+    first = sorted(tmp_path.glob("01-*.yaml"))[0]
+    wrong = first.read_text("utf-8").replace("    value: 2025-04-15", "    value: 2025-04-16", 1)
+    first.write_text(wrong, "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.tools.cli", "test", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith(b"FAIL")
+    proc.stdout.close()  # the reader leaves, as `head -1` does
+    assert proc.wait(60) == 1

@@ -53,7 +53,10 @@ def _echo(text: str, *, err: bool = False, nl: bool = True, data: bool = False) 
     """Print for the command line. Everything printed passes here, so no case or policy text
     drives the terminal: controls and bidirectional overrides are shown as escapes (the JSON
     way when ``data`` is JSON, which stays valid and means the same)."""
-    click.echo(printable_json(text) if data else printable(text), err=err, nl=nl)
+    try:
+        click.echo(printable_json(text) if data else printable(text), err=err, nl=nl)
+    except BrokenPipeError:  # `ordinance test | head`: the reader left; finish, keep the status
+        os.dup2(os.open(os.devnull, os.O_WRONLY), (sys.stderr if err else sys.stdout).fileno())
 
 
 def _guarded(fn: F) -> F:
