@@ -331,8 +331,8 @@ def show_cmd(
 
 
 def _defining(policy: Policy, citation: str) -> str | None:
-    """The one jurisdiction whose latest revision has the section (`ordinance show IPMC 604`:
-    only Kent's layer has it), else None, and the usual choice of jurisdiction applies."""
+    """The one jurisdiction whose latest revision has the section (a city's own amendment
+    is in its layer only), else None, and the usual choice of jurisdiction applies."""
     from engine.run.catalogue import find_section
 
     having = sorted({j for j, _ in policy.compiled if find_section(policy.latest(j), citation)})
