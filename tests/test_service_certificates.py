@@ -69,7 +69,8 @@ def page(client: TestClient, verify_url: str) -> str:
     """The page a phone opens for a QR code's URL: its last path segment under /v/."""
     segment = urlsplit(verify_url).path.rsplit("/", 1)[1]
     r = client.get(f"/v/{segment}", headers={"Accept": "text/html"})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.status_code == 200, (segment, r.text[:500])
+    assert r.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in r.headers["content-security-policy"]
     return r.text
 
