@@ -64,7 +64,7 @@ footer { margin-top: 2rem; font-size: .8rem; color: #4a5360; }
 """
 
 
-def _el(tag: str, attrs: dict[str, str] | None = None, *kids: ET.Element | str) -> ET.Element:
+def el(tag: str, attrs: dict[str, str] | None = None, *kids: ET.Element | str) -> ET.Element:
     """An element with attributes and children; a string child is text (escaped on output)."""
     node = ET.Element(tag, attrs or {})
     last: ET.Element | None = None
@@ -80,9 +80,27 @@ def _el(tag: str, attrs: dict[str, str] | None = None, *kids: ET.Element | str) 
     return node
 
 
-def _t(text: str) -> str:
+def page_text(text: str) -> str:
     """Case or policy text for the page: shown as written, never a control or a reordering."""
     return printable(" ".join(text.split()))
+
+
+def document(title: str, csp: str, css: str, body: ET.Element, *meta: ET.Element) -> str:
+    """A self-contained page: the head every page of ordinance has (charset, its content
+    security policy, a phone's viewport, the title, inline CSS, any further ``meta``), then
+    ``body``, serialised by ElementTree so all text is escaped."""
+    head = el(
+        "head",
+        None,
+        el("meta", {"charset": "utf-8"}),
+        el("meta", {"http-equiv": "Content-Security-Policy", "content": csp}),
+        el("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
+        *meta,
+        el("title", None, title),
+        el("style", None, css),
+    )
+    html = el("html", {"lang": "en"}, head, body)
+    return "<!DOCTYPE html>\n" + ET.tostring(html, encoding="unicode", method="html") + "\n"
 
 
 def build_page(result: Result, title: str, revision_title: str, only: Iterable[str] = ()) -> str:
@@ -97,53 +115,43 @@ def build_page(result: Result, title: str, revision_title: str, only: Iterable[s
         answer.not_applicable = [d for d in answer.not_applicable if d.id in chosen]
         pending = [d for g in answer.open for d in g.decisions if d.id in chosen]
         answer.open = group_needs(pending)
-    case = _t(result.case) if result.case else "(no id)"
-    head = _el(
-        "head",
-        None,
-        _el("meta", {"charset": "utf-8"}),
-        _el("meta", {"http-equiv": "Content-Security-Policy", "content": _CSP}),
-        _el("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
-        _el("title", None, f"Case {case} · {_t(title)}"),
-        _el("style", None, _CSS),
-    )
-    body = _el(
+    case = page_text(result.case) if result.case else "(no id)"
+    body = el(
         "body",
         None,
         *_header(result, case, title, revision_title),
         *_sections(result, answer, bool(chosen)),
     )
-    html = _el("html", {"lang": "en"}, head, body)
-    return "<!DOCTYPE html>\n" + ET.tostring(html, encoding="unicode", method="html") + "\n"
+    return document(f"Case {case} · {page_text(title)}", _CSP, _CSS, body)
 
 
 def _header(result: Result, case: str, title: str, revision_title: str) -> list[ET.Element]:
     by, day = result.revision_basis
     why = "forced by the case" if by == "revision" else f"in force on {day} ({by})"
     return [
-        _el("h1", None, f"Case {case}"),
-        _el("p", {"class": "meta"}, _t(title)),
-        _el(
+        el("h1", None, f"Case {case}"),
+        el("p", {"class": "meta"}, page_text(title)),
+        el(
             "p",
             {"class": "meta"},
-            f"Decided under {_t(revision_title)} "
-            f"({_t(result.revision)}), {why}; as of {to_words(result.as_of)}.",
+            f"Decided under {page_text(revision_title)} "
+            f"({page_text(result.revision)}), {why}; as of {to_words(result.as_of)}.",
         ),
     ]
 
 
 def _sections(result: Result, answer: Answer, only: bool) -> list[ET.Element]:
-    out = [_el("h2", None, "Decisions"), _decisions(answer)]
+    out = [el("h2", None, "Decisions"), _decisions(answer)]
     if not only:
         for proc in answer.procedures:
-            out += [_el("h2", None, f"Next steps: {_t(proc.title)}"), _procedure(proc)]
+            out += [el("h2", None, f"Next steps: {page_text(proc.title)}"), _procedure(proc)]
     moments = timeline(result)
     if len(moments) > 1:
-        out += [_el("h2", None, "Dates of this case"), _el("figure", None, _timeline(moments))]
+        out += [el("h2", None, "Dates of this case"), el("figure", None, _timeline(moments))]
     if answer.open:
-        out += [_el("h2", None, "Still open"), _open(answer)]
+        out += [el("h2", None, "Still open"), _open(answer)]
     out.append(
-        _el(
+        el(
             "footer",
             None,
             "Each answer cites the section of the code that decides it. "
@@ -155,32 +163,30 @@ def _sections(result: Result, answer: Answer, only: bool) -> list[ET.Element]:
 
 def _decisions(answer: Answer) -> ET.Element:
     rows = [
-        _el(
+        el(
             "tr",
             None,
-            _el("th", None, "Decision"),
-            _el("th", None, "Answer"),
-            _el("th", None, "Section"),
+            el("th", None, "Decision"),
+            el("th", None, "Answer"),
+            el("th", None, "Section"),
         )
     ]
     for d in [*answer.decided, *answer.not_applicable]:
         rows.append(
-            _el(
+            el(
                 "tr",
                 None,
-                _el("td", None, _el("code", None, d.id)),
-                _el("td", {"class": "value"}, _answer(d), _why(d)),
-                _el("td", {"class": "cite"}, _t("; ".join(d.citations))),
+                el("td", None, el("code", None, d.id)),
+                el("td", {"class": "value"}, _answer(d), _why(d)),
+                el("td", {"class": "cite"}, page_text("; ".join(d.citations))),
             )
         )
-    cols = _el(
-        "colgroup", None, *(_el("col", {"class": f"c-{c}"}) for c in ("id", "value", "cite"))
-    )
-    return _el("table", {"class": "decisions"}, cols, *rows)
+    cols = el("colgroup", None, *(el("col", {"class": f"c-{c}"}) for c in ("id", "value", "cite")))
+    return el("table", {"class": "decisions"}, cols, *rows)
 
 
 def _answer(d: Decision) -> str:
-    return _t(d.in_words()) if d.status == "determined" else "does not apply"
+    return page_text(d.in_words()) if d.status == "determined" else "does not apply"
 
 
 def _why(d: Decision) -> ET.Element:
@@ -190,7 +196,7 @@ def _why(d: Decision) -> ET.Element:
     text = top.text if isinstance(top, Step) else ""
     if isinstance(top, Step) and d.status == "not_applicable" and top.because:
         text = "; ".join(n.text for n in top.because if not isinstance(n, Step))
-    return _el("span", {"class": "why"}, _t(text))
+    return el("span", {"class": "why"}, page_text(text))
 
 
 def _procedure(proc: ProcedureResult) -> ET.Element:
@@ -198,18 +204,18 @@ def _procedure(proc: ProcedureResult) -> ET.Element:
     for s in proc.steps:
         extra = []
         if s.deadline is not None:
-            extra.append(_el("span", {"class": "due"}, f" Due by {to_words(s.deadline)}."))
+            extra.append(el("span", {"class": "due"}, f" Due by {to_words(s.deadline)}."))
         items.append(
-            _el(
+            el(
                 "li",
                 {"class": f"step-{s.status}"},
-                _el("span", {"class": f"badge s-{s.status}"}, _STATUS_WORDS[s.status]),
-                _t(s.title),
+                el("span", {"class": f"badge s-{s.status}"}, _STATUS_WORDS[s.status]),
+                page_text(s.title),
                 *extra,
             )
         )
-    cite = [_el("p", {"class": "meta"}, f"Per {_t(proc.citation)}.")] if proc.citation else []
-    return _el("div", {"class": "procedure"}, _el("ol", {"class": "steps"}, *items), *cite)
+    cite = [el("p", {"class": "meta"}, f"Per {page_text(proc.citation)}.")] if proc.citation else []
+    return el("div", {"class": "procedure"}, el("ol", {"class": "steps"}, *items), *cite)
 
 
 def _open(answer: Answer) -> ET.Element:
@@ -217,15 +223,15 @@ def _open(answer: Answer) -> ET.Element:
     for group in answer.open:
         ids = ", ".join(d.id for d in group.decisions)
         items.append(
-            _el(
+            el(
                 "li",
                 None,
-                _el("code", None, ids),
+                el("code", None, ids),
                 " would be decided by: ",
-                _el("code", None, ", ".join(group.needs)),
+                el("code", None, ", ".join(group.needs)),
             )
         )
-    return _el("ul", {"class": "open"}, *items)
+    return el("ul", {"class": "open"}, *items)
 
 
 # The timeline: a scale from the first date to the last, a mark per date (a circle for a fact
@@ -242,7 +248,8 @@ def _timeline(moments: list[Moment]) -> ET.Element:
     marks, labels = [], []
     for m in moments:
         x = _PAD + (_W - 2 * _PAD) * (m.day - first).days / span
-        words = f"{m.day.isoformat()} {'evaluated (as of)' if m.kind == 'as_of' else _t(m.label)}"
+        said = "evaluated (as of)" if m.kind == "as_of" else page_text(m.label)
+        words = f"{m.day.isoformat()} {said}"
         width = len(words) * _CHAR
         left = min(max(x - 4, 0), _W - width)
         row = next((i for i, end in enumerate(ends) if end < left), len(ends))
@@ -252,7 +259,7 @@ def _timeline(moments: list[Moment]) -> ET.Element:
         y = _AXIS + 18 + row * _ROW
         marks.append(_mark(m, x))
         labels += [
-            _el(
+            el(
                 "line",
                 {
                     "x1": f"{x:.1f}",
@@ -262,10 +269,10 @@ def _timeline(moments: list[Moment]) -> ET.Element:
                     "stroke": "#9aa3ad",
                 },
             ),
-            _el("text", {"x": f"{left:.1f}", "y": str(y), "class": m.kind}, words),
+            el("text", {"x": f"{left:.1f}", "y": str(y), "class": m.kind}, words),
         ]
     height = _AXIS + 18 + len(ends) * _ROW + 4
-    axis = _el(
+    axis = el(
         "line",
         {
             "x1": str(_PAD),
@@ -276,8 +283,8 @@ def _timeline(moments: list[Moment]) -> ET.Element:
             "stroke-width": "2",
         },
     )
-    years = [_el("text", {"x": str(_PAD), "y": "14"}, _span_words(first, last))]
-    return _el(
+    years = [el("text", {"x": str(_PAD), "y": "14"}, _span_words(first, last))]
+    return el(
         "svg",
         {
             "xmlns": "http://www.w3.org/2000/svg",
@@ -285,7 +292,7 @@ def _timeline(moments: list[Moment]) -> ET.Element:
             "role": "img",
             "aria-label": "Timeline of the dates of this case",
         },
-        _el("title", None, "Timeline of the dates of this case"),
+        el("title", None, "Timeline of the dates of this case"),
         *years,
         axis,
         *labels,
@@ -294,9 +301,9 @@ def _timeline(moments: list[Moment]) -> ET.Element:
 
 
 def _mark(m: Moment, x: float) -> ET.Element:
-    y, tip = _AXIS, _el("title", None, f"{m.label}: {to_words(m.day)}")
+    y, tip = _AXIS, el("title", None, f"{m.label}: {to_words(m.day)}")
     if m.kind == "as_of":
-        return _el(
+        return el(
             "rect",
             {
                 "x": f"{x - 2:.1f}",
@@ -308,7 +315,7 @@ def _mark(m: Moment, x: float) -> ET.Element:
             tip,
         )
     if m.kind == "fact":
-        return _el(
+        return el(
             "circle",
             {
                 "cx": f"{x:.1f}",
@@ -321,7 +328,7 @@ def _mark(m: Moment, x: float) -> ET.Element:
             tip,
         )
     pts = f"{x:.1f},{y - 8} {x + 8:.1f},{y} {x:.1f},{y + 8} {x - 8:.1f},{y}"
-    return _el(
+    return el(
         "polygon", {"points": pts, "fill": "#b3261e", "stroke": "#fff", "stroke-width": "1.5"}, tip
     )
 

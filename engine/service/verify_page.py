@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from engine.certificates.payload import Claims, Verification
 from engine.certificates.registry import Status
-from engine.html_page import _el, _t
+from engine.html_page import document, el, page_text
 
 Key = Literal["valid", "superseded", "suspended", "revoked", "not_genuine", "not_checked"]
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
@@ -130,34 +130,29 @@ def build_page(v: Verification, verdict: Verdict, on_date: dt.date,
     """The whole page as one string (``<!DOCTYPE html>`` and the ``html`` element);
     ``jurisdiction_title`` is the policy's name of the certificate's jurisdiction, if known."""
     look = LOOKS[verdict.key]
-    head = _el(
-        "head",
-        None,
-        _el("meta", {"charset": "utf-8"}),
-        _el("meta", {"http-equiv": "Content-Security-Policy", "content": CSP}),
-        _el("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
-        _el("meta", {"name": "robots", "content": "noindex"}),
-        _el("title", None, f"{look.words} · certificate of occupancy"),
-        _el("style", None, _CSS),
-    )
-    banner = _el(
+    banner = el(
         "section",
         {"class": f"verdict v-{verdict.key}", "style": f"background:{look.background}",
          "role": "status"},
-        _el("p", {"class": "mark", "aria-hidden": "true"}, look.symbol),
-        _el("h1", None, look.words),
-        _el("p", None, _t(verdict.detail)),
+        el("p", {"class": "mark", "aria-hidden": "true"}, look.symbol),
+        el("h1", None, look.words),
+        el("p", None, page_text(verdict.detail)),
     )  # fmt: skip
-    main = _el("main", None, *_statement(v, verdict, jurisdiction_title), *_checks(v, on_date))
-    body = _el("body", None, banner, main)
-    page = _el("html", {"lang": "en"}, head, body)
-    return "<!DOCTYPE html>\n" + ET.tostring(page, encoding="unicode", method="html") + "\n"
+    main = el("main", None, *_statement(v, verdict, jurisdiction_title), *_checks(v, on_date))
+    body = el("body", None, banner, main)
+    return document(
+        f"{look.words} · certificate of occupancy",
+        CSP,
+        _CSS,
+        body,
+        el("meta", {"name": "robots", "content": "noindex"}),
+    )
 
 
 def _statement(v: Verification, verdict: Verdict, title: str | None) -> list[ET.Element]:
     """What the certificate states, when the signature is genuine; a warning otherwise."""
     if verdict.key == "not_genuine" or v.claims is None:
-        return [_el("p", {"class": "warn"}, "Do not rely on what this code or its paper says. "
+        return [el("p", {"class": "warn"}, "Do not rely on what this code or its paper says. "
                     "Ask the building department.")]  # fmt: skip
     c = v.claims
     rows = [("Address", c.address), ("Use and occupancy", c.use),
@@ -170,8 +165,8 @@ def _statement(v: Verification, verdict: Verdict, title: str | None) -> list[ET.
         rows.append(("Superseded by", verdict.superseded_by))
     items: list[ET.Element] = []
     for label, value in rows:
-        items += [_el("dt", None, label), _el("dd", None, _t(value))]
-    return [_el("h2", None, _title(c)), _el("dl", None, *items)]
+        items += [el("dt", None, label), el("dd", None, page_text(value))]
+    return [el("h2", None, _title(c)), el("dl", None, *items)]
 
 
 def _title(c: Claims) -> str:
@@ -179,11 +174,11 @@ def _title(c: Claims) -> str:
 
 
 def _checks(v: Verification, on_date: dt.date) -> list[ET.Element]:
-    lines = [_el("li", None, _el("b", None, f"{c.name} {c.status}"), " ", _t(c.reason))
+    lines = [el("li", None, el("b", None, f"{c.name} {c.status}"), " ", page_text(c.reason))
              for c in v.checks]  # fmt: skip
     return [
-        _el("h2", None, "Checks"),
-        _el("ul", {"class": "checks"}, *lines),
-        _el("footer", None, f"Checked on {on_date.isoformat()} with the jurisdiction's trust "
+        el("h2", None, "Checks"),
+        el("ul", {"class": "checks"}, *lines),
+        el("footer", None, f"Checked on {on_date.isoformat()} with the jurisdiction's trust "
             "list. This page loads nothing from anywhere else."),
     ]  # fmt: skip
