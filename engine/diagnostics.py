@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -99,6 +99,13 @@ class PolicyError(OrdinanceError):
 
 class CaseError(OrdinanceError):
     """A case file does not fit the policy it names."""
+
+
+def in_file(diagnostics: Iterable[Diagnostic], file: str) -> list[Diagnostic]:
+    """The diagnostics, each one that has no place given the file's first line: a message
+    about a case or a policy names at least the file it is about."""
+    here = Span(file, 1, 1, 1, 1)
+    return [d if d.span else replace(d, span=here) for d in diagnostics]
 
 
 @dataclass

@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,6 @@ class Settings:
     max_batch_body: int = 64 * 1024 * 1024
     watch: bool = False
     watch_seconds: float = 2.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

@@ -22,7 +22,7 @@ import click
 from engine.api import Policy, load_policy
 from engine.certificates.grounds import GROUNDS, NEEDS_GROUND, grounded_reason
 from engine.compile.load import read_case
-from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, Span
+from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, in_file
 
 
 def _now() -> dt.datetime:
@@ -339,7 +339,7 @@ def _issue(echo: Callable[..., None], case_path: Path, key: tuple[Path, Path | N
                          regenerate=regenerate, why=reason, trust_path=trust_path)  # fmt: skip
             status = reg.status(done.record.id)
     except OrdinanceError as exc:
-        exc.diagnostics = [_placed(d, case_path) for d in exc.diagnostics]
+        exc.diagnostics = in_file(exc.diagnostics, str(case_path))
         raise
     if fmt == "json":
         echo(json.dumps({
@@ -369,13 +369,6 @@ def _issue(echo: Callable[..., None], case_path: Path, key: tuple[Path, Path | N
 
     lines.append(f"  QR link: {verification_url(c['verify_url'], done.payload)}")
     echo("\n".join(lines))
-
-
-def _placed(d: Diagnostic, path: Path) -> Diagnostic:
-    if d.span is not None:
-        return d
-    return Diagnostic(d.code, d.message, Span(str(path), 1, 1, 1, 1), d.severity, d.help,
-                      d.related, d.citation)  # fmt: skip
 
 
 def _status_line(status: Any) -> str:

@@ -21,7 +21,7 @@ import click
 
 from engine.api import Policy, load_policy
 from engine.compile.load import read_case
-from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, render
+from engine.diagnostics import CaseError, OrdinanceError, in_file, render
 from engine.printable import printable, printable_json
 from engine.render import RENDERERS, RenderContext
 from engine.run.catalogue import decision_rows, fact_rows
@@ -172,7 +172,7 @@ def eval_cmd(
             case = _read(path)
             result = policy.evaluate(case, as_of=as_of, revision=revision)
         except OrdinanceError as exc:
-            _echo(render(_locate(exc.diagnostics, path)), err=True)
+            _echo(render(in_file(exc.diagnostics, str(path))), err=True)
             failed = True
             continue
         unknown = [e for e in explain if e not in result.decisions]
@@ -209,26 +209,6 @@ def _terminal(width: int | None) -> tuple[bool, int]:
     if width is None:
         width = shutil.get_terminal_size((100, 24)).columns if tty else 100
     return color, max(width, 40)
-
-
-def _locate(diags: list[Diagnostic], path: Path) -> list[Diagnostic]:
-    """Give unlocated case diagnostics the case file's name, at least."""
-    from engine.diagnostics import Span
-
-    return [
-        d
-        if d.span
-        else Diagnostic(
-            d.code,
-            d.message,
-            Span(str(path), 1, 1, 1, 1),
-            d.severity,
-            d.help,
-            d.related,
-            d.citation,
-        )
-        for d in diags
-    ]
 
 
 def _unknown_decisions(names: list[str], known: Any) -> None:
@@ -294,7 +274,7 @@ def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
             result = policy.evaluate(case, explain=False)
             outcome.mismatches = check_expectations(policy, case, result)
         except OrdinanceError as exc:
-            outcome.error = render(_locate(exc.diagnostics, path), "short")
+            outcome.error = render(in_file(exc.diagnostics, str(path)), "short")
         outcomes.append(outcome)
         for m in outcome.mismatches:
             _echo(f"FAIL {path}: {m}")
