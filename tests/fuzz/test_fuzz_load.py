@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 
 from engine.api import Policy, load_policy
 from engine.compile.load import load_text, read_case
-from engine.diagnostics import Diagnostic, OrdinanceError, render
+from engine.diagnostics import Diagnostic, OrdinanceError, in_file, render
 from engine.source import Lines, display_path
-from engine.tools.cli import _locate, main
+from engine.tools.cli import main
 from tests.conftest import GOLDEN, ROOT, run_bounded
 
 # Strategies built on whole files have long reprs; Hypothesis warns when it prints one.
@@ -270,7 +270,7 @@ def evaluate_file(policy: Policy, path: Path, data: bytes) -> None:
     try:
         policy.evaluate(read_case(path))
     except OrdinanceError as exc:
-        assert_located(_locate(exc.diagnostics, path), {str(path): data})
+        assert_located(in_file(exc.diagnostics, str(path)), {str(path): data})
 
 
 @given(
