@@ -16,14 +16,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from starlette.testclient import TestClient
 
 from engine import Policy, load_policy
 from engine.compile.load import read_case
 from engine.diagnostics import Diagnostic, OrdinanceError
+from engine.service.app import create_app
 from engine.service.convert import values_json
-from engine.service.log import LogError, canonical_line, mask_for, masked, open_log, read_events
+from engine.service.log import LogError, canonical_line, open_log, read_events
+from engine.service.masking import mask_for, masked
 from engine.service.replay import replay
-from engine.service.state import rule_types
+from engine.service.state import Loaded, Service, rule_types
 from engine.sqlstore import build_engine, engine_url
 from engine.tools.cli import main
 from tests.conftest import GOLDEN, POSTGRES, ROOT, _postgres_url
@@ -461,3 +464,44 @@ def test_replay_reports_a_refusal_that_now_passes(policy: Policy, tmp_path: Path
     assert report.differences[1].new is False
     assert [s.reason for s in report.skipped] == ["status 404: nothing was decided"]
     assert report.other_digest == [events[0]["id"], events[2]["id"]]
+
+
+# --- a batch through the service ---------------------------------------------------------------
+
+
+def test_a_batch_is_one_event_read_back_as_its_items(log_url: str, tmp_path: Path) -> None:
+    """The service logs a batch as one event (one serialisation, one fsync); reading the log
+    gives each item back as its own event, with the id the response gave it, its status, and
+    the owner's name masked; replaying it finds nothing."""
+    loaded = Loaded.load(None)
+    log = open_log(log_url, default_dir=tmp_path, mask=mask_for(loaded.policy))
+    client = TestClient(create_app(Service(loaded, None, log=log)))
+    good = {"jurisdiction": "kent", "as_of": "2025-01-10",
+            "facts": {"permit": {"code": "IRC", "issued_on": "2024-06-03"}}}  # fmt: skip
+    bad = {"jurisdiction": "kent", "as_of": "2025-01-10", "facts": {"permit": {"code": 7}}}
+    cases = [good, bad, owner_case()]
+    try:
+        response = client.post("/v1/batch", json={"cases": cases})
+    finally:
+        log.close()
+    assert response.status_code == 200
+    answer = response.json()
+    batch_id = answer["batch_id"]
+    if not log_url.startswith(("sqlite", "postgresql")):
+        lines = Path(log_url).read_bytes().splitlines()
+        assert len(lines) == 1 and PERSON["name"].encode() not in lines[0]
+    events = [e for e in read_events(log_url) if e.get("batch_id") == batch_id]
+    assert [e["id"] for e in events] == [r["decision_id"] for r in answer["results"]]
+    assert [(e["index"], e["status"], e["kind"]) for e in events] == [
+        (0, 200, "batch"), (1, 422, "batch"), (2, 200, "batch")]  # fmt: skip
+    assert events[0]["result"] == {"values": answer["results"][0]["values"]}
+    assert events[0]["input"] == good and events[0]["jurisdiction"] == "kent"
+    assert [d["code"] for d in events[1]["diagnostics"]] == [
+        d["code"] for d in answer["results"][1]["error"]["diagnostics"]]  # fmt: skip
+    assert events[1]["result"] is None
+    owner = events[2]["input"]["facts"]["owner"]
+    assert set(owner["name"]) == {"masked"} and PERSON["name"] not in json.dumps(events[2])
+    assert all(e["policy_digest"] == loaded.digest for e in events)
+    report = replay(events, loaded.policy)
+    assert report.differences == [] and report.replayed == 2
+    assert [s.event for s in report.skipped] == [f"{batch_id}.2"]  # the owner is masked

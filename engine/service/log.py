@@ -1,4 +1,4 @@
-"""The decision log: every decision the service makes (and every item of a batch) as one
+"""The decision log: every decision the service makes (and every batch, with its items) as one
 append-only event.
 
 In: the service's events (`docs/service.md`: id, time, request, input, result, diagnostics …).
@@ -10,8 +10,6 @@ only as a hash of its value.
 from __future__ import annotations
 
 import fcntl
-import functools
-import hashlib
 import json
 import os
 import threading
@@ -23,12 +21,11 @@ from urllib.parse import urlparse
 import orjson
 import sqlalchemy as sa
 
-from engine.api import Policy
 from engine.diagnostics import Diagnostic, OrdinanceError, Span
+from engine.service.masking import mask_event
 from engine.sqlstore import build_engine, create_schema, engine_url, unavailable
 
 DEFAULT_FILE = "decisions.ndjson"
-MIN_SCRUB = 2  # a masked text shorter than this is not looked for in results (it is everywhere)
 
 
 class LogError(OrdinanceError):
@@ -61,127 +58,26 @@ def canonical_line(event: Mapping[str, Any]) -> bytes:
         return (text + "\n").encode("ascii")
 
 
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+def expand(event: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The decisions one logged event holds: itself, or each item of a batch as its own event.
 
+    A batch is logged as one event whose `items` hold each case's `index`, `input`,
+    `jurisdiction`, `status`, `result` and `diagnostics`; the item's event is the batch's with
+    those, its id `<batch id>.<index>`. What reads the log (replay, an operator's query) sees
+    the same events whichever way they were written.
 
-# ---------------------------------------------------------------------------------------------
-# Masking personal data
-
-
-def mask_for(policy: Policy) -> frozenset[str]:
-    """The ids of the facts declared `log: mask` in any compiled revision of `policy`."""
-    return frozenset(
-        fid for cp in policy.compiled.values() for fid, f in cp.facts.items() if f.log == "mask"
-    )
-
-
-def masked(case: Mapping[str, Any], mask: frozenset[str]) -> dict[str, Any]:
-    """`case` with the value of each fact of `mask` replaced by `{"masked": "sha256:…"}`: the
-    first 16 hex digits of the SHA-256 of the value's canonical JSON, so that equal values stay
-    comparable across events. A null (the event has not happened) is kept: it says nothing of
-    anyone. `case` itself is not changed.
-
-    >>> masked({"facts": {"owner": {"name": "Ann"}, "permit": {"code": "IBC"}}},
-    ...        frozenset({"owner.name"}))
-    {'facts': {'owner': {'name': {'masked': 'sha256:c13d584857222664'}}, 'permit': {'code': 'IBC'}}}
+    >>> [e["id"] for e in expand({"id": "B", "kind": "batch", "batch_id": "B", "items": [
+    ...     {"index": 0, "input": {}}, {"index": 1, "input": {}}]})]
+    ['B.0', 'B.1']
     """
-    return _masked(case, mask, {})
-
-
-def _masked(case: Mapping[str, Any], mask: frozenset[str], given: dict[str, Any]) -> dict[str, Any]:
-    """`masked`, noting in `given` each masked value by its fact id."""
-    out = dict(case)
-    facts = case.get("facts")
-    if mask and isinstance(facts, Mapping):
-        leads = _prefixes(mask)
-        if any(k in mask or k in leads or "." in k for k in facts):  # else nothing to mask
-            out["facts"] = _mask_tree(facts, mask, "", given)
-    return out
-
-
-def _mask_tree(
-    facts: Mapping[str, Any], mask: frozenset[str], prefix: str, given: dict[str, Any]
-) -> dict[str, Any]:
-    # A key may hold dots itself (`"owner.name": …`, which a case may not give but a refused
-    # one may hold): the id is the path so far, however it was split.
-    out: dict[str, Any] = {}
-    for key, value in facts.items():
-        fid = f"{prefix}{key}"
-        if fid in mask and value is not None:
-            out[key] = {"masked": _digest(value)}
-            given[fid] = value
-        elif fid in _prefixes(mask) and isinstance(value, Mapping):
-            out[key] = _mask_tree(value, mask, fid + ".", given)
-        else:
-            out[key] = value
-    return out
-
-
-@functools.lru_cache(maxsize=8)
-def _prefixes(mask: frozenset[str]) -> frozenset[str]:
-    """Every id that leads to a masked fact (`owner` for `owner.name`): looked up per key of
-    every logged case, so a set, built once per mask."""
-    return frozenset(".".join(m.split(".")[:i]) for m in mask for i in range(1, m.count(".") + 1))
-
-
-def _masked_texts(given: Mapping[str, Any]) -> dict[str, str]:
-    """Each text inside the given masked values, and what stands for it in a result."""
-    found: dict[str, str] = {}
-
-    def collect(value: Any) -> None:
-        if isinstance(value, str) and len(value) >= MIN_SCRUB:
-            found[value] = f"[masked {_digest(value)}]"
-        elif isinstance(value, list | tuple):
-            for v in value:
-                collect(v)
-        elif isinstance(value, Mapping):
-            for v in value.values():
-                collect(v)
-
-    for value in given.values():
-        collect(value)
-    return found
-
-
-def _scrub(value: Any, texts: dict[str, str], given: frozenset[str]) -> Any:
-    """`value` (a result or diagnostics) with every masked text replaced wherever it occurs,
-    and the masked entries of an explanation step's `facts` replaced by their hash: a rule
-    that copies a masked fact (a certificate's owner line) must not carry it into the log."""
-    if isinstance(value, str):
-        for text in sorted(texts, key=len, reverse=True):
-            if text in value:
-                value = value.replace(text, texts[text])
-        return value
-    if isinstance(value, list | tuple):
-        return [_scrub(v, texts, given) for v in value]
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if k == "facts" and isinstance(v, Mapping):
-                v = {f: {"masked": _digest(x)} if f in given else x for f, x in v.items()}
-            out[k] = _scrub(v, texts, given)
-        return out
-    return value
-
-
-def mask_event(event: Mapping[str, Any], mask: frozenset[str]) -> dict[str, Any]:
-    """The event as the log keeps it: the input `masked`, and what the result and the
-    diagnostics repeat of a masked value replaced too."""
-    out = dict(event)
-    case = event.get("input")
-    if not mask or not isinstance(case, Mapping):
-        return out
-    given: dict[str, Any] = {}
-    out["input"] = _masked(case, mask, given)
-    if not given:
-        return out
-    texts = _masked_texts(given)
-    for key in ("result", "diagnostics"):
-        if event.get(key) is not None:
-            out[key] = _scrub(event[key], texts, frozenset(given))
-    return out
+    items = event.get("items")
+    if not isinstance(items, list):
+        yield dict(event)
+        return
+    common = {k: v for k, v in event.items() if k != "items"}
+    for item in items:
+        if isinstance(item, Mapping):
+            yield {**common, **item, "id": f"{event.get('id')}.{item.get('index')}"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +96,7 @@ class DecisionLog:
     warnings: list[Diagnostic]
 
     def append(self, event: Mapping[str, Any]) -> None:
-        """Record one event (a decision, or one item of a batch)."""
+        """Record one event (a decision, or a whole batch with its `items`)."""
         self.append_many((event,))
 
     def append_many(self, events: Iterable[Mapping[str, Any]]) -> None:
@@ -210,7 +106,7 @@ class DecisionLog:
         if masked_events:
             self._write(masked_events)
 
-    def _write(self, events: list[dict[str, Any]]) -> None:
+    def _write(self, events: list[Mapping[str, Any]]) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -278,7 +174,7 @@ class FileLog(DecisionLog):
     def _locked(self) -> _FileLock:
         return _FileLock(self._lock, self._fd)
 
-    def _write(self, events: list[dict[str, Any]]) -> None:
+    def _write(self, events: list[Mapping[str, Any]]) -> None:
         data = b"".join(canonical_line(e) for e in events)
         try:
             with self._locked():
@@ -399,7 +295,7 @@ class SQLLog(DecisionLog):
             raise LogError([unavailable("log/unavailable", "the decision log", url, e)]) from None
         self.engine = engine
 
-    def _write(self, events: list[dict[str, Any]]) -> None:
+    def _write(self, events: list[Mapping[str, Any]]) -> None:
         rows = [
             {
                 **{c: e.get(c) for c in COLUMNS},
@@ -472,7 +368,8 @@ def open_log(
 
 
 def read_events(url: str, *, problems: list[Diagnostic] | None = None) -> Iterator[dict[str, Any]]:
-    """The events of the log `url`, oldest first.
+    """The events of the log `url`, oldest first, a batch's items each as its own event
+    (`expand`).
 
     A last line a crash cut off is skipped with a `log/torn-line` warning; any other line that
     is not an event's JSON is a `log/bad-line` error at its file:line:column. Both go to
@@ -483,11 +380,13 @@ def read_events(url: str, *, problems: list[Diagnostic] | None = None) -> Iterat
         _check_exists(url)
         log = SQLLog(url)
         try:
-            yield from log.read()
+            for event in log.read():
+                yield from expand(event)
         finally:
             log.close()
     else:
-        yield from _read_file(_file_path(url), found)
+        for event in _read_file(_file_path(url), found):
+            yield from expand(event)
     errors = [d for d in found if d.severity == "error"]
     if problems is None and errors:
         raise LogError(errors)

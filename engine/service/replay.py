@@ -117,7 +117,7 @@ def _skip_reason(event: Mapping[str, Any]) -> str | None:
 
 
 def masked_facts(case: Any) -> list[str]:
-    """The ids of the facts ``engine.service.log.masked`` replaced in a logged input."""
+    """The ids of the facts ``engine.service.masking.masked`` replaced in a logged input."""
     found: list[str] = []
 
     def walk(node: Any, prefix: str) -> None:

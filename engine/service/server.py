@@ -74,7 +74,8 @@ def build(settings: Settings) -> Starlette:
                       registry_url=settings.registry, max_body=settings.max_body,
                       max_batch_body=settings.max_batch_body)  # fmt: skip
     if not settings.no_log:
-        from engine.service.log import mask_for, open_log
+        from engine.service.log import open_log
+        from engine.service.masking import mask_for
 
         service.log = open_log(settings.decision_log, default_dir=Path(settings.log_dir),
                                mask=mask_for(loaded.policy))  # fmt: skip
