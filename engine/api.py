@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.compile.find import LayerFinder
 from engine.compile.pipeline import compile_folder
 from engine.diagnostics import Diagnostic, PolicyError
 from engine.model import JurisdictionDef, RevisionInfo
@@ -43,6 +44,8 @@ class Policy:
     jurisdictions: dict[str, JurisdictionDef]
     compiled: dict[tuple[str, str], CompiledPolicy]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Parent layers found outside ``root`` (a search path, an installed policy package).
+    layers: dict[str, JurisdictionDef] = field(default_factory=dict)
     timeline: Timeline = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -152,7 +155,12 @@ class Policy:
         return bulk.values_many(self.timeline, cases, decisions, as_of)
 
 
-def load_policy(path: Path | str | None = None, *, strict: bool = True) -> Policy:
+def load_policy(
+    path: Path | str | None = None,
+    *,
+    strict: bool = True,
+    search_path: Iterable[Path | str] = (),
+) -> Policy:
     """Load, check and compile every jurisdiction under a policy folder.
 
     Args:
@@ -160,14 +168,18 @@ def load_policy(path: Path | str | None = None, *, strict: bool = True) -> Polic
             folder; default: the policy bundled with ordinance.
         strict: raise ``PolicyError`` when any error is found (``ordinance check`` passes
             False to collect them all).
+        search_path: further policy folders where a parent that ``extends`` names is looked
+            for when ``path`` does not hold it (then the installed policy packages:
+            ``engine.compile.find``).
     """
     root = Path(path) if path is not None else bundled_policy_dir()
     if not root.is_dir():
         raise PolicyError([Diagnostic(
             "policy/empty", f"`{root}` is not a folder",
             help="give the policy folder or a jurisdiction's folder")])  # fmt: skip
-    compiled = compile_folder(root)
-    policy = Policy(compiled.root, compiled.jurisdictions, compiled.compiled)
+    compiled = compile_folder(root, LayerFinder(tuple(Path(p) for p in search_path)))
+    policy = Policy(compiled.root, compiled.jurisdictions, compiled.compiled,
+                    layers=compiled.layers)  # fmt: skip
     policy.diagnostics = compiled.diagnostics
     if strict:
         compiled.out.raise_if_errors(PolicyError)

@@ -229,6 +229,9 @@ class JurisdictionDef:
     vesting: tuple[str, str, str | None] | None = None  # fact, citation, note
     certificate: CertificateConfig | None = None
     content: dict[str, RevisionContent] = field(default_factory=dict)
+    # `name version` of the installed policy package this layer came from (its provenance);
+    # None for a jurisdiction of the policy folder or of the search path.
+    package: str | None = None
 
 
 _PHRASES = {

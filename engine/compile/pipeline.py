@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.compile.compiler import compile_policy
+from engine.compile.find import LayerFinder
 from engine.compile.layer import apply_layers
 from engine.compile.read import read_jurisdiction
 from engine.diagnostics import Collector, Diagnostic
@@ -23,6 +24,10 @@ class Compiled:
 
     root: Path
     jurisdictions: dict[str, JurisdictionDef] = field(default_factory=dict)
+    # Parents found outside the folder (search path, installed packages): layered under the
+    # folder's jurisdictions, not compiled on their own.
+    layers: dict[str, JurisdictionDef] = field(default_factory=dict)
+    finder: LayerFinder = field(default_factory=LayerFinder)
     compiled: dict[tuple[str, str], CompiledPolicy] = field(default_factory=dict)
     out: Collector = field(default_factory=Collector)
 
@@ -32,9 +37,12 @@ class Compiled:
         return sorted(dict.fromkeys(self.out.items), key=Diagnostic.sort_key)
 
 
-def compile_folder(root: Path) -> Compiled:
+def compile_folder(root: Path, finder: LayerFinder | None = None) -> Compiled:
     """Read and compile every jurisdiction under ``root`` (the policy root, holding one folder
-    per jurisdiction, or one jurisdiction's folder, which is compiled alone)."""
+    per jurisdiction, or one jurisdiction's folder, which is compiled alone).
+
+    A parent that ``extends`` names and the folder does not hold is looked for by ``finder``
+    (default: the installed policy packages), and read as a layer."""
     only = None
     if (root / "jurisdiction.yaml").is_file():
         only, root = root.name, root.parent
@@ -50,15 +58,38 @@ def compile_folder(root: Path) -> Compiled:
             f"no jurisdiction under `{root}`",
             help="a jurisdiction is a folder with a `jurisdiction.yaml`",
         )
+    result.finder = finder or LayerFinder()
+    if not out.errors:
+        _find_layers(result, out)
     # Stop at the stage boundary: a file that did not load would make every reference to what
     # it declares look like a second error.
     if out.errors:
         return result
+    known = {**result.layers, **result.jurisdictions}
     for jid in [only] if only else sorted(result.jurisdictions):
         if jid in result.jurisdictions:
-            _compile_jurisdiction(result.jurisdictions, result.compiled,
-                                  result.jurisdictions[jid], out)  # fmt: skip
+            _compile_jurisdiction(known, result.compiled, result.jurisdictions[jid], out,
+                                  result.finder)  # fmt: skip
     return result
+
+
+def _find_layers(result: Compiled, out: Collector) -> None:
+    """Read each parent the folder's jurisdictions extend but do not hold, and theirs."""
+    known = dict(result.jurisdictions)
+    todo = list(known.values())
+    while todo:
+        child = todo.pop()
+        pid = child.extends
+        if pid is None or pid in known:
+            continue
+        found = result.finder.find(pid)
+        if found is None:
+            continue  # `_chain` reports it, with where it looked
+        parent = read_jurisdiction(found.folder, out, package=found.package)
+        if parent is None:
+            continue
+        known[pid] = result.layers[pid] = parent
+        todo.append(parent)
 
 
 def _compile_jurisdiction(
@@ -66,11 +97,12 @@ def _compile_jurisdiction(
     compiled: dict[tuple[str, str], CompiledPolicy],
     jur: JurisdictionDef,
     out: Collector,
+    finder: LayerFinder,
 ) -> None:
     for rev in jur.revisions:
         if not rev.encoded or rev.id not in jur.content:
             continue
-        chain = _chain(jurisdictions, jur, rev, out)
+        chain = _chain(jurisdictions, jur, rev, out, finder)
         if chain is None:
             continue
         layered = apply_layers(chain, out)
@@ -84,6 +116,7 @@ def _chain(
     jur: JurisdictionDef,
     rev: RevisionInfo,
     out: Collector,
+    finder: LayerFinder,
 ) -> list[tuple[JurisdictionDef, RevisionInfo]] | None:
     """The layers under ``jur`` at ``rev``: each parent at its revision in force on the date
     ``rev`` takes effect."""
@@ -100,7 +133,13 @@ def _chain(
                 f"`{child.id}` extends `{pid}`, which "
                 + ("extends it back" if pid in seen else "is not a jurisdiction here"),
                 child.origin.doc.span(("extends",)),
-                help="known jurisdictions: " + ", ".join(sorted(jurisdictions)),
+                help=(
+                    "make the chain of `extends` end at a model code"
+                    if pid in seen
+                    else f"known jurisdictions: {', '.join(sorted(jurisdictions))}; looked in "
+                    f"this folder, {finder.places()}; add the folder that holds `{pid}` "
+                    "to `path` in ordinance.toml, or install its package"
+                ),
             )
             return None
         parent = jurisdictions[pid]

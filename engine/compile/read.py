@@ -55,8 +55,11 @@ def _date(v: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(v)) if v is not None else None
 
 
-def read_jurisdiction(directory: Path, out: Collector) -> JurisdictionDef | None:
-    """Read ``jurisdiction.yaml`` and every encoded revision folder of one jurisdiction."""
+def read_jurisdiction(
+    directory: Path, out: Collector, package: str | None = None
+) -> JurisdictionDef | None:
+    """Read ``jurisdiction.yaml`` and every encoded revision folder of one jurisdiction
+    (``package``: the installed policy package it came from, kept as its provenance)."""
     doc = _load(directory / "jurisdiction.yaml", "jurisdiction", out)
     if doc is None:
         return None
@@ -92,6 +95,7 @@ def read_jurisdiction(directory: Path, out: Collector) -> JurisdictionDef | None
         if "vesting" in d
         else None,
         certificate=_certificate(d["certificate"], doc) if "certificate" in d else None,
+        package=package,
     )
     if jur.id != directory.name:
         out.add(

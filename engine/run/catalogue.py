@@ -53,6 +53,11 @@ def decided_by(cp: CompiledPolicy, sec: EffectiveSection) -> list[str]:
     )
 
 
+def layer_package(cp: CompiledPolicy, jid: str) -> str | None:
+    """`name version` of the installed policy package layer ``jid`` came from, else None."""
+    return next((jur.package for jur, _ in cp.layered.chain if jur.id == jid), None)
+
+
 def section_row(cp: CompiledPolicy, sec: EffectiveSection) -> dict[str, Any]:
     """A section as it stands: its text, status, provenance and the decisions it makes."""
     return {
@@ -62,6 +67,7 @@ def section_row(cp: CompiledPolicy, sec: EffectiveSection) -> dict[str, Any]:
         "status": sec.status,
         "kind": sec.kind,
         "layer": sec.jurisdiction,
+        "layer_package": layer_package(cp, sec.jurisdiction),
         "text": sec.text,
         "model_text": sec.model_text,
         "provenance": [

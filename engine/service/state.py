@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from dsl.typesys import Type
-from engine.api import Policy, load_policy
+from engine.api import Policy
 from engine.diagnostics import Diagnostic, PolicyError
+from engine.project import load_project
 
 try:
     ENGINE_VERSION = importlib.metadata.version("ordinance")
@@ -30,11 +31,13 @@ except importlib.metadata.PackageNotFoundError:  # run from a source tree that w
 
 def policy_files_digest(policy: Policy) -> str:
     """SHA-256 over every file the policy was loaded from (each jurisdiction.yaml and each
-    encoded revision's files, by jurisdiction and name): two services with the same digest
-    decide alike, whatever their folders are called."""
+    encoded revision's files, by jurisdiction and name, the parent layers found outside the
+    folder included): two services with the same digest decide alike, whatever their folders
+    are called."""
     h = hashlib.sha256()
-    for jid in sorted(policy.jurisdictions):
-        jur = policy.jurisdictions[jid]
+    every = {**policy.layers, **policy.jurisdictions}
+    for jid in sorted(every):
+        jur = every[jid]
         home = jur.directory.resolve()
         files = [home / "jurisdiction.yaml"]
         for rev in sorted(jur.content):
@@ -71,7 +74,7 @@ class Loaded:
     @classmethod
     def load(cls, policy_dir: Path | None) -> Loaded:
         """Load, check and compile; a policy with an error raises ``PolicyError``."""
-        policy = load_policy(policy_dir)
+        policy = load_project(policy_dir)[1]
         return cls(policy, policy_files_digest(policy), time.time(), rule_types(policy),
                    policy.root)  # fmt: skip
 

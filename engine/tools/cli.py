@@ -23,20 +23,44 @@ from engine.api import Policy, load_policy
 from engine.compile.load import read_case
 from engine.diagnostics import CaseError, OrdinanceError, in_file, render
 from engine.printable import printable, printable_json
+from engine.project import Project, discover, layers_text
 from engine.render import RENDERERS, RenderContext
 from engine.run.catalogue import decision_rows, fact_rows
 from engine.tools.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-policy_option = click.option(
-    "--policy",
-    "policy_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="ORDINANCE_POLICY",
-    default=None,
-    help="Policy folder (default: the policy shipped with ordinance; env ORDINANCE_POLICY).",
-)
+
+def policy_option(fn: F) -> F:
+    """``--policy DIR`` and ``--verbose``: which policy a command reads is resolved for every
+    command alike (``engine.project.discover``); ``--verbose`` says which it used."""
+    fn = click.option(
+        "--verbose",
+        "-v",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_verbose,
+        is_eager=True,
+        help="Say which policy, project, search path and layers are used.",
+    )(fn)
+    return click.option(
+        "--policy",
+        "policy_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Policy folder (default: `policy` in the nearest ordinance.toml's project, else "
+        "ORDINANCE_POLICY, else the policy shipped with ordinance).",
+    )(fn)
+
+
+def _remember_verbose(ctx: click.Context, _: Any, value: bool) -> None:
+    if value:
+        ctx.meta["ordinance.verbose"] = True
+
+
+def _verbose() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get("ordinance.verbose"))
 
 
 jurisdiction_option = click.option(
@@ -87,8 +111,21 @@ def _guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _load(policy_dir: Path | None) -> Policy:
-    return load_policy(policy_dir)
+def _project(policy_dir: Path | None) -> Project:
+    """The project this command works on; with ``--verbose``, said on standard error."""
+    project = discover(policy_dir)
+    if _verbose():
+        _echo(project.describe(), err=True)
+    return project
+
+
+def _load(policy_dir: Path | None, *, strict: bool = True) -> Policy:
+    """The policy this command works on, compiled with the project's search path."""
+    project = _project(policy_dir)
+    policy = load_policy(project.policy, strict=strict, search_path=project.search_path)
+    if _verbose() and policy.layers:
+        _echo(layers_text(policy), err=True)
+    return policy
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -238,7 +275,7 @@ def check_cmd(policy_path: Path | None, fmt: str) -> None:
     """Validate, type-check and graph-check a policy folder; exit 1 on errors."""
     if policy_path is not None and not policy_path.is_dir():
         raise click.BadParameter(f"`{policy_path}` is not a folder", param_hint="POLICY_PATH")
-    policy = load_policy(policy_path, strict=False)
+    policy = _load(policy_path, strict=False)
     diags = policy.diagnostics
     errors = [d for d in diags if d.severity == "error"]
     if diags:
@@ -259,7 +296,7 @@ def check_cmd(policy_path: Path | None, fmt: str) -> None:
 def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
     """Run case files that carry an `expect:` block; report every mismatch."""
     policy = _load(policy_dir)
-    files = find_case_files(list(paths) or [Path("tests/golden")])
+    files = find_case_files(list(paths) or [discover(policy_dir).tests])
     outcomes = []
     for path in files:
         outcome = CaseOutcome(str(path), None)
@@ -431,9 +468,9 @@ def docs_group() -> None:
 @click.option(
     "--examples",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("tests/golden"),
-    show_default=True,
-    help="Golden cases shown as worked examples (skipped when the folder is absent).",
+    default=None,
+    help="Golden cases shown as worked examples (default: the project's `tests`, "
+    "`tests/golden`; skipped when the folder is absent).",
 )
 @click.option(
     "--mermaid-js",
@@ -446,13 +483,15 @@ def docs_group() -> None:
 @policy_option
 @_guarded
 def docs_build_cmd(
-    out: Path, examples: Path, mermaid_js: Path | None, policy_dir: Path | None
+    out: Path, examples: Path | None, mermaid_js: Path | None, policy_dir: Path | None
 ) -> None:
     """Write the Markdown site; then `mkdocs build --strict -f OUT/mkdocs.yml` renders it."""
     from engine.tools.docsgen import build_docs
 
+    policy = _load(policy_dir)
+    examples = examples or discover(policy_dir).tests
     golden = examples if examples.is_dir() else None
-    written = build_docs(_load(policy_dir), out, golden, mermaid_js, commands=main)
+    written = build_docs(policy, out, golden, mermaid_js, commands=main)
     _echo(f"wrote {len(written)} files under {out}; render with: "
                f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
 
@@ -468,22 +507,32 @@ def revision_group() -> None:
 @click.option("--effective", required=True, callback=_parse_date,
               help="The date it takes effect (YYYY-MM-DD).")  # fmt: skip
 @click.option("--title", default=None, help="Its title (`Ord. No. 4501`).")
-@click.option("--policy", "policy_dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar="ORDINANCE_POLICY", default=Path("policy"), show_default=True,
-              help="The policy folder to add the revision to.")  # fmt: skip
+@policy_option
 @click.option("--golden", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also copy the previous revision's golden cases from this folder "
               "(`tests/golden`), each forced to the new revision.")  # fmt: skip
 @_guarded
 def revision_new_cmd(jurisdiction: str | None, rev_id: str, effective: dt.date,
-                     title: str | None, policy_dir: Path, golden: Path | None) -> None:  # fmt: skip
+                     title: str | None, policy_dir: Path | None,
+                     golden: Path | None) -> None:  # fmt: skip
     """Start a revision as a copy of the latest one; earlier revisions are never changed."""
     from engine.tools.revisions import copy_golden, new_revision
 
     if jurisdiction is None:
         raise click.UsageError("name the jurisdiction with --jurisdiction")
-    previous = load_policy(policy_dir / jurisdiction).latest(jurisdiction).revision
-    folder = new_revision(policy_dir, jurisdiction, rev_id, effective, title)
+    project = _project(policy_dir)
+    if project.chosen_by.startswith("bundled") and "site-packages" in project.policy.parts:
+        raise click.UsageError("the policy shipped with ordinance is not yours to change: run "
+                               "`ordinance init NAME` for a city's own repository, or give "
+                               "--policy")  # fmt: skip
+    policy_dir = project.policy
+    previous = (
+        load_policy(policy_dir / jurisdiction, search_path=project.search_path)
+        .latest(jurisdiction)
+        .revision
+    )
+    folder = new_revision(policy_dir, jurisdiction, rev_id, effective, title,
+                          project.search_path)  # fmt: skip
     if golden is not None:
         copied = copy_golden(golden, jurisdiction, previous, rev_id)
         _echo(f"copied {len(copied)} golden cases to {golden / jurisdiction / rev_id}")
@@ -507,13 +556,17 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
              fmt: str, policy_dir: Path | None) -> None:  # fmt: skip
     """What changes from one revision to another: the law, then every case it affects.
     Exit 0 when nothing changed, 1 when something did."""
+    from engine.tools.history import rule_text_warnings
     from engine.tools.revisions import case_impact, diff_revisions, render_diff
 
     policy = _load(policy_dir)
     a = _compiled(policy, jurisdiction, rev_from)
     b = _compiled(policy, a.jurisdiction, rev_to)
     changes = diff_revisions(a, b)
-    folders = list(cases) or [Path("tests/golden") / a.jurisdiction / a.revision]
+    warnings = rule_text_warnings(a, b, changes)
+    if warnings:
+        _echo(render(warnings), err=True)
+    folders = list(cases) or [discover(policy_dir).tests / a.jurisdiction / a.revision]
     loaded = []
     for path in find_case_files([f for f in folders if f.exists()]):
         try:
@@ -522,16 +575,18 @@ def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[
             _echo(render(exc.diagnostics), err=True)
     impact = case_impact(policy, [c for c in loaded if c.jurisdiction == a.jurisdiction],
                          a, b, changes)  # fmt: skip
-    _echo(render_diff(a, b, changes, impact, len(loaded), fmt), data=fmt == "json")
+    _echo(render_diff(a, b, changes, impact, len(loaded), fmt, warnings=warnings),
+          data=fmt == "json")  # fmt: skip
     sys.exit(1 if changes or impact else 0)
 
 
 def _register_groups() -> None:
     """The commands that live in their own modules: certificates and keys, serve, replay,
     tokens."""
-    from engine.tools import certificate_cli, replay_cli, serve_cli, token_cli
+    from engine.tools import certificate_cli, replay_cli, scaffold, serve_cli, token_cli
 
     certificate_cli.register(main, _echo, _guarded, policy_option, _parse_date)
+    scaffold.register(main, _echo, _guarded, _parse_date)
     serve_cli.register(main, _guarded, policy_option)
     replay_cli.register(main, _echo, _guarded, policy_option)
     token_cli.register(main, _echo, _guarded)

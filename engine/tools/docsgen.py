@@ -22,6 +22,7 @@ from dsl.typesys import Type
 from engine.api import Policy
 from engine.compile import graph as gr
 from engine.model import EffectiveSection
+from engine.paths import bundled_doc
 from engine.printable import md_code, md_fence, md_lines, md_text, mermaid_text
 from engine.result import Result
 from engine.run.catalogue import decided_by
@@ -29,7 +30,6 @@ from engine.run.program import CompiledPolicy, CompiledRule, Variant
 from engine.tools.site_examples import describe, example_lines, load_examples, named
 from engine.tools.site_output import write_site
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md", "security.md")  # from docs/
 WRITING = (
     "A case file",
@@ -178,9 +178,9 @@ def _reference_pages(pages: dict[str, str], commands: click.Group | None) -> Nav
     nav: Nav = ["reference/writing-policy.md"]
     for name in HAND_WRITTEN:
         if name == "diagnostics.md":
-            nav += _diagnostic_pages((DOCS / name).read_text("utf-8"), pages)
+            nav += _diagnostic_pages(bundled_doc(name).read_text("utf-8"), pages)
             continue
-        pages[f"reference/{name}"] = (DOCS / name).read_text("utf-8")
+        pages[f"reference/{name}"] = bundled_doc(name).read_text("utf-8")
         nav.append(f"reference/{name}")
     if commands is None:
         return nav
@@ -535,7 +535,7 @@ def _deadline(cp: CompiledPolicy, deadline: Any) -> str:
 
 def _from_readme(title: str, headings: tuple[str, ...]) -> str:
     """The README's sections on writing policy, as one page (the README stays the source)."""
-    readme = (DOCS.parent / "README.md").read_text("utf-8")
+    readme = bundled_doc("README.md").read_text("utf-8")
     parts = re.split(r"^## ", readme, flags=re.M)
     chosen = {p.split("\n", 1)[0].strip(): p for p in parts[1:]}
     body = [f"## {chosen[h]}" for h in headings if h in chosen]

@@ -56,13 +56,13 @@ class RevisionError(OrdinanceError):
 
 
 def new_revision(policy_root: Path, jurisdiction: str, rev_id: str, effective: dt.date,
-                 title: str | None = None) -> Path:  # fmt: skip
+                 title: str | None = None, search_path: tuple[Path, ...] = ()) -> Path:  # fmt: skip
     """Copy the latest encoded revision of ``jurisdiction`` to ``<rev_id>/`` and list it.
 
     Returns the new revision's folder. Raises ``RevisionError`` when the id is taken, the date
     is not after the latest revision, or the jurisdiction's file cannot be extended safely.
     """
-    policy = load_policy(policy_root / jurisdiction)
+    policy = load_policy(policy_root / jurisdiction, search_path=search_path)
     jur = policy.jurisdictions[jurisdiction]
     encoded = sorted((r for r in jur.revisions if r.encoded and r.effective_on),
                      key=lambda r: r.effective_on or dt.date.min)  # fmt: skip
@@ -106,15 +106,30 @@ def _with_revision(text: str, entry: dict[str, object]) -> str:
     YAML needs, never pasted. The result is read back and must hold the entry as given."""
     emitted = yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, width=100,
                              default_flow_style=False)  # fmt: skip
-    block = "".join(f"  {line}\n" for line in emitted.splitlines())
+    indent = _item_indent(text)
+    block = "".join(f"{indent}{line}\n" for line in emitted.splitlines())
     out = text.rstrip("\n") + "\n" + block
-    revisions = (yaml.safe_load(out) or {}).get("revisions") or []
+    try:
+        revisions = (yaml.safe_load(out) or {}).get("revisions") or []
+    except yaml.YAMLError:
+        revisions = []
     if not revisions or revisions[-1] != entry:
         raise RevisionError([Diagnostic(
             "revision/cannot-create",
             "the new revision could not be added to jurisdiction.yaml as written",
             help="check that `revisions:` is the file's last key, a list")])  # fmt: skip
     return out
+
+
+def _item_indent(text: str) -> str:
+    """The indentation of the items of the `revisions:` list (the file's last key), so the
+    new item lines up with them: `  - ` in the bundled files, `- ` as PyYAML writes it."""
+    lines = text.splitlines()
+    start = max(i for i, ln in enumerate(lines) if ln.startswith("revisions:"))
+    for line in lines[start + 1 :]:
+        if line.lstrip().startswith("- "):
+            return line[: len(line) - len(line.lstrip())]
+    return "  "
 
 
 def _replace(path: Path, text: str) -> None:
@@ -177,7 +192,7 @@ def diff_revisions(a: CompiledPolicy, b: CompiledPolicy) -> list[Change]:
             out.append(Change("section", cite, "changed", sb.cited_as,
                               sa.text if sa.text == sb.text else sa.text or sa.status,
                               sb.text if sa.text == sb.text else sb.text or sb.status))  # fmt: skip
-    rules_a, rules_b = _definitions(a), _definitions(b)
+    rules_a, rules_b = definitions(a), definitions(b)
     for key in sorted(set(rules_a) | set(rules_b)):
         va, vb = rules_a.get(key), rules_b.get(key)
         rid = key[0]
@@ -185,23 +200,23 @@ def diff_revisions(a: CompiledPolicy, b: CompiledPolicy) -> list[Change]:
             v = vb or va
             assert v is not None
             out.append(Change("rule", rid, "added" if va is None else "removed", v.citation,
-                              va and _expression(va), vb and _expression(vb)))  # fmt: skip
+                              va and expression(va), vb and expression(vb)))  # fmt: skip
             continue
-        if _expression(va) != _expression(vb):
-            out.append(Change("rule", rid, "changed", vb.citation, _expression(va),
-                              _expression(vb)))  # fmt: skip
+        if expression(va) != expression(vb):
+            out.append(Change("rule", rid, "changed", vb.citation, expression(va),
+                              expression(vb)))  # fmt: skip
         out += _fee_changes(rid, va, vb)
     return out
 
 
-def _definitions(cp: CompiledPolicy) -> dict[tuple[str, str], Variant]:
+def definitions(cp: CompiledPolicy) -> dict[tuple[str, str], Variant]:
     """Every definition by rule and section (a fee's companion `<id>_lines` is the fee's own
     definition again, so it is left out)."""
     return {(rid, v.section.citation): v for rid, r in cp.rules.items() for v in r.variants
             if v.rule.id == rid}  # fmt: skip
 
 
-def _expression(v: Variant) -> str:
+def expression(v: Variant) -> str:
     whens = " and ".join(" ".join(w.text.split()) for w in v.whens)
     value = " ".join(v.rule.value.text.split()) if v.rule.value else "fee schedule"
     return f"{value}" + (f"  [when {whens}]" if whens else "")
@@ -296,7 +311,8 @@ def _causes(cp: CompiledPolicy, result: Result, rid: str, changed: set[str]) -> 
 
 
 def render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any] | None, n: int,
-                fmt: str, *, title: bool = True) -> str:  # fmt: skip
+                fmt: str, *, title: bool = True,
+                warnings: list[Diagnostic] | None = None) -> str:  # fmt: skip
     """The diff as text for the terminal, Markdown for a staff report, or JSON for tools.
 
     ``impact`` None: the cases were not evaluated (the report says how to); ``title`` False
@@ -308,6 +324,7 @@ def render_diff(a: Any, b: Any, changes: list[Any], impact: list[Any] | None, n:
     if fmt == "json":
         return json.dumps({"jurisdiction": a.jurisdiction, "from": a.revision, "to": b.revision,
                            "changes": [c.to_dict() for c in changes], "cases_evaluated": n,
+                           "warnings": [w.to_json() for w in warnings or ()],
                            "impact": [{"case": i.case, "file": i.file, "decisions": [
                                d.to_dict() for d in i.changes]} for i in impact]},
                           indent=2, ensure_ascii=False, default=str)  # fmt: skip

@@ -45,7 +45,8 @@ def render_section(cp: CompiledPolicy, citation: str) -> tuple[str, bool]:
 
 
 def _layer_title(cp: CompiledPolicy, jid: str) -> str:
+    """The layer's title, and the package it was installed with when it came from one."""
     for jur, _ in cp.layered.chain:
         if jur.id == jid:
-            return jur.title
+            return f"{jur.title}, from {jur.package}" if jur.package else jur.title
     return jid

@@ -1,0 +1,221 @@
+"""Which policy a command works on: project discovery, as ruff and pytest find their settings.
+
+The nearest ``ordinance.toml`` up from the current folder (or a ``pyproject.toml`` with a
+``[tool.ordinance]`` table) is the project; its keys, paths relative to its folder::
+
+    policy = "policy"              # the city's policy folder (one folder per jurisdiction)
+    path = ["../state-policy"]     # further policy folders where `extends:` finds parents
+    tests = "tests/golden"         # the golden cases `ordinance test` runs
+
+``--policy DIR`` and then ``ORDINANCE_POLICY`` override ``policy``; ``ORDINANCE_PATH``
+(folders separated by ``os.pathsep``) adds to ``path``. With no project and no override, the
+policy is the one bundled with ordinance. Every command resolves it here, the same way, and
+``--verbose`` prints ``Project.describe()``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsl.errors import did_you_mean
+from engine.api import Policy, load_policy
+from engine.diagnostics import Diagnostic, OrdinanceError, Span
+from engine.paths import bundled_policy_dir
+
+CONFIG = "ordinance.toml"
+KEYS = {"policy": "the policy folder", "path": "a list of policy folders",
+        "tests": "the golden cases folder"}  # fmt: skip
+
+
+class ProjectError(OrdinanceError):
+    """The project's configuration cannot be read; carries located diagnostics."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a command's policy, parent layers and golden cases are, and why there."""
+
+    policy: Path
+    search_path: tuple[Path, ...]
+    tests: Path
+    chosen_by: str  # "--policy", "ORDINANCE_POLICY", the config file, or "bundled"
+    config: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        """The project's folder (the current folder when no configuration was found)."""
+        return self.config.parent if self.config else Path.cwd()
+
+    def describe(self) -> str:
+        lines = [f"policy: {self.policy} ({self.chosen_by})"]
+        if self.config is not None:
+            lines.append(f"project: {self.config}")
+        if self.search_path:
+            lines.append("search path: " + ", ".join(str(p) for p in self.search_path))
+        lines.append(f"golden cases: {self.tests}")
+        return "\n".join(lines)
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ``ordinance.toml``, or ``pyproject.toml`` with ``[tool.ordinance]``, in
+    ``start`` or a folder above it."""
+    for folder in (start, *start.parents):
+        own = folder / CONFIG
+        if own.is_file():
+            return own
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_table(pyproject):
+            return pyproject
+    return None
+
+
+def _has_tool_table(pyproject: Path) -> bool:
+    # Read loosely: a broken pyproject.toml that is not ours is someone else's to report.
+    try:
+        data = tomllib.loads(pyproject.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    tool = data.get("tool")
+    return isinstance(tool, dict) and isinstance(tool.get("ordinance"), dict)
+
+
+def discover(
+    policy: Path | None = None,
+    *,
+    start: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Project:
+    """The project a command run in ``start`` (default: the current folder) works on.
+
+    Raises:
+        ProjectError: the configuration file is not valid TOML, has an unknown key or a
+            value of the wrong kind (located at the file, line and column).
+    """
+    env = os.environ if environ is None else environ
+    config = find_config((start or Path.cwd()).resolve())
+    settings = _read(config) if config else {}
+    base = _shown(config.parent) if config else Path()
+    search = [base / p for p in settings.get("path", [])]
+    search += [Path(p) for p in env.get("ORDINANCE_PATH", "").split(os.pathsep) if p]
+    tests = base / settings.get("tests", "tests/golden")
+    if policy is not None:
+        chosen, folder = "--policy", policy
+    elif env.get("ORDINANCE_POLICY"):
+        chosen, folder = "ORDINANCE_POLICY", Path(env["ORDINANCE_POLICY"])
+    elif config is not None:
+        chosen, folder = str(config), base / settings.get("policy", "policy")
+    else:
+        chosen, folder = "bundled with ordinance", bundled_policy_dir()
+    return Project(folder, tuple(search), tests, chosen, config)
+
+
+def load_project(
+    policy: Path | None = None, *, strict: bool = True, start: Path | None = None
+) -> tuple[Project, Policy]:
+    """The project (``discover``) and its policy, compiled with its search path."""
+    project = discover(policy, start=start)
+    return project, load_policy(project.policy, strict=strict, search_path=project.search_path)
+
+
+def layers_text(policy: Policy) -> str:
+    """The parent layers found outside the policy folder, for ``--verbose``."""
+    return "\n".join(f"layer: {jid} from {jur.package or jur.directory}"
+                     for jid, jur in sorted(policy.layers.items()))  # fmt: skip
+
+
+def _shown(folder: Path) -> Path:
+    """``folder`` relative to the current folder when it is the current folder or above it
+    (paths in messages stay short, as `tests/golden/…`), else as it is."""
+    here = Path.cwd()
+    for up, parent in enumerate((here, *here.parents)):
+        if parent == folder:
+            return Path(*([".."] * up)) if up else Path()
+    return folder
+
+
+def _read(config: Path) -> dict[str, Any]:
+    try:
+        text = config.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProjectError([Diagnostic("project/bad-config", f"`{config}` cannot be read: {e}",
+                                       Span(str(config), 1, 1, 1, 1))]) from None  # fmt: skip
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line, col = _position(str(e), text)
+        raise ProjectError([Diagnostic(
+            "project/bad-config", f"`{config.name}` is not valid TOML: {str(e).split(' (at')[0]}",
+            Span(str(config), line, col, line, col + 1),
+            help="see https://toml.io for the syntax")]) from None  # fmt: skip
+    if config.name == "pyproject.toml":
+        data = data["tool"]["ordinance"]
+    problems = []
+    for key, value in data.items():
+        where = _key_span(config, text, key, config.name == "pyproject.toml")
+        if key not in KEYS:
+            guess = did_you_mean(key, KEYS)
+            problems.append(
+                Diagnostic(
+                    "project/bad-config",
+                    f"`{key}` is not a setting of ordinance",
+                    where,
+                    help=f"did you mean `{guess}`?"
+                    if guess
+                    else "the settings are " + ", ".join(f"`{k}` ({v})" for k, v in KEYS.items()),
+                )
+            )
+        elif key == "path" and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            problems.append(
+                Diagnostic(
+                    "project/bad-config",
+                    "`path` is a list of folders",
+                    where,
+                    help='write `path = ["../state-policy"]`',
+                )
+            )
+        elif key != "path" and not isinstance(value, str):
+            problems.append(
+                Diagnostic(
+                    "project/bad-config",
+                    f"`{key}` is a folder, as text",
+                    where,
+                    help=f'write `{key} = "{key}"`',
+                )
+            )
+    if problems:
+        raise ProjectError(problems)
+    return data
+
+
+def _position(message: str, text: str) -> tuple[int, int]:
+    """tomllib's "(at line L, column C)" as numbers; "(at end of document)" as the place
+    just past the last line."""
+    found = re.search(r"line (\d+), column (\d+)", message)
+    if found:
+        return int(found[1]), int(found[2])
+    if "end of document" in message:
+        return text.count("\n") + 1, 1
+    return 1, 1
+
+
+def _key_span(config: Path, text: str, key: str, in_tool_table: bool) -> Span:
+    """Where ``key = …`` is written (tomllib keeps no positions; the key's line is enough);
+    in a pyproject.toml, below its ``[tool.ordinance]`` header."""
+    inside = not in_tool_table
+    for number, line in enumerate(text.splitlines(), 1):
+        if in_tool_table and line.strip().startswith("["):
+            inside = line.strip().replace(" ", "") == "[tool.ordinance]"
+            continue
+        match = inside and re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line)
+        if match:
+            col = len(line) - len(line.lstrip()) + 1
+            return Span(str(config), number, col, number, col + len(key))
+    return Span(str(config), 1, 1, 1, 1)
