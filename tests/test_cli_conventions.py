@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from engine.api import Policy
+from engine.compile.schema import schema
 from engine.diagnostics import CaseError
 from engine.service.app import create_app
 from engine.service.state import Loaded, Service
@@ -44,7 +46,64 @@ def example(**facts: Any) -> dict[str, Any]:
     return data
 
 
+# --- 1. eval --format json: a refused case is a JSON line too ---------------------------------
+
+
+def test_eval_json_gives_a_line_per_case_refused_ones_included(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", example(permit={"isued_on": "2024-06-03"}))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("case: X\nfacts: [unclosed\n", "utf-8")
+    code, out, err = run("eval", str(EXAMPLE), str(bad), str(broken), "--format", "json")
+    assert code == 1
+    lines = [json.loads(line) for line in out.strip().split("\n")]
+    assert len(lines) == 3  # in the order given, each where its result would have been
+    jsonschema.validate(lines[0], schema("result"))
+    assert lines[0]["case"] == "KENT-2025-0153"
+    assert lines[1]["case"] == str(bad)
+    (unknown,) = lines[1]["diagnostics"]
+    assert unknown["code"] == "case/unknown-fact"
+    assert unknown["span"]["file"] == str(bad)
+    assert unknown["span"]["line"] > 1 and unknown["help"] == "did you mean `permit.issued_on`?"
+    assert lines[2]["case"] == str(broken)
+    assert lines[2]["diagnostics"][0]["code"].startswith("load/")
+    # People still read the refusals on stderr, in full.
+    assert "error[case/unknown-fact]" in err and f"--> {bad}:" in err
+
+
+def test_eval_text_keeps_refusals_off_stdout(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", example(permit={"isued_on": "2024-06-03"}))
+    code, out, err = run("eval", str(bad))
+    assert code == 1
+    assert out == ""
+    assert "error[case/unknown-fact]" in err
+
+
 # --- 6. a fact of another jurisdiction is a warning, and ignored --------------------------------
+
+
+def test_foreign_fact_is_a_located_warning_and_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.yaml", example(application={"processed_on": "2024-04-01"},
+                                              agent_letter={"received": True}))  # fmt: skip
+    code, out, err = run("eval", str(path), "--format", "json")
+    assert code == 0
+    result = json.loads(out)
+    _, plain, _ = run("eval", str(EXAMPLE), "--format", "json")
+    assert result == json.loads(plain)  # decided as if the fact were not given
+    assert f"warning[case/foreign-fact]: `{HOUSTON_ONLY}` is a fact of `houston`, not of " in err
+    assert "`agent_letter.received` is a fact of `houston`" in err  # a whole foreign group
+    lines = path.read_text("utf-8").splitlines()
+    line = next(i for i, t in enumerate(lines, 1) if t.strip().startswith("processed_on:"))
+    assert f"--> {path}:{line}:5" in err
+    assert "error[" not in err
+
+
+def test_a_fact_no_jurisdiction_knows_stays_an_error(tmp_path: Path) -> None:
+    given = example(agent_letter={"recieved": True}, application={"processed_on": "2024-04-01"})
+    path = write(tmp_path / "c.yaml", given)
+    code, out, err = run("eval", str(path))
+    assert code == 1 and out == ""
+    assert "error[case/unknown-fact]: unknown fact `agent_letter.recieved`" in err
+    assert "warning[case/foreign-fact]" in err  # the other problems are still told
 
 
 def test_foreign_fact_in_the_api_and_the_bulk_path(policy: Policy) -> None:

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +21,7 @@ import click
 
 from engine.api import Policy, load_policy
 from engine.compile.load import read_case
-from engine.diagnostics import CaseError, OrdinanceError, in_file, render
+from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, in_file, render
 from engine.printable import printable, printable_json
 from engine.render import RENDERERS, RenderContext
 from engine.run.catalogue import decision_rows, fact_rows
@@ -172,9 +172,10 @@ def eval_cmd(
             case = _read(path)
             result = policy.evaluate(case, as_of=as_of, revision=revision)
         except OrdinanceError as exc:
-            _echo(render(in_file(exc.diagnostics, str(path))), err=True)
+            _refused(in_file(exc.diagnostics, str(path)), str(path), fmt)
             failed = True
             continue
+        _warn(result.warnings, str(path))
         unknown = [e for e in explain if e not in result.decisions]
         if unknown:
             _unknown_decisions(unknown, result.decisions)
@@ -190,6 +191,23 @@ def eval_cmd(
         else:
             _echo(out, data=fmt == "json")
     sys.exit(1 if failed else 0)
+
+
+def _refused(diags: list[Diagnostic], file: str, fmt: str) -> None:
+    """A refused case: the diagnostics on stderr for people and, with ``--format json``, one
+    line ``{"case": FILE, "diagnostics": [...]}`` on stdout where its result would have been,
+    so a program reading the results line by line sees every case, refused or not."""
+    _echo(render(diags), err=True)
+    if fmt == "json":
+        line = {"case": file, "diagnostics": [d.to_json() for d in diags]}
+        _echo(json.dumps(line, ensure_ascii=False, separators=(",", ":")), data=True)
+
+
+def _warn(warnings: Iterable[Diagnostic], file: str) -> None:
+    """A case's warnings (a fact another jurisdiction declares, ignored) on stderr: the result
+    JSON has no place for them, and they must not make the command fail."""
+    if warnings:
+        _echo(render(in_file(warnings, file)), err=True)
 
 
 def _read(path: Path) -> Any:
