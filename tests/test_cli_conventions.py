@@ -5,6 +5,7 @@ completion, and facts of another jurisdiction ignored with a warning (CLI, API, 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,70 @@ def test_eval_text_keeps_refusals_off_stdout(tmp_path: Path) -> None:
     assert code == 1
     assert out == ""
     assert "error[case/unknown-fact]" in err
+
+
+# --- 2. check: the summary counts, and one file ------------------------------------------------
+
+
+HOLIDAY_TYPO = """calendar:
+  business_days: [monday, tuesday, wednesday, thursday, friday]
+  holidays:
+    citation: TC 2.01
+    library: {country: US}
+    names: ["New Yaer's Day"]
+"""
+TWO_BAD_RULES = """      - id: permit.a
+        type: date
+        value: permit.isued_on + 1 day
+      - id: permit.b
+        type: bool
+        value: permit.issued_on + 1
+"""
+
+
+def _two_errors_one_warning(root: Path) -> Path:
+    """A town policy with two errors in its rules and a warning in its jurisdiction file."""
+    shutil.copytree(ROOT / "tests" / "fixtures" / "broken_policies" / "graph-unused-fact", root)
+    for name, text in (("jurisdiction.yaml", HOLIDAY_TYPO), ("r1/rules.yaml", TWO_BAD_RULES)):
+        with (root / "town" / name).open("a", encoding="utf-8") as f:
+            f.write(text)
+    return root
+
+
+def test_check_summary_counts_errors_and_warnings(tmp_path: Path) -> None:
+    root = _two_errors_one_warning(tmp_path / "p")
+    code, out, err = run("check", str(root), "--format", "short")
+    assert code == 1
+    assert out.strip() == (
+        "checked town (1 encoded revision(s), 1 not compiled): 2 error(s), 1 warning(s)"
+    )
+    assert err.count("error[") == 2 and err.count("warning[policy/unknown-holiday]") == 1
+
+
+def test_check_one_file_reports_only_that_file(tmp_path: Path) -> None:
+    root = _two_errors_one_warning(tmp_path / "p")
+    rules = root / "town" / "r1" / "rules.yaml"
+    code, out, err = run("check", str(rules), "--format", "short")
+    assert code == 1
+    assert f"only the problems in {rules}, 1 more elsewhere" in out
+    assert out.strip().endswith(": 2 error(s), 0 warning(s)")
+    assert "unknown-holiday" not in err and err.count(f"{rules}:") == 2
+    jurisdiction = root / "town" / "jurisdiction.yaml"
+    code, out, err = run("check", str(jurisdiction), "--format", "short")
+    assert code == 0  # only a warning in that file: the rules' errors are not its own
+    assert out.strip().endswith(": 0 error(s), 1 warning(s)")
+    assert f"{jurisdiction}:14:13: warning[policy/unknown-holiday]" in err
+    code, out, _ = run("check", str(root / "town" / "r1" / "facts.yaml"), "--format", "short")
+    assert code == 0 and out.strip().endswith("3 more elsewhere): 0 error(s), 0 warning(s)")
+
+
+def test_check_bundled_revision_file_and_a_file_outside_a_policy() -> None:
+    code, out, _ = run("check", str(ROOT / "policy" / "kent" / "ord-4463" / "14.01.030.yaml"))
+    assert code == 0
+    assert out.startswith("checked kent (1 encoded revision(s); only the problems in ")
+    code, _, err = run("check", str(EXAMPLE))
+    assert code == 2
+    assert "no `jurisdiction.yaml` in a folder above it" in err
 
 
 # --- 6. a fact of another jurisdiction is a warning, and ignored --------------------------------

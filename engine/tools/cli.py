@@ -25,6 +25,7 @@ from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, in_file, r
 from engine.printable import printable, printable_json
 from engine.render import RENDERERS, RenderContext
 from engine.run.catalogue import decision_rows, fact_rows
+from engine.tools.check_scope import check_summary, jurisdiction_of, located_in
 from engine.tools.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -253,20 +254,26 @@ def _unknown_decisions(names: list[str], known: Any) -> None:
 )
 @_guarded
 def check_cmd(policy_path: Path | None, fmt: str) -> None:
-    """Validate, type-check and graph-check a policy folder; exit 1 on errors."""
-    if policy_path is not None and not policy_path.is_dir():
+    """Validate, type-check and graph-check a policy folder; exit 1 on errors. Given one policy
+    file (a `jurisdiction.yaml` or a revision's file), check the policy it belongs to and
+    report only that file's problems."""
+    only = None
+    if policy_path is not None and policy_path.is_file():
+        only, policy_path = policy_path, jurisdiction_of(policy_path)
+    elif policy_path is not None and not policy_path.is_dir():
         raise click.BadParameter(f"`{policy_path}` is not a folder", param_hint="POLICY_PATH")
     policy = load_policy(policy_path, strict=False)
-    diags = policy.diagnostics
-    errors = [d for d in diags if d.severity == "error"]
+    diags = policy.diagnostics if only is None else located_in(policy.diagnostics, only)
+    errors = sum(d.severity == "error" for d in diags)
     if diags:
         _echo(render(diags, fmt), err=fmt != "json", data=fmt == "json")
     if fmt != "json":
-        checked = sorted({jid for jid, _ in policy.compiled}) or sorted(policy.jurisdictions)
-        _echo(
-            f"checked {', '.join(checked)} ({len(policy.compiled)} encoded revision(s)): "
-            f"{len(errors)} error(s), {len(diags) - len(errors)} warning(s)"
-        )
+        scope = ""
+        if only is not None:
+            elsewhere = len(policy.diagnostics) - len(diags)
+            scope = f"; only the problems in {only}, {elsewhere} more elsewhere"
+        _echo(check_summary(policy, scope) + f": {errors} error(s), "
+              f"{len(diags) - errors} warning(s)")  # fmt: skip
     sys.exit(1 if errors else 0)
 
 
