@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,46 @@ def test_check_bundled_revision_file_and_a_file_outside_a_policy() -> None:
     code, _, err = run("check", str(EXAMPLE))
     assert code == 2
     assert "no `jurisdiction.yaml` in a folder above it" in err
+
+
+# --- 3. test -k and --junit ---------------------------------------------------------------------
+
+
+def test_test_k_selects_by_path_or_case_id(tmp_path: Path) -> None:
+    code, out, _ = run("test", str(GOLDEN), "-k", "58-appeal")
+    assert code == 0 and out.strip() == "1 passed, 0 failed"
+    case_id = yaml.safe_load(TIE.read_text("utf-8"))["case"]
+    code, out, _ = run("test", str(GOLDEN), "-k", case_id)
+    assert code == 0 and out.strip() == "1 passed, 0 failed"
+    code, out, _ = run("test", str(GOLDEN), "-k", "no-such-case")
+    assert out.strip() == "0 passed, 0 failed"
+    code, out, _ = run("test", "--help")
+    assert "-k PATTERN" in out and "--junit FILE" in out
+
+
+def test_junit_report_marks_a_failing_case(tmp_path: Path) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    shutil.copy(GOLDEN / "kent" / "ord-4463" / "58-appeal-deadline-saturday.yaml", cases)
+    text = TIE.read_text("utf-8").replace("permit.expired: false", "permit.expired: true")
+    (cases / "bad.yaml").write_text(text, "utf-8")
+    (cases / "broken.yaml").write_text("case: B\njurisdiction: kent\nexpect: {a: 1}\nfacts: 3\n")
+    report = tmp_path / "junit.xml"
+    code, _, _ = run("test", str(cases), "--junit", str(report))
+    assert code == 1
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    by_name = {c.get("name"): c for c in suite.iter("testcase")}
+    bad = by_name[yaml.safe_load(text)["case"]]
+    assert bad.get("classname") == "kent/ord-4463"
+    failure = bad.find("failure")
+    assert failure is not None and failure.text is not None
+    assert "permit.expired: expected value `true`, got `false`" in failure.text
+    assert by_name["KENT-G-58"].find("failure") is None
+    unreadable = by_name[str(cases / "broken.yaml")]  # no case id: named by its file
+    error = unreadable.find("error")
+    assert error is not None and "schema/type" in (error.text or "")
 
 
 # --- 6. a fact of another jurisdiction is a warning, and ignored --------------------------------

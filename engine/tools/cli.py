@@ -21,12 +21,12 @@ import click
 
 from engine.api import Policy, load_policy
 from engine.compile.load import read_case
-from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, in_file, render
+from engine.diagnostics import Diagnostic, OrdinanceError, in_file, render
 from engine.printable import printable, printable_json
 from engine.render import RENDERERS, RenderContext
 from engine.run.catalogue import decision_rows, fact_rows
 from engine.tools.check_scope import check_summary, jurisdiction_of, located_in
-from engine.tools.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
+from engine.tools.expect import find_case_files, run_case, write_junit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -279,32 +279,30 @@ def check_cmd(policy_path: Path | None, fmt: str) -> None:
 
 @main.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("-k", "pattern", default=None, metavar="PATTERN",
+              help="Run only the cases whose file path or case id contains PATTERN (plain "
+              "text, case-sensitive; `-k r1/`, `-k CASE-0153`).")  # fmt: skip
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Also write a JUnit XML report to FILE for a CI system: "
+              "one test case per case file, a failure per mismatch.")  # fmt: skip
 @policy_option
 @_guarded
-def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
+def test_cmd(paths: tuple[Path, ...], pattern: str | None, junit: Path | None,
+             policy_dir: Path | None) -> None:  # fmt: skip
     """Run case files that carry an `expect:` block; report every mismatch."""
     policy = _load(policy_dir)
-    files = find_case_files(list(paths) or [Path("tests/golden")])
     outcomes = []
-    for path in files:
-        outcome = CaseOutcome(str(path), None)
-        try:
-            case = read_case(path)
-            outcome.case = case.id
-            if not case.expect:
-                continue
-            problems = expect_problems(case)
-            if problems:
-                raise CaseError(problems)
-            result = policy.evaluate(case, explain=False)
-            outcome.mismatches = check_expectations(policy, case, result)
-        except OrdinanceError as exc:
-            outcome.error = render(in_file(exc.diagnostics, str(path)), "short")
+    for path in find_case_files(list(paths) or [Path("tests/golden")]):
+        outcome = run_case(policy, path, pattern)
+        if outcome is None:
+            continue
         outcomes.append(outcome)
         for m in outcome.mismatches:
             _echo(f"FAIL {path}: {m}")
         if outcome.error:
             _echo(f"ERROR {path}: {outcome.error}")
+    if junit is not None:
+        write_junit(outcomes, junit)
     passed = sum(o.passed for o in outcomes)
     _echo(f"{passed} passed, {len(outcomes) - passed} failed")
     sys.exit(0 if passed == len(outcomes) else 1)
