@@ -5,8 +5,12 @@ completion, and facts of another jurisdiction ignored with a warning (CLI, API, 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +186,59 @@ def test_junit_report_marks_a_failing_case(tmp_path: Path) -> None:
     unreadable = by_name[str(cases / "broken.yaml")]  # no case id: named by its file
     error = unreadable.find("error")
     assert error is not None and "schema/type" in (error.text or "")
+
+
+# --- 4. python -m ordinance, --version; 5. shell completion --------------------------------------
+
+
+def _module(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ordinance", *args], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **env})  # fmt: skip
+
+
+def test_python_m_ordinance_is_the_command() -> None:
+    ran = _module("check", "--help")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("Usage: ordinance check ")
+    ran = _module("eval", str(EXAMPLE), "--format", "json")
+    assert ran.returncode == 0 and json.loads(ran.stdout)["case"] == "KENT-2025-0153"
+
+
+def test_version_names_the_package() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(main, ["--version"], prog_name="ordinance")
+    assert result.exit_code == 0
+    assert result.stdout == f"ordinance, version {version('ordinance')}\n"
+    # `python -m ordinance` names itself `ordinance`, as the script does (click would say
+    # `python -m ordinance` without the prog_name __main__ gives).
+    assert _module("--version").stdout == result.stdout
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [("bash", "complete -o nosort -F _ordinance_completion ordinance"),
+     ("zsh", "#compdef ordinance"), ("fish", "complete --no-files --command ordinance")],
+)  # fmt: skip
+def test_shell_completion_script(shell: str, marker: str) -> None:
+    result = CliRunner().invoke(main, [], prog_name="ordinance",
+                                env={"_ORDINANCE_COMPLETE": f"{shell}_source"})  # fmt: skip
+    assert result.exit_code == 0
+    assert marker in result.stdout
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert f"_ORDINANCE_COMPLETE={shell}_source ordinance" in readme
+
+
+def test_shell_completion_completes_commands() -> None:
+    env = {"_ORDINANCE_COMPLETE": "bash_complete", "COMP_WORDS": "ordinance ch", "COMP_CWORD": "1"}
+    result = CliRunner().invoke(main, [], prog_name="ordinance", env=env)
+    assert "plain,check" in result.stdout.split()
+
+
+def test_wheel_ships_the_ordinance_package(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"ordinance/__init__.py", "ordinance/__main__.py"} <= set(names)
 
 
 # --- 6. a fact of another jurisdiction is a warning, and ignored --------------------------------
