@@ -79,6 +79,7 @@ def _restrict(result: Result, only: tuple[str, ...]) -> Result:
         result.as_of,
         {k: v for k, v in result.decisions.items() if k in only},
         result.procedures,
+        result.warnings,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsl.typesys import Type
+from engine.diagnostics import Diagnostic
 from engine.values import json_converter, to_json, to_words
 
 RESULT_VERSION = "1"
@@ -180,6 +181,9 @@ class Result:
     as_of: dt.date
     decisions: dict[str, Decision]
     procedures: dict[str, ProcedureResult]
+    # What the case gave that was ignored (a fact another jurisdiction declares): told to the
+    # person running it, not part of the decision, so not in ``to_dict`` (the JSON contract).
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

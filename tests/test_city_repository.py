@@ -106,6 +106,18 @@ def test_a_new_city_from_init_to_site_with_the_installed_wheel(
     # issued 2025-01-11: + 180 days under the model code, + 365 days as amended
     assert "IBC 105.5" in text and "2025-07-10" in text and "2026-01-11" in text
     assert run(installed, city, "test").returncode == 0  # the initial case still passes
+    # ... and over a folder of the city's own permits (an export), not only its golden cases.
+    (city / "permits").mkdir()
+    for n, issued in enumerate(["2025-03-03", "2025-05-20"]):
+        (city / "permits" / f"p{n}.json").write_text(json.dumps({
+            "case": f"BLD-{n}", "jurisdiction": "springfield", "as_of": "2025-06-01",
+            "facts": {"permit": {"code": "IBC", "issued_on": issued},
+                      "work": {"commenced_on": None}}}))  # fmt: skip
+    over = run(installed, city, "diff", "-j", "springfield", "--from", "initial", "--to", "ord-2",
+               "--cases", "permits", "--format", "json")  # fmt: skip
+    impact = json.loads(over.stdout)["impact"]
+    assert [i["case"] for i in impact] == ["BLD-0", "BLD-1"]
+    assert json.loads(over.stdout)["cases_evaluated"] == 2
 
     assert "CITY 15.04.050" in site_pages(installed, city, tmp_path / "site-2")
 

@@ -84,3 +84,55 @@ def test_a_rule_changed_with_its_text_is_no_warning(repo: Path) -> None:
         path.write_text(path.read_text().replace("three years after", "four years after"))
     warnings = diff_json(repo)["warnings"]
     assert not [w for w in warnings if "IBC 105.5" in w["message"]]
+
+
+def test_a_new_revision_never_takes_over_the_older_ones_golden_cases(repo: Path) -> None:
+    rev = new_kent_revision(repo, effective="2025-01-01")  # before many cases' as_of
+    rules = rev / "rulesets.yaml"
+    rules.write_text(rules.read_text().replace("permit.issued_on + 3 years",
+                                               "permit.issued_on + 4 years"))  # fmt: skip
+    tested = cli(repo, "test", "golden/kent")
+    assert tested.exit_code == 0, tested.output
+    assert " 0 failed" in tested.stdout
+    # Read by date, a case of ord-4463 dated after 2025-01-01 is decided under the new law:
+    # the trap the folder's pin avoids.
+    case = repo / "golden" / "kent" / "ord-4463" / "01-not-commenced-expiry-day.yaml"
+    by_date = json.loads(cli(repo, "eval", str(case), "--format", "json").stdout)
+    assert by_date["revision"] == "ord-4501"
+
+
+def test_a_revision_in_force_edited_after_its_lock_is_a_warning(repo: Path) -> None:
+    locked = cli(repo, "test", "--lock")
+    assert locked.exit_code == 0, locked.output
+    lock = repo / "golden" / "kent" / "ord-4463" / "policy.lock"
+    assert lock.is_file() and "rulesets.yaml" in lock.read_text()
+    clean = cli(repo, "check")
+    assert clean.exit_code == 0 and "revision/edited-in-force" not in clean.stderr
+    rules = repo / "policy" / "kent" / "ord-4463" / "rulesets.yaml"
+    rules.write_text(rules.read_text().replace("permit.issued_on + 3 years",
+                                               "permit.issued_on + 4 years"))  # fmt: skip
+    warned = cli(repo, "check")
+    assert warned.exit_code == 0, warned.output  # a warning, not an error
+    assert "warning[revision/edited-in-force]" in warned.stderr
+    assert "kent ord-4463 has been in force since 2024-03-15" in warned.stderr
+    assert "ord-4463/rulesets.yaml" in warned.stderr and "1 warning(s)" in warned.stdout
+    # Recorded again after review, the warning is gone.
+    assert cli(repo, "test", "--lock").exit_code == 1  # its golden cases now fail: not locked
+    assert "warning[revision/edited-in-force]" in cli(repo, "check").stderr
+
+
+def test_a_revision_not_yet_in_force_may_be_edited(repo: Path) -> None:
+    rev = new_kent_revision(repo, effective="2031-01-01")
+    cases = repo / "golden" / "kent" / "ord-4501"
+    shutil.copytree(repo / "golden" / "kent" / "ord-4463", cases)
+    for path in cases.glob("*.yaml"):
+        text = path.read_text().replace(
+            "jurisdiction: kent", "jurisdiction: kent\nrevision: ord-4501", 1
+        )
+        path.write_text(text)
+    assert cli(repo, "test", "--lock", "golden/kent").exit_code == 0
+    assert (cases / "policy.lock").is_file()
+    section = rev / "14.01.010.yaml"
+    section.write_text(section.read_text() + "\n")
+    checked = cli(repo, "check")
+    assert "revision/edited-in-force" not in checked.stderr, checked.stderr

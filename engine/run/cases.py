@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from dsl.errors import did_you_mean
 from dsl.typesys import Type
@@ -22,7 +22,17 @@ from engine.run.facts import EARLIEST, LATEST, Case, as_of_date, case_from_dict,
 from engine.run.program import CompiledPolicy
 from engine.run.timeline import Basis, Timeline
 
-Prepared = tuple[CompiledPolicy, Case, dict[str, Any], dt.date, Basis]
+
+class Prepared(NamedTuple):
+    """A case ready to run: the revision that decides it, the case, its facts by id, the
+    evaluation date, how the revision was chosen, and the warnings about what it ignored."""
+
+    cp: CompiledPolicy
+    case: Case
+    facts: dict[str, Any]
+    day: dt.date
+    basis: Basis
+    warnings: tuple[Diagnostic, ...] = ()
 
 
 def prepare(
@@ -41,15 +51,15 @@ def prepare(
         case = case_from_dict(case)
     cp, day, basis = timeline.choose(case, as_of, revision)
     out = Collector()
-    facts = cp.reader.read(case, out)
+    facts = cp.reader.read(case, out, timeline.foreign_facts(cp))
     out.raise_if_errors(CaseError)
-    return cp, case, facts, day, basis
+    return Prepared(cp, case, facts, day, basis, tuple(out.warnings))
 
 
 def evaluate(prepared: Prepared, decisions: Iterable[str] | None, explain: bool) -> Result:
     """The result of a prepared case: every decision (or those asked for) and, when all are
     asked for, the procedures."""
-    cp, case, facts, day, basis = prepared
+    cp, case, facts, day, basis, warnings = prepared
     only = checked(cp, decisions)
     try:
         env, chosen = run_plan(cp, facts, day, only)
@@ -61,12 +71,12 @@ def evaluate(prepared: Prepared, decisions: Iterable[str] | None, explain: bool)
         for rid, d in found.items():
             d.because = explain_decision(cp, env, chosen, rid, memo)
     procedures = run_procedures(cp, env) if only is None else {}
-    return Result(case.id, cp.jurisdiction, cp.revision, basis, day, found, procedures)
+    return Result(case.id, cp.jurisdiction, cp.revision, basis, day, found, procedures, warnings)
 
 
 def values(prepared: Prepared, decisions: Iterable[str] | None) -> dict[str, Any]:
     """The bare values of the decisions of a prepared case (see ``Policy.values``)."""
-    cp, case, facts, day, _ = prepared
+    cp, case, facts, day = prepared[:4]
     only = checked(cp, decisions)
     env, plan = start_env(cp, facts, day, only)
     try:

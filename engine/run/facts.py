@@ -366,23 +366,23 @@ class FactReader:
             wants_raw = decl.type.name in ("decimal", "money", "time")
             node[leaf] = (fid, coercer(decl.type, tz), decl.nullable, wants_raw)
 
-    def read(self, case: Case, out: Collector) -> dict[str, Any]:
+    def read(
+        self, case: Case, out: Collector, foreign: dict[str, tuple[str, ...]] | None = None
+    ) -> dict[str, Any]:
+        """The facts of ``case`` by id; every problem goes to ``out``. ``foreign`` names the
+        facts other jurisdictions of the policy declare (``Timeline.foreign_facts``): those
+        are warned about and ignored instead of refused."""
         values: dict[str, Any] = {}
         if case.facts.__class__ is not dict:
             out.add("schema/type", "`facts` must be a mapping", case.span("facts"))
             return values
-        self._walk(case.facts, self.tree, ("facts",), case, values, out)
+        self._walk(case.facts, self.tree, ("facts",), _Read(case, values, out, foreign or {}))
         return values
 
     def _walk(
-        self,
-        given: dict[str, Any],
-        tree: dict[str, Any],
-        path: tuple[str, ...],
-        case: Case,
-        values: dict[str, Any],
-        out: Collector,
+        self, given: dict[str, Any], tree: dict[str, Any], path: tuple[str, ...], r: _Read
     ) -> None:
+        case, values, out = r.case, r.values, r.out
         for key, value in given.items():
             # Only plain text names a fact: a str subclass from an embedding program could
             # raise from the ``__eq__`` a lookup calls.
@@ -412,9 +412,9 @@ class FactReader:
                         help=exc.help,
                     )
             elif node is None:
-                self._unknown((*path, key), case, out)
+                self._unknown((*path, key), value, r)
             elif value.__class__ is dict:
-                self._walk(value, node, (*path, key), case, values, out)
+                self._walk(value, node, (*path, key), r)
             else:
                 out.add(
                     "case/bad-value",
@@ -435,8 +435,18 @@ class FactReader:
             help="leave the fact out when it is unknown; only event dates take null",
         )
 
-    def _unknown(self, here: tuple[Any, ...], case: Case, out: Collector) -> None:
+    def _unknown(self, here: tuple[Any, ...], value: Any, r: _Read) -> None:
+        """A fact this revision does not declare: ignored with a warning when another
+        jurisdiction of the policy declares it (each fact of a group of them), else refused."""
+        case, out = r.case, r.out
         fid = ".".join(_text(p) for p in here[1:])
+        owners = r.foreign.get(fid)
+        if owners:
+            return _foreign(fid, owners, here, r)
+        if value.__class__ is dict and any(f.startswith(fid + ".") for f in r.foreign):
+            for key, inner in value.items():
+                self._unknown((*here, key), inner, r)
+            return None
         guess = did_you_mean(fid, self.ids)
         out.add(
             "case/unknown-fact",
@@ -446,6 +456,28 @@ class FactReader:
             if guess
             else "`ordinance facts` lists the facts this policy reads",
         )
+
+
+@dataclass(slots=True)
+class _Read:
+    """One reading of a case's facts: what the walk fills in and reports to (the reader itself
+    is shared by every case, and by every thread of the service)."""
+
+    case: Case
+    values: dict[str, Any]
+    out: Collector
+    foreign: dict[str, tuple[str, ...]]
+
+
+def _foreign(fid: str, owners: tuple[str, ...], here: tuple[Any, ...], r: _Read) -> None:
+    names = ", ".join(f"`{j}`" for j in owners)
+    r.out.add(
+        "case/foreign-fact",
+        f"`{fid}` is a fact of {names}, not of `{r.case.jurisdiction}`: it is ignored",
+        r.case.doc.span(here, key=True) if r.case.doc else None,
+        severity="warning",
+        help=f"leave it out of `{r.case.jurisdiction}` cases, or check the case's `jurisdiction:`",
+    )
 
 
 def _dotted(tree: dict[str, Any], key: str) -> Any:

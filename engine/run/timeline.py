@@ -34,6 +34,22 @@ class Timeline:
     jurisdictions: dict[str, JurisdictionDef]
     compiled: dict[tuple[str, str], CompiledPolicy]
     _dates: dict[str, tuple[list[dt.date], list[RevisionInfo]]] = field(default_factory=dict)
+    _foreign: dict[tuple[str, str], dict[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def foreign_facts(self, cp: CompiledPolicy) -> dict[str, tuple[str, ...]]:
+        """The facts other jurisdictions of this policy declare and ``cp`` does not, each with
+        the jurisdictions declaring it: a permitting system sends one record shape to every
+        city, so such a fact is ignored with a warning, not refused (built once per revision)."""
+        key = (cp.jurisdiction, cp.revision)
+        found = self._foreign.get(key)
+        if found is None:
+            by: dict[str, set[str]] = {}
+            for (jid, _), other in self.compiled.items():
+                if jid != cp.jurisdiction:
+                    for fid in other.facts.keys() - cp.facts.keys():
+                        by.setdefault(fid, set()).add(jid)
+            found = self._foreign[key] = {f: tuple(sorted(j)) for f, j in by.items()}
+        return found
 
     def jurisdiction(self, jid: str) -> JurisdictionDef:
         """The jurisdiction ``jid``, or a ``case/unknown-jurisdiction`` with a did-you-mean."""

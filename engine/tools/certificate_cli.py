@@ -23,7 +23,7 @@ from engine.api import Policy
 from engine.certificates.grounds import GROUNDS, NEEDS_GROUND, grounded_reason
 from engine.compile.load import read_case
 from engine.diagnostics import CaseError, Diagnostic, OrdinanceError, in_file
-from engine.project import load_project
+from engine.tools.cli_common import _load
 
 
 def _now() -> dt.datetime:
@@ -129,7 +129,7 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         """Make a signing key: DIR/<key id>.pem (private, mode 0600) and DIR/keys.json (public)."""
         from engine.certificates.keys import TRUST_FILE, new_key
 
-        policy = load_project(policy_dir)[1]
+        policy = _load(policy_dir)
         _known_jurisdiction(policy, jurisdiction)
         # Today where the jurisdiction is, the day `issue` dates a certificate: in the evening
         # west of Greenwich it is already tomorrow in UTC, and the key could not sign today's.
@@ -329,7 +329,7 @@ def _issue(echo: Callable[..., None], case_path: Path, key: tuple[Path, Path | N
     from engine.certificates.issue import issue, prepare_out
 
     key_path, trust_path = key
-    policy = load_project(policy_dir)[1]
+    policy = _load(policy_dir)
     case = read_case(case_path)
     if not registry_url and not os.environ.get("ORDINANCE_REGISTRY"):
         prepare_out(out_dir)  # the default registry lives there

@@ -11,136 +11,38 @@ import json
 import os
 import shutil
 import sys
-import traceback
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from engine.api import Policy, load_policy
+from engine.api import Policy
 from engine.compile.load import read_case
-from engine.diagnostics import CaseError, OrdinanceError, in_file, render
-from engine.printable import printable, printable_json
-from engine.project import Project, discover, layers_text
+from engine.diagnostics import Diagnostic, OrdinanceError, in_file, render
+from engine.project import discover
 from engine.render import RENDERERS, RenderContext
 from engine.run.catalogue import decision_rows, fact_rows
-from engine.tools.expect import CaseOutcome, check_expectations, expect_problems, find_case_files
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def policy_option(fn: F) -> F:
-    """``--policy DIR`` and ``--verbose``: which policy a command reads is resolved for every
-    command alike (``engine.project.discover``); ``--verbose`` says which it used."""
-    fn = click.option(
-        "--verbose",
-        "-v",
-        is_flag=True,
-        expose_value=False,
-        callback=_remember_verbose,
-        is_eager=True,
-        help="Say which policy, project, search path and layers are used.",
-    )(fn)
-    return click.option(
-        "--policy",
-        "policy_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Policy folder (default: `policy` in the nearest ordinance.toml's project, else "
-        "ORDINANCE_POLICY, else the policy shipped with ordinance).",
-    )(fn)
-
-
-def _remember_verbose(ctx: click.Context, _: Any, value: bool) -> None:
-    if value:
-        ctx.meta["ordinance.verbose"] = True
-
-
-def _verbose() -> bool:
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx is not None and ctx.meta.get("ordinance.verbose"))
-
-
-jurisdiction_option = click.option(
-    "--jurisdiction", "-j", default=None,
-    help="Jurisdiction id (default: the only one, when the policy has one).")  # fmt: skip
-revision_option = click.option(
-    "--revision", default=None, help="Revision id (default: the latest encoded).")  # fmt: skip
-catalogue_format_option = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+from engine.tools.check_scope import check_summary, jurisdiction_of, located_in
+from engine.tools.cli_common import (
+    _compiled,
+    _echo,
+    _guarded,
+    _load,
+    _parse_date,
+    catalogue_format_option,
+    jurisdiction_option,
+    policy_option,
+    revision_option,
+    verbose_option,
 )
-
-
-def _echo(text: str, *, err: bool = False, nl: bool = True, data: bool = False) -> None:
-    """Print for the command line. Everything printed passes here, so no case or policy text
-    drives the terminal: controls and bidirectional overrides are shown as escapes (the JSON
-    way when ``data`` is JSON, which stays valid and means the same)."""
-    try:
-        click.echo(printable_json(text) if data else printable(text), err=err, nl=nl)
-    except BrokenPipeError:  # `ordinance test | head`: the reader left; finish, keep the status
-        os.dup2(os.open(os.devnull, os.O_WRONLY), (sys.stderr if err else sys.stdout).fileno())
-
-
-def _guarded(fn: F) -> F:
-    """Turn stage errors into located diagnostics and any bug into a one-line message."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except OrdinanceError as exc:
-            _echo(render(exc.diagnostics), err=True)
-            sys.exit(1)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
-            raise
-        except BrokenPipeError:  # `ordinance … | head`: the reader left; nothing is wrong
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(0)
-        except Exception as exc:  # a bug in ordinance, not in the user's files
-            if os.environ.get("ORDINANCE_DEBUG"):
-                traceback.print_exc()
-            _echo(
-                f"internal error: {type(exc).__name__}: {exc}\n"
-                "   = help: this is a bug in ordinance; set ORDINANCE_DEBUG=1 for details",
-                err=True,
-            )
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _project(policy_dir: Path | None) -> Project:
-    """The project this command works on; with ``--verbose``, said on standard error."""
-    project = discover(policy_dir)
-    if _verbose():
-        _echo(project.describe(), err=True)
-    return project
-
-
-def _load(policy_dir: Path | None, *, strict: bool = True) -> Policy:
-    """The policy this command works on, compiled with the project's search path."""
-    project = _project(policy_dir)
-    policy = load_policy(project.policy, strict=strict, search_path=project.search_path)
-    if _verbose() and policy.layers:
-        _echo(layers_text(policy), err=True)
-    return policy
+from engine.tools.expect import find_case_files, run_case, write_junit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ordinance")
 def main() -> None:
     """Building codes as code: evaluate case files against city policy, with citations."""
-
-
-def _parse_date(_: Any, __: Any, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"`{value}` is not a date (YYYY-MM-DD)") from None
 
 
 @main.command("eval")
@@ -209,9 +111,10 @@ def eval_cmd(
             case = _read(path)
             result = policy.evaluate(case, as_of=as_of, revision=revision)
         except OrdinanceError as exc:
-            _echo(render(in_file(exc.diagnostics, str(path))), err=True)
+            _refused(in_file(exc.diagnostics, str(path)), str(path), fmt)
             failed = True
             continue
+        _warn(result.warnings, str(path))
         unknown = [e for e in explain if e not in result.decisions]
         if unknown:
             _unknown_decisions(unknown, result.decisions)
@@ -227,6 +130,23 @@ def eval_cmd(
         else:
             _echo(out, data=fmt == "json")
     sys.exit(1 if failed else 0)
+
+
+def _refused(diags: list[Diagnostic], file: str, fmt: str) -> None:
+    """A refused case: the diagnostics on stderr for people and, with ``--format json``, one
+    line ``{"case": FILE, "diagnostics": [...]}`` on stdout where its result would have been,
+    so a program reading the results line by line sees every case, refused or not."""
+    _echo(render(diags), err=True)
+    if fmt == "json":
+        line = {"case": file, "diagnostics": [d.to_json() for d in diags]}
+        _echo(json.dumps(line, ensure_ascii=False, separators=(",", ":")), data=True)
+
+
+def _warn(warnings: Iterable[Diagnostic], file: str) -> None:
+    """A case's warnings (a fact another jurisdiction declares, ignored) on stderr: the result
+    JSON has no place for them, and they must not make the command fail."""
+    if warnings:
+        _echo(render(in_file(warnings, file)), err=True)
 
 
 def _read(path: Path) -> Any:
@@ -270,53 +190,69 @@ def _unknown_decisions(names: list[str], known: Any) -> None:
     default="full",
     show_default=True,
 )
+@verbose_option
 @_guarded
 def check_cmd(policy_path: Path | None, fmt: str) -> None:
-    """Validate, type-check and graph-check a policy folder; exit 1 on errors."""
-    if policy_path is not None and not policy_path.is_dir():
+    """Validate, type-check and graph-check a policy folder; exit 1 on errors. Given one policy
+    file (a `jurisdiction.yaml` or a revision's file), check the policy it belongs to and
+    report only that file's problems."""
+    only = None
+    if policy_path is not None and policy_path.is_file():
+        only, policy_path = policy_path, jurisdiction_of(policy_path)
+    elif policy_path is not None and not policy_path.is_dir():
         raise click.BadParameter(f"`{policy_path}` is not a folder", param_hint="POLICY_PATH")
+    from engine.tools.history import edited_in_force
+
     policy = _load(policy_path, strict=False)
-    diags = policy.diagnostics
-    errors = [d for d in diags if d.severity == "error"]
+    everything = [*policy.diagnostics, *edited_in_force(policy, discover(policy_path).tests)]
+    diags = everything if only is None else located_in(everything, only)
+    errors = sum(d.severity == "error" for d in diags)
     if diags:
         _echo(render(diags, fmt), err=fmt != "json", data=fmt == "json")
     if fmt != "json":
-        checked = sorted({jid for jid, _ in policy.compiled}) or sorted(policy.jurisdictions)
-        _echo(
-            f"checked {', '.join(checked)} ({len(policy.compiled)} encoded revision(s)): "
-            f"{len(errors)} error(s), {len(diags) - len(errors)} warning(s)"
-        )
+        scope = ""
+        if only is not None:
+            elsewhere = len(everything) - len(diags)
+            scope = f"; only the problems in {only}, {elsewhere} more elsewhere"
+        _echo(check_summary(policy, scope) + f": {errors} error(s), "
+              f"{len(diags) - errors} warning(s)")  # fmt: skip
     sys.exit(1 if errors else 0)
 
 
 @main.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("-k", "pattern", default=None, metavar="PATTERN",
+              help="Run only the cases whose file path or case id contains PATTERN (plain "
+              "text, case-sensitive; `-k r1/`, `-k CASE-0153`).")  # fmt: skip
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Also write a JUnit XML report to FILE for a CI system: "
+              "one test case per case file, a failure per mismatch.")  # fmt: skip
+@click.option("--lock", is_flag=True, help="Record each revision whose golden cases all pass "
+              "in its policy.lock (what `check` compares a revision in force with).")  # fmt: skip
 @policy_option
 @_guarded
-def test_cmd(paths: tuple[Path, ...], policy_dir: Path | None) -> None:
-    """Run case files that carry an `expect:` block; report every mismatch."""
+def test_cmd(paths: tuple[Path, ...], pattern: str | None, junit: Path | None, lock: bool,
+             policy_dir: Path | None) -> None:  # fmt: skip
+    """Run case files that carry an `expect:` block, each under the revision its folder
+    (`<jurisdiction>/<revision>/`) names; report every mismatch."""
     policy = _load(policy_dir)
-    files = find_case_files(list(paths) or [discover(policy_dir).tests])
+    tests = discover(policy_dir).tests
     outcomes = []
-    for path in files:
-        outcome = CaseOutcome(str(path), None)
-        try:
-            case = read_case(path)
-            outcome.case = case.id
-            if not case.expect:
-                continue
-            problems = expect_problems(case)
-            if problems:
-                raise CaseError(problems)
-            result = policy.evaluate(case, explain=False)
-            outcome.mismatches = check_expectations(policy, case, result)
-        except OrdinanceError as exc:
-            outcome.error = render(in_file(exc.diagnostics, str(path)), "short")
+    for path in find_case_files(list(paths) or [tests]):
+        outcome = run_case(policy, path, pattern)
+        if outcome is None:
+            continue
         outcomes.append(outcome)
         for m in outcome.mismatches:
             _echo(f"FAIL {path}: {m}")
         if outcome.error:
             _echo(f"ERROR {path}: {outcome.error}")
+    if junit is not None:
+        write_junit(outcomes, junit)
+    if lock:
+        from engine.tools.revision_cli import lock as write_locks
+
+        write_locks(policy, tests, outcomes)
     passed = sum(o.passed for o in outcomes)
     _echo(f"{passed} passed, {len(outcomes) - passed} failed")
     sys.exit(0 if passed == len(outcomes) else 1)
@@ -359,14 +295,6 @@ def _defining(policy: Policy, citation: str) -> str | None:
         raise click.UsageError(f"`{citation}` is in several jurisdictions: name one with "
                                f"--jurisdiction ({', '.join(having)})")  # fmt: skip
     return None
-
-
-def _compiled(policy: Policy, jurisdiction: str | None, revision: str | None) -> Any:
-    if jurisdiction is None:
-        jurisdiction = _only_jurisdiction(policy)
-    if revision is None:
-        return policy.latest(jurisdiction)
-    return policy.compiled_for(jurisdiction, revision)
 
 
 @main.command("graph")
@@ -424,17 +352,6 @@ def decisions_cmd(
 ) -> None:
     """List the decisions the policy makes: id, type, description and the sections defining it."""
     _print_catalogue(decision_rows(_compiled(_load(policy_dir), jurisdiction, revision)), fmt)
-
-
-def _only_jurisdiction(policy: Policy) -> str:
-    """The jurisdiction meant when none is named: the one compiled that no other extends."""
-    compiled = {jid for jid, _ in policy.compiled}
-    parents = {policy.jurisdictions[j].extends for j in compiled}
-    leaves = sorted(compiled - parents) or sorted(compiled)
-    if len(leaves) == 1:
-        return leaves[0]
-    raise click.UsageError("name the jurisdiction with --jurisdiction: one of "
-                           + ", ".join(sorted(compiled)))  # fmt: skip
 
 
 def _print_catalogue(rows: list[dict[str, Any]], fmt: str) -> None:
@@ -496,95 +413,19 @@ def docs_build_cmd(
                f"mkdocs build --strict -f {out / 'mkdocs.yml'}")  # fmt: skip
 
 
-@main.group("revision")
-def revision_group() -> None:
-    """Revisions of a jurisdiction's policy over time."""
-
-
-@revision_group.command("new")
-@jurisdiction_option
-@click.option("--id", "rev_id", required=True, help="The new revision's id (`ord-4501`).")
-@click.option("--effective", required=True, callback=_parse_date,
-              help="The date it takes effect (YYYY-MM-DD).")  # fmt: skip
-@click.option("--title", default=None, help="Its title (`Ord. No. 4501`).")
-@policy_option
-@click.option("--golden", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also copy the previous revision's golden cases from this folder "
-              "(`tests/golden`), each forced to the new revision.")  # fmt: skip
-@_guarded
-def revision_new_cmd(jurisdiction: str | None, rev_id: str, effective: dt.date,
-                     title: str | None, policy_dir: Path | None,
-                     golden: Path | None) -> None:  # fmt: skip
-    """Start a revision as a copy of the latest one; earlier revisions are never changed."""
-    from engine.tools.revisions import copy_golden, new_revision
-
-    if jurisdiction is None:
-        raise click.UsageError("name the jurisdiction with --jurisdiction")
-    project = _project(policy_dir)
-    if project.chosen_by.startswith("bundled") and "site-packages" in project.policy.parts:
-        raise click.UsageError("the policy shipped with ordinance is not yours to change: run "
-                               "`ordinance init NAME` for a city's own repository, or give "
-                               "--policy")  # fmt: skip
-    policy_dir = project.policy
-    previous = (
-        load_policy(policy_dir / jurisdiction, search_path=project.search_path)
-        .latest(jurisdiction)
-        .revision
-    )
-    folder = new_revision(policy_dir, jurisdiction, rev_id, effective, title,
-                          project.search_path)  # fmt: skip
-    if golden is not None:
-        copied = copy_golden(golden, jurisdiction, previous, rev_id)
-        _echo(f"copied {len(copied)} golden cases to {golden / jurisdiction / rev_id}")
-    _echo(f"created {folder} from the latest revision and listed `{rev_id}` "
-               f"(effective {effective}) in {policy_dir / jurisdiction / 'jurisdiction.yaml'}; "
-               "edit its files, then run `ordinance check` and `ordinance diff`")  # fmt: skip
-
-
-@main.command("diff")
-@jurisdiction_option
-@click.option("--from", "rev_from", required=True, help="The earlier revision.")
-@click.option("--to", "rev_to", required=True, help="The later revision.")
-@click.option("--cases", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Case files or folders to evaluate under both (default: the golden cases "
-              "of the earlier revision).")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
-              default="text", show_default=True)  # fmt: skip
-@policy_option
-@_guarded
-def diff_cmd(jurisdiction: str | None, rev_from: str, rev_to: str, cases: tuple[Path, ...],
-             fmt: str, policy_dir: Path | None) -> None:  # fmt: skip
-    """What changes from one revision to another: the law, then every case it affects.
-    Exit 0 when nothing changed, 1 when something did."""
-    from engine.tools.history import rule_text_warnings
-    from engine.tools.revisions import case_impact, diff_revisions, render_diff
-
-    policy = _load(policy_dir)
-    a = _compiled(policy, jurisdiction, rev_from)
-    b = _compiled(policy, a.jurisdiction, rev_to)
-    changes = diff_revisions(a, b)
-    warnings = rule_text_warnings(a, b, changes)
-    if warnings:
-        _echo(render(warnings), err=True)
-    folders = list(cases) or [discover(policy_dir).tests / a.jurisdiction / a.revision]
-    loaded = []
-    for path in find_case_files([f for f in folders if f.exists()]):
-        try:
-            loaded.append(read_case(path))
-        except OrdinanceError as exc:
-            _echo(render(exc.diagnostics), err=True)
-    impact = case_impact(policy, [c for c in loaded if c.jurisdiction == a.jurisdiction],
-                         a, b, changes)  # fmt: skip
-    _echo(render_diff(a, b, changes, impact, len(loaded), fmt, warnings=warnings),
-          data=fmt == "json")  # fmt: skip
-    sys.exit(1 if changes or impact else 0)
-
-
 def _register_groups() -> None:
     """The commands that live in their own modules: certificates and keys, serve, replay,
     tokens."""
-    from engine.tools import certificate_cli, replay_cli, scaffold, serve_cli, token_cli
+    from engine.tools import (
+        certificate_cli,
+        replay_cli,
+        revision_cli,
+        scaffold,
+        serve_cli,
+        token_cli,
+    )
 
+    revision_cli.register(main)
     certificate_cli.register(main, _echo, _guarded, policy_option, _parse_date)
     scaffold.register(main, _echo, _guarded, _parse_date)
     serve_cli.register(main, _guarded, policy_option)

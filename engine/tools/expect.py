@@ -7,6 +7,7 @@ mapping with any of ``value``, ``status``, ``needs`` and ``citations``.
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -14,7 +15,17 @@ from typing import Any
 
 from dsl.errors import did_you_mean
 from engine.api import Policy
-from engine.diagnostics import Collector, Diagnostic, Span
+from engine.compile.load import read_case
+from engine.diagnostics import (
+    CaseError,
+    Collector,
+    Diagnostic,
+    OrdinanceError,
+    Span,
+    in_file,
+    render,
+)
+from engine.printable import printable
 from engine.result import Decision, Result
 from engine.run.facts import Case, shown
 from engine.values import to_json
@@ -40,10 +51,14 @@ class Mismatch:
 
 @dataclass
 class CaseOutcome:
+    """What ``ordinance test`` found for one case file; ``suite`` is the jurisdiction and
+    revision that decided it (``town/r1``), a JUnit report's class name."""
+
     file: str
     case: str | None
     mismatches: list[Mismatch] = field(default_factory=list)
     error: str | None = None
+    suite: str = ""
 
     @property
     def passed(self) -> bool:
@@ -175,3 +190,78 @@ def find_case_files(paths: list[Path]) -> list[Path]:
         else:
             found.append(p)
     return sorted(set(found))
+
+
+def run_case(policy: Policy, path: Path, pattern: str | None = None) -> CaseOutcome | None:
+    """The outcome of the case file at ``path``, or None when it is not a test: it has no
+    ``expect:`` block, or ``pattern`` (``-k``) is in neither its path nor its case id."""
+    outcome = CaseOutcome(str(path), None)
+    try:
+        case = read_case(path)
+        outcome.case = case.id
+        outcome.suite = "/".join(filter(None, (case.jurisdiction, case.revision)))
+        if not case.expect or not _selected(pattern, str(path), case.id):
+            return None
+        problems = expect_problems(case)
+        if problems:
+            raise CaseError(problems)
+        result = evaluate_pinned(policy, case, pinned_revision(policy, case, path), explain=False)
+        outcome.suite = f"{result.jurisdiction}/{result.revision}"
+        outcome.mismatches = check_expectations(policy, case, result)
+    except OrdinanceError as exc:
+        if not _selected(pattern, str(path), outcome.case):
+            return None
+        outcome.error = render(in_file(exc.diagnostics, str(path)), "short")
+    return outcome
+
+
+def pinned_revision(policy: Policy, case: Case, path: Path) -> str | None:
+    """The revision a golden case is about: its own ``revision:``, else the folder it is in
+    when that folder is ``<jurisdiction>/<revision>/`` of an encoded, compiled revision."""
+    if case.revision:
+        return case.revision
+    folder = path.parent
+    if folder.parent.name == case.jurisdiction and (case.jurisdiction, folder.name) in (
+        policy.compiled
+    ):
+        return folder.name
+    return None
+
+
+def evaluate_pinned(policy: Policy, case: Case, revision: str | None, *,
+                    explain: bool = True) -> Result:  # fmt: skip
+    """``case`` decided under ``revision``: by its date when that already chooses it (the
+    result then says so, `revision_basis` by `as_of` or vesting), else forced there (`by:
+    revision`), as when a later revision took effect before the case's date."""
+    result = policy.evaluate(case, explain=explain)
+    if revision is not None and result.revision != revision:
+        result = policy.evaluate(case, explain=explain, revision=revision)
+    return result
+
+
+def _selected(pattern: str | None, path: str, case_id: str | None) -> bool:
+    """``-k``: a plain substring of the path or the case id, as simple as pytest's word."""
+    return pattern is None or pattern in path or pattern in str(case_id or "")
+
+
+def write_junit(outcomes: list[CaseOutcome], path: Path) -> None:
+    """A JUnit XML report (the shape CI systems read): one ``<testcase>`` per case file, class
+    name the jurisdiction and revision, name the case id; a mismatch is a ``<failure>``, a
+    case that could not run an ``<error>``. Built as a tree, and every text passes through
+    ``printable`` (XML 1.0 has no control characters), so no case text breaks the report."""
+    failures = sum(bool(o.mismatches) for o in outcomes)
+    errors = sum(o.error is not None for o in outcomes)
+    root = ET.Element("testsuites")
+    suite = ET.SubElement(root, "testsuite", name="ordinance", tests=str(len(outcomes)),
+                          failures=str(failures), errors=str(errors))  # fmt: skip
+    for o in outcomes:
+        name = str(o.case) if o.case is not None else o.file
+        case = ET.SubElement(suite, "testcase", classname=printable(o.suite or "ordinance"),
+                             name=printable(name), file=printable(o.file))  # fmt: skip
+        if o.mismatches:
+            text = printable("\n".join(str(m) for m in o.mismatches))
+            ET.SubElement(case, "failure", message=text.split("\n", 1)[0]).text = text
+        elif o.error is not None:
+            text = printable(o.error)
+            ET.SubElement(case, "error", message=text.split("\n", 1)[0]).text = text
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

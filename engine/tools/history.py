@@ -30,24 +30,10 @@ import yaml
 from engine.api import Policy
 from engine.diagnostics import Diagnostic, Span
 from engine.model import JurisdictionDef
-from engine.run.facts import Case
 from engine.run.program import CompiledPolicy
 from engine.tools.revisions import Change, definitions, expression
 
 LOCK = "policy.lock"
-
-
-def pinned_revision(policy: Policy, case: Case, path: Path) -> str | None:
-    """The revision a golden case is about: its own ``revision:``, else the folder it is in
-    when that folder is ``<jurisdiction>/<revision>/`` of an encoded, compiled revision."""
-    if case.revision:
-        return case.revision
-    folder = path.parent
-    if folder.parent.name == case.jurisdiction and (case.jurisdiction, folder.name) in (
-        policy.compiled
-    ):
-        return folder.name
-    return None
 
 
 def _files(jur: JurisdictionDef, rev: str) -> dict[str, str]:

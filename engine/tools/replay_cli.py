@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from engine.diagnostics import Diagnostic, render
-from engine.project import load_project
+from engine.tools.cli_common import _load
 
 
 def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[Any], Any],
@@ -38,7 +38,7 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         from engine.service.replay import render_text, replay
         from engine.service.state import policy_files_digest
 
-        policy = load_project(policy_dir)[1]
+        policy = _load(policy_dir)
         problems: list[Diagnostic] = []
         report = replay(read_events(log_url, problems=problems), policy,
                         digest=policy_files_digest(policy))  # fmt: skip

@@ -100,9 +100,12 @@ def register(main: click.Group, guarded: Callable[[Any], Any],
         """Serve decisions over HTTP (POST /v1/decide, /v1/batch; see /openapi.json). SIGHUP
         reloads the policy; SIGTERM drains and exits."""
         from engine.service.server import Settings, run
+        from engine.tools.cli_common import _project
 
-        run(Settings(host=host, port=port, workers=workers,
-                     policy_dir=str(policy_dir) if policy_dir else None,
+        # Resolved once here (and said with --verbose): every worker and every reload reads
+        # the same folder, whatever the environment of a later SIGHUP.
+        project = _project(policy_dir)
+        run(Settings(host=host, port=port, workers=workers, policy_dir=str(project.policy),
                      decision_log=decision_log, no_log=no_log, registry=registry,
                      trust=str(trust) if trust else None, key=str(key) if key else None,
                      certificate_dir=str(certificate_dir), tokens=str(tokens) if tokens else None,

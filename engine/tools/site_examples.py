@@ -20,6 +20,7 @@ from engine.printable import md_code, md_fence, md_text, printable
 from engine.render import markdown_explanation
 from engine.result import Result
 from engine.run.program import CompiledPolicy
+from engine.tools.expect import evaluate_pinned
 
 
 def load_examples(
@@ -33,7 +34,7 @@ def load_examples(
     for path in sorted(folder.glob("*.yaml")):
         try:
             case = read_case(path)
-            found.append((case, policy.evaluate(case)))
+            found.append((case, evaluate_pinned(policy, case, cp.revision)))
         except OrdinanceError:
             continue  # a broken example is the test suite's business, not the site's
     return found
