@@ -25,6 +25,7 @@ from typing import Any
 
 from dsl.errors import did_you_mean
 from engine.api import Policy, load_policy
+from engine.compile.find import LayerFinder
 from engine.diagnostics import Diagnostic, OrdinanceError, Span
 from engine.paths import bundled_policy_dir
 
@@ -52,6 +53,12 @@ class Project:
         """The project's folder (the current folder when no configuration was found)."""
         return self.config.parent if self.config else Path.cwd()
 
+    @property
+    def root_shown(self) -> Path:
+        """The project's folder as messages show it: relative to the current folder when that
+        is inside it (``.`` here), else absolute."""
+        return _shown(self.config.parent) if self.config else Path()
+
     def describe(self) -> str:
         lines = [f"policy: {self.policy} ({self.chosen_by})"]
         if self.config is not None:
@@ -76,11 +83,16 @@ def find_config(start: Path) -> Path | None:
 
 
 def _has_tool_table(pyproject: Path) -> bool:
-    # Read loosely: a broken pyproject.toml that is not ours is someone else's to report.
+    # Read loosely: a broken pyproject.toml that is not ours is someone else's to report; one
+    # that holds a [tool.ordinance] table is ours, and `_read` reports where it is broken.
     try:
-        data = tomllib.loads(pyproject.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text = pyproject.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
         return False
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return re.search(r"^\s*\[\s*tool\s*\.\s*ordinance\s*\]", text, re.M) is not None
     tool = data.get("tool")
     return isinstance(tool, dict) and isinstance(tool.get("ordinance"), dict)
 
@@ -115,18 +127,49 @@ def discover(
     return Project(folder, tuple(search), tests, chosen, config)
 
 
+def require_folders(project: Project) -> None:
+    """Refuse a policy folder or a search-path folder that does not exist, saying where it
+    was named: the configuration's line, the environment variable, or the option."""
+    problems = []
+    for folder, key in [(project.policy, "policy"), *((p, "path") for p in project.search_path)]:
+        if folder.is_dir():
+            continue
+        from_config = key == "path" or project.chosen_by == str(project.config)
+        if project.config is not None and from_config:
+            text = project.config.read_text("utf-8")
+            where = _key_span(project.config, text, key, project.config.name == "pyproject.toml")
+            said = f"`{key}` in {project.config.name}"
+        else:
+            where, said = None, ("ORDINANCE_PATH" if key == "path" else project.chosen_by)
+        problems.append(Diagnostic(
+            "project/bad-config", f"`{folder}` is not a folder (named by {said})", where,
+            help="give a folder that holds one folder per jurisdiction, each with its "
+            "jurisdiction.yaml; paths in the configuration are relative to it"))  # fmt: skip
+    if problems:
+        raise ProjectError(problems)
+
+
 def load_project(
     policy: Path | None = None, *, strict: bool = True, start: Path | None = None
 ) -> tuple[Project, Policy]:
     """The project (``discover``) and its policy, compiled with its search path."""
     project = discover(policy, start=start)
+    require_folders(project)
     return project, load_policy(project.policy, strict=strict, search_path=project.search_path)
 
 
-def layers_text(policy: Policy) -> str:
-    """The parent layers found outside the policy folder, for ``--verbose``."""
-    return "\n".join(f"layer: {jid} from {jur.package or jur.directory}"
-                     for jid, jur in sorted(policy.layers.items()))  # fmt: skip
+def layers_text(policy: Policy, *, shadows: bool = True) -> str:
+    """The parent layers found outside the policy folder, and (``shadows``) each of the
+    folder's own jurisdictions that hides an installed layer of the same id, for
+    ``--verbose``: a local copy of a model-code layer is used, not the package's."""
+    lines = [f"layer: {jid} from {jur.package or jur.directory}"
+             for jid, jur in sorted(policy.layers.items())]  # fmt: skip
+    if shadows:
+        installed = set(LayerFinder().installed())
+        own = sorted(policy.jurisdictions.items())
+        lines += [f"note: {jur.directory} is used for `{jid}`, not the installed layer"
+                  for jid, jur in own if jid in installed]  # fmt: skip
+    return "\n".join(lines)
 
 
 def _shown(folder: Path) -> Path:

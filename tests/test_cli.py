@@ -198,7 +198,7 @@ def test_eval_revision_forces_a_revision_and_says_so() -> None:
 def test_error_paths_an_administrator_can_hit_are_located(tmp_path) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run("eval", EXAMPLE, "--policy", str(tmp_path / "nowhere"))
     assert code == 1
-    assert "policy/empty" in err and "is not a folder" in err
+    assert "project/bad-config" in err and "is not a folder (named by --policy)" in err
     (tmp_path / "notes.txt").write_text("keep me")
     code, _, err = run("docs", "build", "--out", str(tmp_path))
     assert code == 1

@@ -58,6 +58,8 @@ def test_a_rule_changed_without_its_text_is_a_warning(repo: Path) -> None:
     found = {(w["code"], w["message"].split("text of ")[1].split(" did")[0])
              for w in warnings}  # fmt: skip
     assert ("diff/rule-without-text", "IBC 105.5") in found
+    kent = next(w for w in warnings if "text of IBC 105.5 " in w["message"])
+    assert "(IBC 105.5.1 as amended by KCC 14.01.030.D)" in kent["message"]  # as the diff cites
     assert all("ord-4501" in w["span"]["file"] for w in warnings)
 
 
@@ -130,9 +132,36 @@ def test_a_revision_not_yet_in_force_may_be_edited(repo: Path) -> None:
             "jurisdiction: kent", "jurisdiction: kent\nrevision: ord-4501", 1
         )
         path.write_text(text)
-    assert cli(repo, "test", "--lock", "golden/kent").exit_code == 0
+    assert cli(repo, "test", "--lock").exit_code == 0
     assert (cases / "policy.lock").is_file()
     section = rev / "14.01.010.yaml"
     section.write_text(section.read_text() + "\n")
     checked = cli(repo, "check")
     assert "revision/edited-in-force" not in checked.stderr, checked.stderr
+
+
+def test_the_lock_sees_the_jurisdictions_dates_and_the_parent_layers(repo: Path) -> None:
+    assert cli(repo, "test", "--lock").exit_code == 0
+    ibc = repo / "policy" / "generic" / "icc-2021" / "ibc.yaml"
+    ibc.write_text(ibc.read_text().replace("within 180 days after its issuance",
+                                           "within 181 days after its issuance"))  # fmt: skip
+    warned = cli(repo, "check").stderr
+    assert "generic icc-2021 has been in force" in warned  # its own lock
+    assert "kent ord-4463 has been in force" in warned  # and Kent's, built on it
+    assert "`generic@icc-2021/ibc.yaml`" in warned
+    ibc.write_text(ibc.read_text().replace("181 days", "180 days"))
+    assert "edited-in-force" not in cli(repo, "check").stderr  # put back: nothing differs
+    jur = repo / "policy" / "kent" / "jurisdiction.yaml"
+    jur.write_text(jur.read_text().replace("effective_on: 2024-03-15", "effective_on: 2024-03-18"))
+    warned = cli(repo, "check").stderr
+    assert "kent ord-4463 has been in force since 2024-03-18" in warned
+    assert "jurisdiction.yaml (ord-4463, time zone, calendar, vesting)" in warned
+
+
+def test_the_bundled_revisions_match_their_locks() -> None:
+    """The law this repository ships in force is changed by a new revision, or by a reviewed
+    correction recorded with `ordinance test --lock` (then this passes again)."""
+    found = cli(ROOT, "check", "--format", "short")
+    assert found.exit_code == 0, found.output
+    assert "revision/edited-in-force" not in found.stderr, found.stderr
+    assert len(list(GOLDEN.glob("*/*/policy.lock"))) == 3

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -43,16 +43,28 @@ class LayerFinder:
 
     search_path: tuple[Path, ...] = ()
     packages: bool = True
+    # What went wrong with an installed package on the way (it is passed over, and said):
+    # one that fails to import, or two that declare the same id.
+    problems: list[str] = field(default_factory=list, compare=False)
 
     def find(self, jid: str) -> Found | None:
         for folder in self.search_path:
             for candidate in (folder / jid, folder):
                 if (candidate / "jurisdiction.yaml").is_file() and candidate.name == jid:
                     return Found(candidate, f"the search path ({folder})")
-        if self.packages:
-            for ep in _entry_points():
-                if ep.name == jid:
-                    return _from_entry_point(ep)
+        if not self.packages:
+            return None
+        declaring = [ep for ep in _entry_points() if ep.name == jid]
+        if len(declaring) > 1:
+            self.problems.append(
+                f"`{jid}` is declared by several installed packages ("
+                + ", ".join(_package(ep) or ep.value for ep in declaring)
+                + f"); the first is used: {_package(declaring[0]) or declaring[0].value}"
+            )
+        for ep in declaring:
+            found = _from_entry_point(ep, self.problems)
+            if found is not None:
+                return found
         return None
 
     def installed(self) -> list[str]:
@@ -66,7 +78,7 @@ class LayerFinder:
         if self.packages:
             names = sorted({f"{ep.name} ({_package(ep) or ep.value})" for ep in _entry_points()})
             looked.append("installed policy packages: " + (", ".join(names) or "none"))
-        return "; ".join(looked)
+        return "; ".join(looked + self.problems)
 
 
 def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
@@ -78,20 +90,24 @@ def _package(ep: importlib.metadata.EntryPoint) -> str | None:
     return f"{dist.name} {dist.version}" if dist is not None else None
 
 
-def _from_entry_point(ep: importlib.metadata.EntryPoint) -> Found | None:
+def _from_entry_point(ep: importlib.metadata.EntryPoint, problems: list[str]) -> Found | None:
     """The folder an entry point names. A package that cannot be imported, or names no folder
-    with the jurisdiction, is passed over (the caller reports the parent as not found, and the
-    help lists the package, so its author sees it was looked at)."""
+    with the jurisdiction, is passed over, and ``problems`` says why (the help of the parent
+    not found shows it, so the package's author sees what went wrong)."""
+    who = _package(ep) or ep.value
     try:
         target = ep.load()
-    except Exception:  # an installed package that is broken: not ours to crash on
+    except Exception as e:  # an installed package that is broken: not ours to crash on
+        problems.append(f"the package {who} declares `{ep.name}` but fails to import: "
+                        f"{type(e).__name__}: {e}")  # fmt: skip
         return None
     folder = _folder_of(target)
-    if folder is None:
-        return None
-    for candidate in (folder, folder / ep.name):
-        if (candidate / "jurisdiction.yaml").is_file():
-            return Found(candidate, f"the package {_package(ep) or ep.value}", _package(ep))
+    if folder is not None:
+        for candidate in (folder, folder / ep.name):
+            if (candidate / "jurisdiction.yaml").is_file():
+                return Found(candidate, f"the package {who}", _package(ep))
+    problems.append(f"the package {who} declares `{ep.name}` (`{ep.value}`) but names no "
+                    f"folder with a jurisdiction.yaml")  # fmt: skip
     return None
 
 

@@ -82,10 +82,15 @@ def _find_layers(result: Compiled, out: Collector) -> None:
         pid = child.extends
         if pid is None or pid in known:
             continue
+        seen = len(result.finder.problems)
         found = result.finder.find(pid)
+        for problem in result.finder.problems[seen:] if found is not None else ():
+            out.add("policy/layer-package", problem, child.origin.doc.span(("extends",)),
+                    severity="warning", help="uninstall the package you do not mean")  # fmt: skip
         if found is None:
             continue  # `_chain` reports it, with where it looked
-        parent = read_jurisdiction(found.folder, out, package=found.package)
+        parent = read_jurisdiction(found.folder, out, package=found.package,
+                                   expected=pid if found.package else None)  # fmt: skip
         if parent is None:
             continue
         known[pid] = result.layers[pid] = parent

@@ -56,10 +56,13 @@ def _date(v: Any) -> dt.date | None:
 
 
 def read_jurisdiction(
-    directory: Path, out: Collector, package: str | None = None
+    directory: Path, out: Collector, package: str | None = None, expected: str | None = None
 ) -> JurisdictionDef | None:
     """Read ``jurisdiction.yaml`` and every encoded revision folder of one jurisdiction
-    (``package``: the installed policy package it came from, kept as its provenance)."""
+    (``package``: the installed policy package it came from, kept as its provenance).
+
+    Its ``id`` must be ``expected`` (the name a policy package declares it under, whose
+    folder is the package's own) or else its folder's name."""
     doc = _load(directory / "jurisdiction.yaml", "jurisdiction", out)
     if doc is None:
         return None
@@ -97,7 +100,15 @@ def read_jurisdiction(
         certificate=_certificate(d["certificate"], doc) if "certificate" in d else None,
         package=package,
     )
-    if jur.id != directory.name:
+    if expected is not None and jur.id != expected:
+        out.add(
+            "policy/id-mismatch",
+            f"the jurisdiction id `{jur.id}` differs from the name `{expected}` its package "
+            f"declares it under ({package})",
+            doc.span(("id",)),
+            help=f"write `id: {expected}`, or rename the package's `ordinance.policies` entry",
+        )
+    elif expected is None and jur.id != directory.name:
         out.add(
             "policy/id-mismatch",
             f"the jurisdiction id `{jur.id}` differs from its folder name `{directory.name}`",

@@ -38,13 +38,14 @@ def policy_files_digest(policy: Policy) -> str:
     every = {**policy.layers, **policy.jurisdictions}
     for jid in sorted(every):
         jur = every[jid]
-        home = jur.directory.resolve()
+        home = jur.directory.absolute()
         files = [home / "jurisdiction.yaml"]
         for rev in sorted(jur.content):
-            files += sorted(Path(f).resolve() for f in jur.content[rev].files)
+            files += sorted(Path(f).absolute() for f in jur.content[rev].files)
         for f in files:
             data = f.read_bytes()
-            name = f.relative_to(home).as_posix()
+            # A revision file may be a symbolic link out of the folder: named as linked.
+            name = os.path.relpath(f, home).replace(os.sep, "/")
             h.update(f"{jid}/{name}:{len(data)}\n".encode())
             h.update(data)
     return h.hexdigest()

@@ -34,9 +34,8 @@ from engine.tools.cli_common import (
     jurisdiction_option,
     policy_option,
     revision_option,
-    verbose_option,
 )
-from engine.tools.expect import find_case_files, run_case, write_junit
+from engine.tools.expect import CaseOutcome, find_case_files, run_case, write_junit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -190,21 +189,29 @@ def _unknown_decisions(names: list[str], known: Any) -> None:
     default="full",
     show_default=True,
 )
-@verbose_option
+@policy_option
 @_guarded
-def check_cmd(policy_path: Path | None, fmt: str) -> None:
+def check_cmd(policy_path: Path | None, fmt: str, policy_dir: Path | None) -> None:
     """Validate, type-check and graph-check a policy folder; exit 1 on errors. Given one policy
     file (a `jurisdiction.yaml` or a revision's file), check the policy it belongs to and
     report only that file's problems."""
+    if policy_path is not None and policy_dir is not None:
+        raise click.UsageError("give the policy as POLICY_PATH or as --policy, not both")
+    policy_path = policy_path or policy_dir
     only = None
     if policy_path is not None and policy_path.is_file():
         only, policy_path = policy_path, jurisdiction_of(policy_path)
+    elif policy_path is not None and not policy_path.exists():
+        raise click.BadParameter(f"`{policy_path}` does not exist", param_hint="POLICY_PATH")
     elif policy_path is not None and not policy_path.is_dir():
         raise click.BadParameter(f"`{policy_path}` is not a folder", param_hint="POLICY_PATH")
     from engine.tools.history import edited_in_force
 
-    policy = _load(policy_path, strict=False)
-    everything = [*policy.diagnostics, *edited_in_force(policy, discover(policy_path).tests)]
+    # The project is the one the checked path is in (its search path, its golden cases).
+    start = (policy_path if policy_path.is_dir() else policy_path.parent) if policy_path else None
+    policy = _load(policy_path, strict=False, start=start)
+    tests = discover(policy_path, start=start).tests
+    everything = [*policy.diagnostics, *edited_in_force(policy, tests)]
     diags = everything if only is None else located_in(everything, only)
     errors = sum(d.severity == "error" for d in diags)
     if diags:
@@ -235,7 +242,16 @@ def test_cmd(paths: tuple[Path, ...], pattern: str | None, junit: Path | None, l
              policy_dir: Path | None) -> None:  # fmt: skip
     """Run case files that carry an `expect:` block, each under the revision its folder
     (`<jurisdiction>/<revision>/`) names; report every mismatch."""
-    policy = _load(policy_dir)
+    if lock and (paths or pattern):
+        raise click.UsageError("--lock records what every golden case of a revision passes: "
+                               "leave out -k and the paths")  # fmt: skip
+    try:
+        policy = _load(policy_dir)
+    except OrdinanceError as exc:  # a CI system reading the report learns why too
+        if junit is not None:
+            failed = CaseOutcome("policy", "policy", error=render(exc.diagnostics, "short"))
+            write_junit([failed], junit)
+        raise
     tests = discover(policy_dir).tests
     outcomes = []
     for path in find_case_files(list(paths) or [tests]):
@@ -255,6 +271,9 @@ def test_cmd(paths: tuple[Path, ...], pattern: str | None, junit: Path | None, l
         write_locks(policy, tests, outcomes)
     passed = sum(o.passed for o in outcomes)
     _echo(f"{passed} passed, {len(outcomes) - passed} failed")
+    if pattern is not None and not outcomes:  # a typo in CI must not pass as "all green"
+        _echo(f"error[cli/no-case-selected]: no case matches -k {pattern}", err=True)
+        sys.exit(1)
     sys.exit(0 if passed == len(outcomes) else 1)
 
 
@@ -377,10 +396,10 @@ def docs_group() -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("build/site-src"),
-    show_default=True,
-    help="Where to write mkdocs.yml and the Markdown pages: a new or empty folder, or an "
-    "earlier build's (only the files it wrote are replaced; a symbolic link is refused).",
+    default=None,
+    help="Where to write mkdocs.yml and the Markdown pages (default: build/site-src in the "
+    "project's folder): a new or empty folder, or an earlier build's (only the files it wrote "
+    "are replaced; a symbolic link is refused).",
 )
 @click.option(
     "--examples",
@@ -400,13 +419,15 @@ def docs_group() -> None:
 @policy_option
 @_guarded
 def docs_build_cmd(
-    out: Path, examples: Path | None, mermaid_js: Path | None, policy_dir: Path | None
+    out: Path | None, examples: Path | None, mermaid_js: Path | None, policy_dir: Path | None
 ) -> None:
     """Write the Markdown site; then `mkdocs build --strict -f OUT/mkdocs.yml` renders it."""
     from engine.tools.docsgen import build_docs
 
     policy = _load(policy_dir)
-    examples = examples or discover(policy_dir).tests
+    project = discover(policy_dir)
+    out = out or project.root_shown / "build" / "site-src"
+    examples = examples or project.tests
     golden = examples if examples.is_dir() else None
     written = build_docs(policy, out, golden, mermaid_js, commands=main)
     _echo(f"wrote {len(written)} files under {out}; render with: "

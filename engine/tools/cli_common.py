@@ -9,6 +9,7 @@ instead of receiving them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 import traceback
@@ -22,7 +23,7 @@ import click
 from engine.api import Policy, load_policy
 from engine.diagnostics import OrdinanceError, render
 from engine.printable import printable, printable_json
-from engine.project import Project, discover, layers_text
+from engine.project import Project, discover, layers_text, require_folders
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +93,9 @@ def _guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except OrdinanceError as exc:
             _echo(render(exc.diagnostics), err=True)
+            if _wants_json():  # a tool reading stdout gets the refusal too, as JSON
+                _echo(json.dumps({"diagnostics": [d.to_json() for d in exc.diagnostics]},
+                                 ensure_ascii=False), data=True)  # fmt: skip
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
@@ -111,20 +115,28 @@ def _guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _project(policy_dir: Path | None) -> Project:
-    """The project this command works on; with ``--verbose``, said on standard error."""
-    project = discover(policy_dir)
+def _wants_json() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.params.get("fmt") == "json")
+
+
+def _project(policy_dir: Path | None, start: Path | None = None) -> Project:
+    """The project this command works on (found from ``start``, default the current folder);
+    with ``--verbose``, said on standard error."""
+    project = discover(policy_dir, start=start)
     if _verbose():
         _echo(project.describe(), err=True)
     return project
 
 
-def _load(policy_dir: Path | None, *, strict: bool = True) -> Policy:
+def _load(policy_dir: Path | None, *, strict: bool = True, start: Path | None = None) -> Policy:
     """The policy this command works on, compiled with the project's search path."""
-    project = _project(policy_dir)
+    project = _project(policy_dir, start)
+    require_folders(project)
     policy = load_policy(project.policy, strict=strict, search_path=project.search_path)
-    if _verbose() and policy.layers:
-        _echo(layers_text(policy), err=True)
+    if _verbose():
+        _echo(layers_text(policy, shadows=not project.chosen_by.startswith("bundled")),
+              err=True)  # fmt: skip
     return policy
 
 

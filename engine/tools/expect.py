@@ -202,7 +202,7 @@ def run_case(policy: Policy, path: Path, pattern: str | None = None) -> CaseOutc
         outcome.suite = "/".join(filter(None, (case.jurisdiction, case.revision)))
         if not case.expect or not _selected(pattern, str(path), case.id):
             return None
-        problems = expect_problems(case)
+        problems = expect_problems(case) + misfiled(policy, case, path)
         if problems:
             raise CaseError(problems)
         result = evaluate_pinned(policy, case, pinned_revision(policy, case, path), explain=False)
@@ -226,6 +226,25 @@ def pinned_revision(policy: Policy, case: Case, path: Path) -> str | None:
     ):
         return folder.name
     return None
+
+
+def misfiled(policy: Policy, case: Case, path: Path) -> list[Diagnostic]:
+    """A golden case in ``<jurisdiction>/<folder>/`` whose folder names no encoded revision of
+    its jurisdiction (a typo, a renamed revision): it cannot be kept with its revision, and
+    deciding it by date instead would hide that."""
+    folder = path.parent
+    jur = policy.jurisdictions.get(case.jurisdiction or "")
+    if case.revision or jur is None or folder.parent.name != jur.id:
+        return []
+    if (jur.id, folder.name) in policy.compiled:
+        return []
+    known = [r.id for r in jur.revisions if r.encoded]
+    return [Diagnostic(
+        "case/revision-folder",
+        f"the case is filed under `{jur.id}/{folder.name}/`, which names no encoded revision "
+        f"of `{jur.id}`", Span(str(path), 1, 1, 1, 1),
+        help=f"move it to the folder of its revision ({', '.join(known)}), or give "
+        "`revision:` in the case")]  # fmt: skip
 
 
 def evaluate_pinned(policy: Policy, case: Case, revision: str | None, *,

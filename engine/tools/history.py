@@ -36,19 +36,43 @@ from engine.tools.revisions import Change, definitions, expression
 LOCK = "policy.lock"
 
 
-def _files(jur: JurisdictionDef, rev: str) -> dict[str, str]:
-    """Each file of revision ``rev`` (relative to the jurisdiction's folder) and its SHA-256."""
-    home = jur.directory.resolve()
+def _files(policy: Policy, jur: JurisdictionDef, rev: str) -> dict[str, str]:
+    """What decides revision ``rev``, each with its SHA-256: the revision's files (relative to
+    the jurisdiction's folder); what ``jurisdiction.yaml`` says of it (its entry, the time
+    zone, the calendar, vesting: an edited effective date changes the law in force as surely
+    as an edited rule); and each parent layer's files at the revision it is layered at
+    (``<parent>@<revision>/<file>``: a parent upgraded by a package changes the law too)."""
     out = {}
-    for f in sorted(Path(f).resolve() for f in jur.content[rev].files):
-        out[f.relative_to(home).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+    for f in sorted(jur.content[rev].files):
+        out[_name(Path(f), jur.directory)] = _sha(Path(f).read_bytes())
+    info = next(r for r in jur.revisions if r.id == rev)
+    said = repr((info, jur.time_zone, jur.business_days, jur.holidays, jur.vesting))
+    out[f"jurisdiction.yaml ({rev}, time zone, calendar, vesting)"] = _sha(said.encode())
+    compiled = policy.compiled.get((jur.id, rev))
+    for parent, prev in compiled.layered.chain[:-1] if compiled else ():
+        for f in sorted(parent.content[prev.id].files):
+            name = f"{parent.id}@{prev.id}/{_name(Path(f), parent.directory / prev.id)}"
+            out[name] = _sha(Path(f).read_bytes())
     return out
 
 
-def write_lock(tests: Path, jur: JurisdictionDef, rev: str) -> Path:
-    """Record the revision's files as its golden cases passed against them."""
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _name(path: Path, home: Path) -> str:
+    """``path`` as the jurisdiction's folder names it (a revision file may be a symbolic link
+    to elsewhere: its name in the folder is what the lock records)."""
+    try:
+        return path.absolute().relative_to(home.absolute()).as_posix()
+    except ValueError:
+        return os.path.relpath(path.absolute(), home.absolute())
+
+
+def write_lock(tests: Path, policy: Policy, jur: JurisdictionDef, rev: str) -> Path:
+    """Record what decides the revision (``_files``) as its golden cases passed against it."""
     path = tests / jur.id / rev / LOCK
-    data = {"jurisdiction": jur.id, "revision": rev, "files": _files(jur, rev)}
+    data = {"jurisdiction": jur.id, "revision": rev, "files": _files(policy, jur, rev)}
     head = (
         "# Written by `ordinance test --lock`: the revision's files as its golden cases\n"
         "# passed against them. `ordinance check` warns when a revision in force differs.\n"
@@ -81,8 +105,10 @@ def edited_in_force(policy: Policy, tests: Path, on: dt.date | None = None) -> l
     for jid, jur in sorted(policy.jurisdictions.items()):
         for rev in jur.revisions:
             lock = tests / jid / rev.id / LOCK
+            # Only what this run compiled: `check policy/<city>` compiles that city alone, and a
+            # revision not compiled has no layers to compare.
             if not (rev.encoded and rev.effective_on and rev.effective_on <= on
-                    and lock.is_file() and rev.id in jur.content):  # fmt: skip
+                    and lock.is_file() and (jid, rev.id) in policy.compiled):  # fmt: skip
                 continue
             recorded = _read_lock(lock)
             if recorded is None:
@@ -91,13 +117,13 @@ def edited_in_force(policy: Policy, tests: Path, on: dt.date | None = None) -> l
                                       severity="warning",
                                       help="write it again: `ordinance test --lock`"))  # fmt: skip
                 continue
-            now = _files(jur, rev.id)
+            now = _files(policy, jur, rev.id)
             changed = sorted(f for f in recorded.keys() | now.keys()
                              if recorded.get(f) != now.get(f))  # fmt: skip
             if not changed:
                 continue
             first = changed[0]
-            where = (jur.directory / first) if first in now else lock
+            where = (jur.directory / first) if (jur.directory / first).is_file() else lock
             out.append(Diagnostic(
                 "revision/edited-in-force",
                 f"{jid} {rev.id} has been in force since {rev.effective_on}, and "
@@ -128,22 +154,26 @@ def rule_text_warnings(a: CompiledPolicy, b: CompiledPolicy,
     to ``b``, located at the section in the later revision's file."""
     text_changed = {c.what for c in changes if c.kind == "section"}
     by_section: dict[str, set[str]] = {}  # section citation -> the changed rules it defines
+    shown: dict[str, str] = {}  # how the diff cites the section's changed rules
     defs_a, defs_b = definitions(a), definitions(b)
     for rid, cite in sorted(defs_a.keys() | defs_b.keys()):
         va, vb = defs_a.get((rid, cite)), defs_b.get((rid, cite))
         if va is None or vb is None or expression(va) != expression(vb):
             by_section.setdefault(cite, set()).add(rid)
+            shown.setdefault(cite, (vb or va).citation)  # type: ignore[union-attr]
     fees = {c.what.split(":")[0] for c in changes if c.kind == "fee"}
-    for rid, cite in defs_b:
+    for (rid, cite), v in defs_b.items():
         if rid in fees:
             by_section.setdefault(cite, set()).add(rid)
+            shown.setdefault(cite, v.citation)
     out = []
     for cite, rids in sorted(by_section.items()):
         if cite not in text_changed:
             out.append(_warning(b, a, cite, "diff/rule-without-text",
-                                f"{_list(rids)} changed, but the text of {cite} did not",
-                                "if the encoding is corrected, say so in the revision's note; "
-                                "else the amended text is missing from the section"))  # fmt: skip
+                                f"{_list(rids)} changed ({shown[cite]}), but the text of "
+                                f"{cite} did not", "if the encoding is corrected, say so in "
+                                "the revision's note; else the amended text is missing from "
+                                "the section"))  # fmt: skip
     for cite in sorted(text_changed):
         sec = b.layered.sections.get(cite) or a.layered.sections.get(cite)
         defines = bool(sec and sec.rules)

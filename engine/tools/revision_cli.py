@@ -53,10 +53,11 @@ def register(main: click.Group) -> None:
         if jurisdiction is None:
             raise click.UsageError("name the jurisdiction with --jurisdiction")
         project = _project(policy_dir)
-        if project.chosen_by.startswith("bundled") and "site-packages" in project.policy.parts:
-            raise click.UsageError("the policy shipped with ordinance is not yours to change: run "
-                                   "`ordinance init NAME` for a city's own repository, or give "
-                                   "--policy")  # fmt: skip
+        if project.chosen_by.startswith("bundled"):
+            # Outside any project, the policy is the one installed with ordinance: not a
+            # city's to change (this repository's own pyproject.toml makes it a project).
+            raise click.UsageError("no project here: run `ordinance init NAME` for a city's "
+                                   "own repository, or give --policy DIR")  # fmt: skip
         policy_dir = project.policy
         previous = (
             load_policy(policy_dir / jurisdiction, search_path=project.search_path)
@@ -112,18 +113,21 @@ def register(main: click.Group) -> None:
 
 
 def lock(policy: Policy, tests: Path, outcomes: list[CaseOutcome]) -> None:
-    """``test --lock``: write the lock of each revision whose golden cases all passed."""
+    """``test --lock``: write the lock of each revision folder (``<tests>/<jurisdiction>/
+    <revision>/``) whose golden cases all passed. A case that could not be read or run counts
+    against its folder, whatever it says of itself."""
     from engine.tools.history import write_lock
 
-    suites: dict[str, bool] = {}
+    folders: dict[tuple[str, str], bool] = {}
     for o in outcomes:
-        suites[o.suite] = suites.get(o.suite, True) and o.passed
-    for suite, ok in sorted(suites.items()):
-        jid, _, rev = suite.partition("/")
+        folder = Path(o.file).parent
+        key = (folder.parent.name, folder.name)
+        folders[key] = folders.get(key, True) and o.passed
+    for (jid, rev), ok in sorted(folders.items()):
         jur = policy.jurisdictions.get(jid)
         if jur is None or rev not in jur.content:
             continue
         if not ok:
-            _echo(f"not locked: {suite} (a golden case fails)", err=True)
+            _echo(f"not locked: {jid}/{rev} (a golden case fails)", err=True)
             continue
-        _echo(f"locked {suite}: {write_lock(tests, jur, rev)}")
+        _echo(f"locked {jid}/{rev}: {write_lock(tests, policy, jur, rev)}")

@@ -7,7 +7,7 @@ What it writes (``NAME`` the jurisdiction id)::
     policy/NAME/jurisdiction.yaml        `extends:` the parent, a first revision
     policy/NAME/REV/sections.yaml        where the city's amendments go (none yet)
     tests/golden/NAME/REV/01-….yaml      one golden case with `expect:`
-    tests/golden/NAME/REV/policy.lock    the revision's files as the case passed against them
+    .gitignore                           the built site
     .pre-commit-config.yaml              ordinance's published hooks (check, test)
     .github/workflows/ordinance.yml      a CI example: install, check, test
     README.md                            what to do next
@@ -23,7 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import json
+import os
 import re
+import shutil
+import tempfile
+import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +37,9 @@ import yaml
 
 from engine.api import Policy, load_policy
 from engine.compile.find import LayerFinder
-from engine.diagnostics import Diagnostic, OrdinanceError
-from engine.tools.history import write_lock
+from engine.compile.read import read_jurisdiction
+from engine.diagnostics import Collector, Diagnostic, OrdinanceError
+from engine.model import JurisdictionDef
 from engine.values import to_json
 
 ID = re.compile(r"[a-z][a-z0-9_-]{0,63}")
@@ -82,30 +87,74 @@ def scaffold(
         raise _refuse(
             f"no installed policy layer `{extends}` to extend", help=LayerFinder().places()
         )
-    parent = load_policy(found.folder)
-    parent_jur = parent.jurisdictions[extends]
+    out = Collector()
+    parent_jur = read_jurisdiction(found.folder, out, found.package,
+                                   expected=extends if found.package else None)  # fmt: skip
+    out.raise_if_errors(ScaffoldError)
+    assert parent_jur is not None  # read_jurisdiction returns None only with an error
     effective = effective or dt.date.today()
+    time_zone = time_zone or parent_jur.time_zone
+    title = title or f"City of {name.replace('-', ' ').replace('_', ' ').title()}"
+    _check_inputs(parent_jur, time_zone, title, effective)
+    # A parent from another package than ordinance must be installed wherever the hooks and
+    # CI run: its distribution's name (from its entry point), which is checked text.
+    dist = (found.package or "").split(" ")[0]
+    extra = (
+        [dist] if dist and dist != "ordinance" and re.fullmatch(r"[A-Za-z0-9._-]+", dist) else []
+    )
     files: dict[str, str] = {
         "ordinance.toml": _config(),
         f"policy/{name}/jurisdiction.yaml": _jurisdiction(
-            name,
-            title or f"City of {name.replace('-', ' ').replace('_', ' ').title()}",
-            extends,
-            time_zone or parent_jur.time_zone,
-            revision,
-            effective,
+            name, title, extends, time_zone, revision, effective
         ),
         f"policy/{name}/{revision}/sections.yaml": _sections(name, revision),
-        ".pre-commit-config.yaml": _pre_commit(version),
-        ".github/workflows/ordinance.yml": _workflow(),
-        "README.md": _readme(name, extends),
+        ".pre-commit-config.yaml": _pre_commit(version, extra),
+        ".github/workflows/ordinance.yml": _workflow(extra),
+        ".gitignore": "# what ordinance docs build and mkdocs write\nbuild/\nsite/\n",
+        "README.md": _readme(name, extends, revision),
     }
-    written = [_write(into, rel, text) for rel, text in files.items()]
-    policy = load_policy(into / "policy")
-    case_rel, case_text = _golden_case(policy, name, revision, effective, extends)
-    written.append(_write(into, case_rel, case_text))
-    written.append(write_lock(into / "tests" / "golden", policy.jurisdictions[name], revision))
-    return written
+    # Made in a staging folder beside the target and moved there whole: a refusal half-way
+    # (a case the parent cannot decide) leaves nothing behind to block the next try.
+    try:
+        into.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=into.parent, prefix=f".{into.name}.init-"))
+    except OSError as e:
+        raise _refuse(f"cannot create `{into}`: {e.strerror}",
+                      help="give a folder that can be made") from None  # fmt: skip
+    try:
+        for rel, text in files.items():
+            _write(staging, rel, text)
+        policy = load_policy(staging / "policy")
+        case_rel, case_text = _golden_case(policy, name, revision, effective, extends)
+        _write(staging, case_rel, case_text)
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # mkdtemp made it private; the repository is not
+        if into.exists():
+            into.rmdir()  # empty, checked above
+        staging.rename(into)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sorted(p for p in into.rglob("*") if p.is_file())
+
+
+def _check_inputs(parent: JurisdictionDef, time_zone: str, title: str,
+                  effective: dt.date) -> None:  # fmt: skip
+    """Refuse, before anything is written, what would make the new policy fail ``check``."""
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _refuse(f"`{time_zone}` is not a time zone",
+                      help="give an IANA name, like `America/Chicago`") from None  # fmt: skip
+    if not title.isprintable() or not title.strip():
+        raise _refuse("the title must be printable text on one line",
+                      help='like `--title "City of Springfield"`')  # fmt: skip
+    starts = [r.effective_on for r in parent.revisions if r.encoded and r.effective_on]
+    if not starts or effective < min(starts):
+        first = min(starts) if starts else "its first revision"
+        raise _refuse(f"`{parent.id}` has no revision in force on {effective}",
+                      help=f"give --effective on or after {first}")  # fmt: skip
 
 
 def model_code_layer() -> str:
@@ -222,9 +271,16 @@ def _golden_case(
             "work": {"commenced_on": None, "last_inspection_on": None},
         },
     }
-    result = policy.evaluate(json.loads(json.dumps(case, default=str)))
+    try:
+        result = policy.evaluate(json.loads(json.dumps(case, default=str)))
+        recorded: tuple[str, ...] = RECORDED
+    except OrdinanceError:  # a parent without the permit facts: a case of no facts at all
+        case["description"] = f"A case that gives no fact: what `{extends}` decides of it."
+        case["facts"] = {}
+        result = policy.evaluate(json.loads(json.dumps(case, default=str)))
+        recorded = tuple(sorted(result.decisions))[:5]
     expect = {}
-    for rid in RECORDED:
+    for rid in recorded:
         decision = result.decisions.get(rid)
         if decision is not None and decision.status == "determined":
             value = decision.value
@@ -240,16 +296,11 @@ def _golden_case(
     return rel, _dump(case, note)
 
 
-def _pre_commit(version: str) -> str:
-    data = {
-        "repos": [
-            {
-                "repo": HOOKS_REPO,
-                "rev": f"v{version}",
-                "hooks": [{"id": "ordinance-check"}, {"id": "ordinance-test"}],
-            }
-        ]
-    }
+def _pre_commit(version: str, extra: list[str]) -> str:
+    hooks: list[dict[str, Any]] = [{"id": "ordinance-check"}, {"id": "ordinance-test"}]
+    if extra:  # the parent layer's package, installed beside ordinance in the hook's env
+        hooks = [{**h, "additional_dependencies": extra} for h in hooks]
+    data = {"repos": [{"repo": HOOKS_REPO, "rev": f"v{version}", "hooks": hooks}]}
     return _dump(
         data,
         "pre-commit (https://pre-commit.com): `pre-commit install` runs these\n"
@@ -257,7 +308,7 @@ def _pre_commit(version: str) -> str:
     )
 
 
-def _workflow() -> str:
+def _workflow(extra: list[str]) -> str:
     data = {
         "name": "ordinance",
         "on": ["push", "pull_request"],
@@ -267,7 +318,7 @@ def _workflow() -> str:
                 "steps": [
                     {"uses": "actions/checkout@v4"},
                     {"uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
-                    {"run": "pip install ordinance"},
+                    {"run": " ".join(["pip install ordinance", *extra])},
                     {"run": "ordinance check"},
                     {"run": "ordinance test --junit test-results.xml"},
                 ],
@@ -280,7 +331,7 @@ def _workflow() -> str:
     )
 
 
-def _readme(name: str, extends: str) -> str:
+def _readme(name: str, extends: str, revision: str) -> str:
     return (
         f"# {name}: building codes as code\n\n"
         f"This repository holds {name}'s amendments to the `{extends}` layer that ordinance\n"
@@ -291,8 +342,10 @@ def _readme(name: str, extends: str) -> str:
         "ordinance test                  # the golden cases still decide as recorded\n"
         "ordinance show IBC 105.5        # a section as it stands here, with its provenance\n"
         f"ordinance revision new -j {name} --id ord-2 --effective 2027-01-01\n"
-        f"ordinance diff -j {name} --from initial --to ord-2\n"
+        f"ordinance diff -j {name} --from {revision} --to ord-2\n"
         "ordinance docs build            # the documentation site\n"
+        "ordinance test --lock           # once reviewed: record each revision's files, so that\n"
+        "                                # `check` warns when a revision in force is edited\n"
         "```\n"
     )
 
