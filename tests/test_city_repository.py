@@ -232,7 +232,9 @@ def test_the_scaffold_uses_the_hooks_this_repository_publishes(tmp_path: Path) -
     config = yaml.safe_load((tmp_path / "r" / ".pre-commit-config.yaml").read_text())
     used = {h["id"] for repo in config["repos"] for h in repo["hooks"]}
     published = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
-    assert used == {"ordinance-check", "ordinance-test"} <= published.keys()
+    assert used == {"ordinance-fmt", "ordinance-check", "ordinance-test"} <= published.keys()
+    fmt = CliRunner().invoke(main, ["fmt", "--check", str(tmp_path / "r" / "policy")])
+    assert fmt.exit_code == 0, fmt.output  # init's files are already formatted
     for hook in published.values():  # each entry is a command ordinance has
         command = hook["entry"].split()[1]
         assert command in main.commands, hook  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ from engine.compile.find import LayerFinder
 from engine.compile.read import read_jurisdiction
 from engine.diagnostics import Collector, Diagnostic, OrdinanceError
 from engine.model import JurisdictionDef
+from engine.tools.fmt import format_file, policy_files
 from engine.values import to_json
 
 ID = re.compile(r"[a-z][a-z0-9_-]{0,63}")
@@ -124,6 +125,8 @@ def scaffold(
     try:
         for rel, text in files.items():
             _write(staging, rel, text)
+        for path in policy_files([staging / "policy"]):
+            format_file(path)  # as `ordinance fmt` (its pre-commit hook) would leave them
         policy = load_policy(staging / "policy")
         case_rel, case_text = _golden_case(policy, name, revision, effective, extends)
         _write(staging, case_rel, case_text)
@@ -297,7 +300,8 @@ def _golden_case(
 
 
 def _pre_commit(version: str, extra: list[str]) -> str:
-    hooks: list[dict[str, Any]] = [{"id": "ordinance-check"}, {"id": "ordinance-test"}]
+    hooks: list[dict[str, Any]] = [{"id": "ordinance-fmt"}, {"id": "ordinance-check"},
+                                   {"id": "ordinance-test"}]  # fmt: skip
     if extra:  # the parent layer's package, installed beside ordinance in the hook's env
         hooks = [{**h, "additional_dependencies": extra} for h in hooks]
     data = {"repos": [{"repo": HOOKS_REPO, "rev": f"v{version}", "hooks": hooks}]}

@@ -1,0 +1,134 @@
+"""`ordinance fmt` (issue 15, section 3): idempotent on every bundled file, the compiled policy
+the same before and after, the printer's brackets right on any expression, comments kept."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsl.parse import parse_expression
+from dsl.printer import reprinted, shape
+from engine import load_policy
+from engine.compile.load import read_case
+from engine.tools.cli import main
+from engine.tools.fmt import format_text, policy_files, schema_for
+from tests.conftest import GOLDEN, ROOT
+
+FILES = policy_files([ROOT / "policy"])
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_fmt_is_idempotent_on_every_bundled_file(path: Path) -> None:
+    once = format_text(path.read_text("utf-8"), schema_for(path), str(path))
+    assert format_text(once, schema_for(path), str(path)) == once
+
+
+def _decided(policy: Any) -> list[Any]:
+    """Every golden case's decisions (value, status, citations) and every rule's conditions
+    and value as trees: what formatting must not change."""
+    out = []
+    for path in sorted(GOLDEN.rglob("*.yaml")):
+        case = read_case(path)
+        result = policy.evaluate(case, explain=False)
+        out.append({k: (d.value, d.status, d.citations) for k, d in result.decisions.items()})
+    for key in sorted(policy.compiled):
+        cp = policy.compiled[key]
+        for rid, rule in sorted(cp.rules.items()):
+            for v in rule.variants:
+                value = v.rule.value.text if v.rule.value else None
+                out.append((key, rid, v.section.citation,
+                            shape(parse_expression(value)) if value else None,
+                            [shape(parse_expression(w.text)) for w in v.whens]))  # fmt: skip
+        out.append(sorted((c, s.text, s.status) for c, s in cp.layered.sections.items()))
+    return out
+
+
+def test_formatting_leaves_the_compiled_policy_unchanged(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "policy", tmp_path / "policy")
+    result = CliRunner().invoke(main, ["fmt", str(tmp_path / "policy")])
+    assert result.exit_code == 0, result.output
+    assert "reformatted" in result.stdout  # the bundled files are not yet formatted
+    assert _decided(load_policy(tmp_path / "policy")) == _decided(load_policy(ROOT / "policy"))
+    again = CliRunner().invoke(main, ["fmt", "--check", str(tmp_path / "policy")])
+    assert again.exit_code == 0 and f"0 of {len(FILES)} files" in again.stdout
+
+
+def test_check_lists_what_it_would_change_and_changes_nothing(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    text = (
+        "# a comment the formatter keeps\n"
+        "sections:\n"
+        "  - citation: X 1\n"
+        "    title: T\n"
+        "    rules:\n"
+        "      - id: a.b\n"
+        "        type: bool\n"
+        "        value: ( permit.issued_on+180 days )>as_of   # a YAML comment, kept\n"
+        "        when: (x.y)  and  not(z.w)\n"
+        "      - id: a.c\n"
+        "        type: bool\n"
+        "        value: |\n"
+        "          (x.y)  # a comment inside the expression: left as written\n"
+        "          or x.z\n"
+    )
+    rules.write_text(text)
+    checked = CliRunner().invoke(main, ["fmt", "--check", str(rules)])
+    assert checked.exit_code == 1 and f"would reformat {rules}" in checked.stdout
+    assert rules.read_text() == text
+    assert CliRunner().invoke(main, ["fmt", str(rules)]).exit_code == 0
+    out = rules.read_text()
+    assert "# a comment the formatter keeps" in out
+    assert "when: x.y and not z.w\n" in out
+    assert "value: permit.issued_on + 180 days > as_of   # a YAML comment, kept" in out
+    assert "(x.y)  # a comment inside the expression: left as written\n          or x.z" in out
+
+
+def test_a_file_that_is_not_yaml_is_located(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sections:\n  - citation: [unclosed\n")
+    result = CliRunner().invoke(main, ["fmt", str(bad)])
+    assert result.exit_code == 1 and "fmt/not-yaml" in result.stderr
+    assert "bad.yaml:3:" in result.stderr or "bad.yaml:2:" in result.stderr
+
+
+# --- the printer on any expression ------------------------------------------------------------
+
+ATOMS = st.sampled_from(["a", "b.c", "3", "2025-01-10", "$1,250.00", "180 days", '"x"', "true",
+                         "null", "as_of", "f(a)", "[1, 2 if a]"])  # fmt: skip
+BINARY = st.sampled_from(["or", "and", "==", "<", "<=", "+", "-", "*", "/", "in", "not in"])
+
+
+def _exprs() -> st.SearchStrategy[str]:
+    """Expressions written with a bracket around every part: the printer must keep exactly
+    the brackets the precedence needs."""
+    return st.recursive(
+        ATOMS,
+        lambda inner: st.one_of(
+            st.tuples(inner, BINARY, inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+            inner.map(lambda x: f"not ({x})"),
+            inner.map(lambda x: f"-({x})"),
+            inner.map(lambda x: f"({x}) is set"),
+            st.tuples(inner, inner, inner).map(
+                lambda t: f"if ({t[0]}) then ({t[1]}) else ({t[2]})"
+            ),
+            st.tuples(inner, inner).map(lambda t: f"g(({t[0]}), ({t[1]}))"),
+            st.tuples(inner, inner).map(lambda t: f"[({t[0]}) if ({t[1]})]"),
+        ),
+        max_leaves=12,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(_exprs())
+def test_the_printer_keeps_the_tree_of_any_expression(text: str) -> None:
+    tree = parse_expression(text)
+    printed = reprinted(text)
+    assert printed is not None, text
+    assert shape(parse_expression(printed)) == shape(tree)
+    assert reprinted(printed) == printed  # idempotent
