@@ -88,12 +88,12 @@ def test_diff_of_a_fee_raise_and_of_an_unchanged_revision(tmp_path: Path) -> Non
     root = _copy(tmp_path)
     folder = _new(root, "houston", "cal-2025", "2025-01-01")
     co = folder / "certificate-of-occupancy.yaml"
-    co.write_text(co.read_text().replace("amount: $501.29\n              when: |\n"
-                                         "                request.kind == \"new\" and building."
-                                         "use != \"multi_family\"",
-                                         "amount: $525.00\n              when: |\n"
-                                         "                request.kind == \"new\" and building."
-                                         "use != \"multi_family\""))  # fmt: skip
+    old = (
+        'amount: $501.29\n              when: |\n                request.kind == "new"\n'
+        '                and building.use != "multi_family"'
+    )  # as `ordinance fmt` lays it out
+    assert old in co.read_text()
+    co.write_text(co.read_text().replace(old, old.replace("$501.29", "$525.00")))
     code, out, _ = run("diff", "-j", "houston", "--from", "cal-2024", "--to", "cal-2025",
                        "--cases", str(GOLDEN / "houston"), "--policy", str(root))  # fmt: skip
     assert code == 1

@@ -66,8 +66,20 @@ def schema_for(path: Path) -> dict[str, Any]:
     return _schema("jurisdiction" if path.name == "jurisdiction.yaml" else "policy")
 
 
+# What a pass does to an expression (its text, the width left for it) and to folded prose.
+OnExpression = Callable[[str, int], str]
+OnFolded = Callable[[FoldedScalarString, int], FoldedScalarString]
+
+
 def format_text(text: str, schema: dict[str, Any], name: str = "<text>") -> str:
     """``text`` formatted. Raises ``FormatError`` when it is not YAML."""
+    return transform(text, schema, _expression, _refold, name)
+
+
+def transform(text: str, schema: dict[str, Any], on_expression: OnExpression,
+              on_folded: OnFolded, name: str = "<text>") -> str:  # fmt: skip
+    """``text`` with each expression and each folded scalar replaced as the two functions
+    say: the formatter's pass, and (in the tests) its opposite, which makes a file ugly."""
     y = _yaml()
     try:
         data = y.load(text)
@@ -81,32 +93,36 @@ def format_text(text: str, schema: dict[str, Any], name: str = "<text>") -> str:
             help="run `ordinance check` for the whole story")]) from None  # fmt: skip
     if data is None:
         return text
-    _walk(data, schema, schema)
+    _walk(data, schema, schema, (on_expression, on_folded))
     out = io.StringIO()
     y.dump(data, out)
     return out.getvalue()
 
 
-def _walk(node: Any, sub: dict[str, Any], root: dict[str, Any]) -> None:
-    """Format, in place, the expressions and folded prose under ``node``, led by ``sub``."""
+Passes = tuple[OnExpression, OnFolded]
+
+
+def _walk(node: Any, sub: dict[str, Any], root: dict[str, Any], passes: Passes) -> None:
+    """Rewrite, in place, the expressions and folded prose under ``node``, led by ``sub``."""
     if isinstance(node, CommentedMap):
         for key in list(node):
             indent = node.lc.key(key)[1] + 2  # a block scalar's lines, under its key
             for child in _children(sub, root, str(key)):
-                node[key] = _value(node[key], child, root, indent)
+                node[key] = _value(node[key], child, root, indent, passes)
     elif isinstance(node, CommentedSeq):
         for i in range(len(node)):
             indent = node.lc.item(i)[1] + 2
             for child in _items(sub, root):
-                node[i] = _value(node[i], child, root, indent)
+                node[i] = _value(node[i], child, root, indent, passes)
 
 
-def _value(value: Any, sub: dict[str, Any], root: dict[str, Any], indent: int) -> Any:
+def _value(value: Any, sub: dict[str, Any], root: dict[str, Any], indent: int,
+           passes: Passes) -> Any:  # fmt: skip
     if _is_expression(sub, root) and isinstance(value, str):
-        return _expression(value, WIDTH - indent)
+        return passes[0](value, WIDTH - indent)
     if isinstance(value, FoldedScalarString):
-        return _refold(value, WIDTH - indent)
-    _walk(value, sub, root)
+        return passes[1](value, WIDTH - indent)
+    _walk(value, sub, root, passes)
     return value
 
 
