@@ -93,7 +93,7 @@ def transform(text: str, schema: dict[str, Any], on_expression: OnExpression,
             help="run `ordinance check` for the whole story")]) from None  # fmt: skip
     if data is None:
         return text
-    _walk(data, schema, schema, (on_expression, on_folded))
+    _walk(data, schema, schema, (on_expression, on_folded), set())
     out = io.StringIO()
     y.dump(data, out)
     return out.getvalue()
@@ -102,27 +102,35 @@ def transform(text: str, schema: dict[str, Any], on_expression: OnExpression,
 Passes = tuple[OnExpression, OnFolded]
 
 
-def _walk(node: Any, sub: dict[str, Any], root: dict[str, Any], passes: Passes) -> None:
-    """Rewrite, in place, the expressions and folded prose under ``node``, led by ``sub``."""
+def _walk(node: Any, sub: dict[str, Any], root: dict[str, Any], passes: Passes,
+          seen: set[tuple[int, int]]) -> None:  # fmt: skip
+    """Rewrite, in place, the expressions and folded prose under ``node``, led by ``sub``.
+
+    Each mapping and list is visited once per schema that leads to it (``seen``): YAML aliases
+    let a file name one node a billion times in a few lines, and a walk that followed each
+    would never end."""
+    if (id(node), id(sub)) in seen:
+        return
+    seen.add((id(node), id(sub)))
     if isinstance(node, CommentedMap):
         for key in list(node):
             indent = node.lc.key(key)[1] + 2  # a block scalar's lines, under its key
             for child in _children(sub, root, str(key)):
-                node[key] = _value(node[key], child, root, indent, passes)
+                node[key] = _value(node[key], child, root, indent, passes, seen)
     elif isinstance(node, CommentedSeq):
         for i in range(len(node)):
             indent = node.lc.item(i)[1] + 2
             for child in _items(sub, root):
-                node[i] = _value(node[i], child, root, indent, passes)
+                node[i] = _value(node[i], child, root, indent, passes, seen)
 
 
 def _value(value: Any, sub: dict[str, Any], root: dict[str, Any], indent: int,
-           passes: Passes) -> Any:  # fmt: skip
+           passes: Passes, seen: set[tuple[int, int]]) -> Any:  # fmt: skip
     if _is_expression(sub, root) and isinstance(value, str):
         return passes[0](value, WIDTH - indent)
     if isinstance(value, FoldedScalarString):
         return passes[1](value, WIDTH - indent)
-    _walk(value, sub, root, passes)
+    _walk(value, sub, root, passes, seen)
     return value
 
 
