@@ -36,7 +36,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from dsl.printer import reprinted
-from engine.diagnostics import Diagnostic, OrdinanceError, Span
+from engine.diagnostics import Diagnostic, OrdinanceError, Span, render
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 EXPRESSION = "#/$defs/expression"
@@ -93,6 +93,11 @@ def transform(text: str, schema: dict[str, Any], on_expression: OnExpression,
             help="run `ordinance check` for the whole story")]) from None  # fmt: skip
     if data is None:
         return text
+    if not isinstance(data, CommentedMap):  # a policy file is a mapping; this is something else
+        raise FormatError([Diagnostic(
+            "fmt/not-yaml", f"`{name}` is not a policy file: its top level is not a mapping "
+            "of keys (`sections:`, `id:` …), so it is left as it is", Span(name, 1, 1, 1, 1),
+            help="give policy files, or the policy folder")])  # fmt: skip
     _walk(data, schema, schema, (on_expression, on_folded), set())
     out = io.StringIO()
     y.dump(data, out)
@@ -246,9 +251,17 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         from engine.tools.cli_common import _project
 
         files = policy_files(list(paths) or [_project(policy_dir).policy])
-        changed = [f for f in files if format_file(f, check=check)]
+        changed, refused = [], []
+        for f in files:  # a file that cannot be formatted is said, and the others still are
+            try:
+                if format_file(f, check=check):
+                    changed.append(f)
+            except FormatError as exc:
+                refused += exc.diagnostics
         for f in changed:
             echo(f"{'would reformat' if check else 'reformatted'} {f}")
         verb = "would be reformatted" if check else "reformatted"
         echo(f"{len(changed)} of {len(files)} files {verb}")
-        sys.exit(1 if check and changed else 0)
+        if refused:
+            echo(render(refused), err=True)
+        sys.exit(1 if refused or (check and changed) else 0)
