@@ -91,6 +91,57 @@ def test_the_bundled_policy_is_formatted() -> None:
     assert result.exit_code == 0, result.stdout
 
 
+def test_check_lists_what_it_would_change_and_changes_nothing(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    text = (
+        "# a comment the formatter keeps\n"
+        "sections:\n"
+        "  - citation: X 1\n"
+        "    title: T\n"
+        "    rules:\n"
+        "      - id: a.b\n"
+        "        type: bool\n"
+        "        value: ( permit.issued_on+180 days )>as_of   # a YAML comment, kept\n"
+        "        when: (x.y)  and  not(z.w)\n"
+        "      - id: a.c\n"
+        "        type: bool\n"
+        "        value: |\n"
+        "          (x.y)  # a comment inside the expression: left as written\n"
+        "          or x.z\n"
+    )
+    rules.write_text(text)
+    checked = CliRunner().invoke(main, ["fmt", "--check", str(rules)])
+    assert checked.exit_code == 1 and f"would reformat {rules}" in checked.stdout
+    assert rules.read_text() == text
+    assert CliRunner().invoke(main, ["fmt", str(rules)]).exit_code == 0
+    out = rules.read_text()
+    assert "# a comment the formatter keeps" in out
+    assert "when: x.y and not z.w\n" in out
+    assert "value: permit.issued_on + 180 days > as_of   # a YAML comment, kept" in out
+    assert "(x.y)  # a comment inside the expression: left as written\n          or x.z" in out
+
+
+def test_a_file_that_is_not_yaml_is_located(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sections:\n  - citation: [unclosed\n")
+    result = CliRunner().invoke(main, ["fmt", str(bad)])
+    assert result.exit_code == 1 and "fmt/not-yaml" in result.stderr
+    assert "bad.yaml:3:" in result.stderr or "bad.yaml:2:" in result.stderr
+
+
+def test_a_file_that_is_not_a_policy_file_is_left_alone_and_the_others_formatted(
+    tmp_path: Path,
+) -> None:
+    prose = tmp_path / "notes.txt"
+    prose.write_text("just a line of prose, long enough\n")  # YAML: one plain scalar
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("sections:\n  - citation: X 1\n    title: T\n    when: (a)\n")
+    result = CliRunner().invoke(main, ["fmt", str(prose), str(ok)])
+    assert result.exit_code == 1 and "is not a policy file" in result.stderr
+    assert prose.read_text() == "just a line of prose, long enough\n"  # untouched
+    assert "when: a\n" in ok.read_text()  # formatted all the same
+
+
 # --- the printer on any expression ------------------------------------------------------------
 
 ATOMS = st.sampled_from(["a", "b.c", "3", "2025-01-10", "$1,250.00", "180 days", '"x"', "true",
