@@ -60,6 +60,20 @@ class FactDecl:
 
 
 @dataclass(frozen=True)
+class Silence:
+    """``mutation:`` on a rule, section, step or procedure: the kinds of change
+    ``ordinance mutate`` leaves out there, and the author's reason (a surviving mutant is a
+    question to the author; this is the answer, kept next to the rule it is about)."""
+
+    ignore: frozenset[str]  # operator names, or "all"
+    reason: str
+    origin: Origin
+
+    def covers(self, operator: str) -> bool:
+        return "all" in self.ignore or operator in self.ignore
+
+
+@dataclass(frozen=True)
 class FeeItem:
     id: str
     title: str
@@ -102,6 +116,7 @@ class RuleDef:
     precedence: int
     origin: Origin
     labels: Mapping[str, str] = field(default_factory=dict)  # enum value → words for staff
+    mutation: Silence | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,7 @@ class SectionDef:
     interpretation: str | None
     jurisdiction: str
     origin: Origin
+    mutation: Silence | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,7 @@ class StepDef:
     deadline: Expr | None
     citation: str | None
     origin: Origin
+    mutation: Silence | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +171,7 @@ class ProcedureDef:
     steps: tuple[StepDef, ...]
     jurisdiction: str
     origin: Origin
+    mutation: Silence | None = None
 
 
 @dataclass(frozen=True)

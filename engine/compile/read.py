@@ -31,6 +31,7 @@ from engine.model import (
     RevisionInfo,
     RuleDef,
     SectionDef,
+    Silence,
     StepDef,
 )
 from engine.source import Document, Path_
@@ -230,7 +231,16 @@ def _rule(doc: Document, path: Path_, r: dict[str, Any]) -> RuleDef:
         precedence=r.get("precedence", 0),
         origin=Origin(doc, path),
         labels=r.get("labels", {}),
+        mutation=_silence(doc, path, r),
     )
+
+
+def _silence(doc: Document, path: Path_, data: dict[str, Any]) -> Silence | None:
+    """The ``mutation:`` annotation of a rule, section, step or procedure (schema-checked)."""
+    m = data.get("mutation")
+    if m is None:
+        return None
+    return Silence(frozenset(m["ignore"]), m["reason"], Origin(doc, (*path, "mutation")))
 
 
 def _explain(e: str | dict[str, str] | None) -> dict[str, str]:
@@ -296,6 +306,7 @@ def _read_policy_file(doc: Document, jur: str, content: RevisionContent, out: Co
                 _expr(doc, (*path, "steps", j), st, "deadline"),
                 st.get("citation"),
                 Origin(doc, (*path, "steps", j)),
+                _silence(doc, (*path, "steps", j), st),
             )
             for j, st in enumerate(p["steps"])
         )
@@ -309,6 +320,7 @@ def _read_policy_file(doc: Document, jur: str, content: RevisionContent, out: Co
                 steps,
                 jur,
                 Origin(doc, path),
+                _silence(doc, path, p),
             )
         )
 
@@ -341,6 +353,7 @@ def _section(doc: Document, path: Path_, s: dict[str, Any], jur: str) -> Section
         interpretation=s.get("interpretation"),
         jurisdiction=jur,
         origin=Origin(doc, path),
+        mutation=_silence(doc, path, s),
     )
 
 

@@ -440,6 +440,7 @@ def _register_groups() -> None:
     from engine.tools import (
         certificate_cli,
         fmt,
+        mutate_cli,
         replay_cli,
         revision_cli,
         scaffold,
@@ -449,6 +450,7 @@ def _register_groups() -> None:
 
     revision_cli.register(main)
     fmt.register(main, _echo, _guarded, policy_option)
+    mutate_cli.register(main, _echo, _guarded, policy_option)
     certificate_cli.register(main, _echo, _guarded, policy_option, _parse_date)
     scaffold.register(main, _echo, _guarded, _parse_date)
     serve_cli.register(main, _guarded, policy_option)
