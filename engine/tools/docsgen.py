@@ -37,6 +37,7 @@ WRITING = (
     "Fee schedules",
     "Adding a jurisdiction",
     "Adding a golden case",
+    "Would the tests notice a wrong rule?",
 )  # the README's sections on the administrator's work
 
 

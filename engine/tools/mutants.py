@@ -258,7 +258,7 @@ def _expr_changes(text: str, bool_facts: frozenset[str]
                     yield "shift", node.span, _src(text, node), moved, moved
         elif (isinstance(node, n.Literal) and isinstance(parent, n.Binary)
               and parent.op in _COMPARE):  # fmt: skip
-            for moved in _steps(node):
+            for moved in _steps(node, _src(text, node)):
                 yield "threshold", node.span, _src(text, node), moved, moved
         elif isinstance(node, n.Ref) and node.path in bool_facts:
             yield "negate", node.span, node.path, f"not {node.path}", f"not {node.path}"
@@ -288,14 +288,14 @@ def _short(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _steps(lit: n.Literal) -> list[str]:
+def _steps(lit: n.Literal, text: str) -> list[str]:
     """A compared literal one smallest step either way, in the language's own spelling."""
     v = lit.value
     if lit.kind == "int" and isinstance(v, int) and not isinstance(v, bool):
         return [str(v + 1), *([str(v - 1)] if v > 0 else [])]
     if lit.kind == "money" and isinstance(v, Decimal):
-        cent = Decimal("0.01")
-        return [f"${v + cent:.2f}", *([f"${v - cent:.2f}"] if v >= cent else [])]
+        cent, spec = Decimal("0.01"), ",.2f" if "," in text else ".2f"  # as the author writes
+        return [f"${v + cent:{spec}}", *([f"${v - cent:{spec}}"] if v >= cent else [])]
     if lit.kind == "decimal" and isinstance(v, Decimal):
         step = Decimal(1).scaleb(v.as_tuple().exponent)  # type: ignore[arg-type]
         return [str(v + step), *([str(v - step)] if v >= step else [])]
