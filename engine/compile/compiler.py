@@ -8,7 +8,7 @@ networkx object is touched when a case is evaluated.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 import networkx as nx
@@ -60,8 +60,12 @@ class _Scope:
         return self.types
 
 
-def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | None:
-    """Type-check, graph-check and compile ``layered``; diagnostics go to ``out``."""
+def compile_policy(
+    layered: LayeredPolicy, out: Collector, parse: Callable[[str], n.Node] = parse_expression
+) -> CompiledPolicy | None:
+    """Type-check, graph-check and compile ``layered``; diagnostics go to ``out``. ``parse``
+    may be a memo of ``parse_expression`` where one process compiles many near-identical
+    policies (``ordinance mutate``: parsing is most of a compile)."""
     jur = layered.jurisdiction
     calendar = Calendar(jur.time_zone, jur.business_days, jur.holidays)
     tz_problem = calendar.check_time_zone()
@@ -110,7 +114,7 @@ def compile_policy(layered: LayeredPolicy, out: Collector) -> CompiledPolicy | N
     for rid, vs in defs.items():
         for r, _ in vs:
             _check_labels(rid, r.type, r.labels, r.origin, out)
-    c = _Compiling(cp, scope, out)
+    c = _Compiling(cp, scope, out, parse)
     rules = {rid: c.rule(rid, vs) for rid, vs in defs.items()}
     for rid, vs in defs.items():
         if _has_fee(vs) and rid in rules:
@@ -208,8 +212,10 @@ def _collect_rules(
 
 
 class _Compiling:
-    def __init__(self, cp: CompiledPolicy, scope: _Scope, out: Collector) -> None:
+    def __init__(self, cp: CompiledPolicy, scope: _Scope, out: Collector,
+                 parse: Callable[[str], n.Node]) -> None:  # fmt: skip
         self.cp = cp
+        self.parse = parse
         self.scope = scope
         self.out = out
         self.edges: list[tuple[str, str, Span | None]] = []
@@ -220,7 +226,7 @@ class _Compiling:
     def expr(self, e: Expr, user: str) -> tuple[Fn, Type, n.Node] | None:
         """Parse, type-check and compile one expression; record its references as edges."""
         try:
-            node = parse_expression(e.text)
+            node = self.parse(e.text)
             t, types = check_expression(node, self.scope)
             self.types.update(types)
         except DslErrors as exc:

@@ -19,8 +19,11 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
+from dsl import nodes as n
+from dsl.parse import parse_expression
 from engine.api import Policy
 from engine.compile.compiler import compile_policy
 from engine.compile.layer import apply_layers
@@ -143,7 +146,8 @@ def _keys_holding(policy: Policy, layer: str, revision: str) -> list[Key]:
             if any(j.id == layer and r.id == revision for j, r in cp.layered.chain)]  # fmt: skip
 
 
-def mutated(policy: Policy, m: Mutant) -> dict[Key, CompiledPolicy] | str:
+def mutated(policy: Policy, m: Mutant, parse: Callable[[str], n.Node] = parse_expression
+            ) -> dict[Key, CompiledPolicy] | str:  # fmt: skip
     """The compiled revisions the mutant changes, recompiled with it; or, when the changed
     policy does not compile, the first error (such a mutant is not a policy anyone could
     adopt, so it is not counted)."""
@@ -155,7 +159,7 @@ def mutated(policy: Policy, m: Mutant) -> dict[Key, CompiledPolicy] | str:
         chain = [(_with_content(j, r.id, m.content) if j.id == m.layer else j, r)
                  for j, r in policy.compiled[key].layered.chain]  # fmt: skip
         problems = Collector()
-        cp = compile_policy(apply_layers(chain, problems), problems)
+        cp = compile_policy(apply_layers(chain, problems), problems, parse)
         if cp is None or problems.errors:
             first = problems.errors[0] if problems.errors else None
             return f"{first.code}: {first.message}" if first else "it does not compile"
@@ -249,13 +253,16 @@ def run(policy: Policy, mutants: list[Mutant], cases: list[Golden], *, budget: f
     random.Random(seed).shuffle(order)
     start = clock()
     outcomes = []
+    # Each mutant changes one expression: every other one parses as it did for the last mutant
+    # (parsing is most of a compile; a tree is immutable, and a failed parse is not kept).
+    parse = cache(parse_expression)
     for m in order:
         if m.silenced is not None:
             outcomes.append(Outcome(m, SILENCED, m.silenced.reason))
         elif clock() - start >= budget:
             outcomes.append(Outcome(m, NOT_RUN))
         else:
-            changed = mutated(policy, m)
+            changed = mutated(policy, m, parse)
             if isinstance(changed, str):
                 outcomes.append(Outcome(m, INVALID, changed))
             elif all(_decides_alike(policy.compiled[k], cp) for k, cp in changed.items()):
