@@ -66,8 +66,10 @@ def exercise_lines(cp: CompiledPolicy, exercises: list[Exercise]) -> list[str]:
                 "lists it among the sections never exercised.", ""]  # fmt: skip
     lines += ["| case | file | what it decided here |", "|---|---|---|"]
     for e in exercises:
-        decided = "; ".join(f"{named(describe(cp, gr.RULE, rid), rid)}: {md_text(words)}"
-                            for rid, words in e.decided)  # fmt: skip
+        # The decisions, by id (the rule blocks above describe them); helper values only when
+        # the section decided nothing else in the case.
+        shown = [d for d in e.decided if not cp.rules[d[0]].internal] or list(e.decided)
+        decided = "; ".join(f"{md_code(rid)} = {md_text(words)}" for rid, words in shown)
         lines.append(f"| {md_text(e.case)} | {md_code(e.file)} | {decided} |")
     return [*lines, ""]
 
