@@ -262,3 +262,11 @@ def test_plain_test_measures_nothing(city: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("engine.tools.coverage.measure", refuse)
     code, out, _ = run()
     assert code == 0 and out == "3 passed, 0 failed\n"
+
+
+def test_the_readme_shows_the_report_as_the_command_prints_it(city: Path) -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    shown = readme.split("```text\ntown/r1")[1].split("```")[0]
+    _, out, _ = run("--coverage")
+    printed = out.split("\ntown/r1")[1].split("\n\n")[0]
+    assert shown.rstrip("\n") == printed

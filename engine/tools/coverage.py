@@ -280,10 +280,9 @@ class Tracker:
             for step in proc.steps:
                 if step.status in REACHED:
                     self._hit(f"{pid}/{step.id}", "reached")
+        name = str(case.id) if case.id is not None else Path(file).name
         for cite, pairs in decided.items():
-            self.suite.exercises.setdefault(cite, []).append(
-                Exercise(str(case.id), file, tuple(pairs))
-            )
+            self.suite.exercises.setdefault(cite, []).append(Exercise(name, file, tuple(pairs)))
 
     def _hit(self, key: str, outcome: str) -> None:
         self.suite.hits.setdefault(key, set()).add(outcome)
