@@ -6,6 +6,7 @@ The nearest ``ordinance.toml`` up from the current folder (or a ``pyproject.toml
     policy = "policy"              # the city's policy folder (one folder per jurisdiction)
     path = ["../state-policy"]     # further policy folders where `extends:` finds parents
     tests = "tests/golden"         # the golden cases `ordinance test` runs
+    coverage_fail_under = 90       # `ordinance test --coverage` fails under this percentage
 
 ``--policy DIR`` and then ``ORDINANCE_POLICY`` override ``policy``; ``ORDINANCE_PATH``
 (folders separated by ``os.pathsep``) adds to ``path``. With no project and no override, the
@@ -31,7 +32,8 @@ from engine.paths import bundled_policy_dir
 
 CONFIG = "ordinance.toml"
 KEYS = {"policy": "the policy folder", "path": "a list of policy folders",
-        "tests": "the golden cases folder"}  # fmt: skip
+        "tests": "the golden cases folder",
+        "coverage_fail_under": "the coverage `ordinance test --coverage` must reach"}  # fmt: skip
 
 
 class ProjectError(OrdinanceError):
@@ -47,6 +49,7 @@ class Project:
     tests: Path
     chosen_by: str  # "--policy", "ORDINANCE_POLICY", the config file, or "bundled"
     config: Path | None = None
+    coverage_fail_under: float | None = None  # percent; None: no threshold
 
     @property
     def root(self) -> Path:
@@ -124,7 +127,9 @@ def discover(
         chosen, folder = str(config), base / settings.get("policy", "policy")
     else:
         chosen, folder = "bundled with ordinance", bundled_policy_dir()
-    return Project(folder, tuple(search), tests, chosen, config)
+    threshold = settings.get("coverage_fail_under")
+    return Project(folder, tuple(search), tests, chosen, config,
+                   None if threshold is None else float(threshold))  # fmt: skip
 
 
 def require_folders(project: Project) -> None:
@@ -224,6 +229,8 @@ def _read(config: Path) -> dict[str, Any]:
                     help='write `path = ["../state-policy"]`',
                 )
             )
+        elif key == "coverage_fail_under":
+            problems += _bad_threshold(value, where)
         elif key != "path" and not isinstance(value, str):
             problems.append(
                 Diagnostic(
@@ -236,6 +243,15 @@ def _read(config: Path) -> dict[str, Any]:
     if problems:
         raise ProjectError(problems)
     return data
+
+
+def _bad_threshold(value: Any, where: Span) -> list[Diagnostic]:
+    """A coverage threshold is a percentage: a number from 0 to 100 (true is not a number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
+        return []
+    return [Diagnostic("project/bad-config", "`coverage_fail_under` is a percentage from 0 to "
+                       f"100, found `{value}`", where,
+                       help="write `coverage_fail_under = 85`")]  # fmt: skip
 
 
 def _position(message: str, text: str) -> tuple[int, int]:

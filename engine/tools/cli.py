@@ -35,6 +35,8 @@ from engine.tools.cli_common import (
     policy_option,
     revision_option,
 )
+from engine.tools.coverage import Measure
+from engine.tools.coverage_report import RENDERERS as COVERAGE_FORMATS
 from engine.tools.expect import CaseOutcome, find_case_files, run_case, write_junit
 
 
@@ -236,15 +238,29 @@ def check_cmd(policy_path: Path | None, fmt: str, policy_dir: Path | None) -> No
               "one test case per case file, a failure per mismatch.")  # fmt: skip
 @click.option("--lock", is_flag=True, help="Record each revision whose golden cases all pass "
               "in its policy.lock (what `check` compares a revision in force with).")  # fmt: skip
+@click.option("--coverage", is_flag=True, help="Also report, per jurisdiction and revision, "
+              "the sections, conditions, definitions, fee items, amendments and procedure "
+              "steps the cases exercise, and the sections none does.")  # fmt: skip
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=None, metavar="PERCENT",
+              help="Exit 1 when the total coverage is below PERCENT (implies --coverage; "
+              "default: `coverage_fail_under` of the project's configuration).")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(list(COVERAGE_FORMATS)), default=None,
+              help="The coverage report's format (default text); with json or markdown, "
+              "standard output holds the report alone and the test lines go to standard "
+              "error.")  # fmt: skip
 @policy_option
 @_guarded
 def test_cmd(paths: tuple[Path, ...], pattern: str | None, junit: Path | None, lock: bool,
+             coverage: bool, fail_under: float | None, fmt: str | None,
              policy_dir: Path | None) -> None:  # fmt: skip
     """Run case files that carry an `expect:` block, each under the revision its folder
     (`<jurisdiction>/<revision>/`) names; report every mismatch."""
     if lock and (paths or pattern):
         raise click.UsageError("--lock records what every golden case of a revision passes: "
                                "leave out -k and the paths")  # fmt: skip
+    coverage = coverage or fail_under is not None  # a threshold asks for the report
+    if fmt is not None and not coverage:
+        raise click.UsageError("--format is the format of the coverage report: add --coverage")
     try:
         policy = _load(policy_dir)
     except OrdinanceError as exc:  # a CI system reading the report learns why too
@@ -252,17 +268,20 @@ def test_cmd(paths: tuple[Path, ...], pattern: str | None, junit: Path | None, l
             failed = CaseOutcome("policy", "policy", error=render(exc.diagnostics, "short"))
             write_junit([failed], junit)
         raise
-    tests = discover(policy_dir).tests
+    project = discover(policy_dir)
+    tests = project.tests
+    measure = Measure(policy) if coverage else None
+    aside = fmt in ("json", "markdown")  # stdout is the report's alone
     outcomes = []
     for path in find_case_files(list(paths) or [tests]):
-        outcome = run_case(policy, path, pattern)
+        outcome = run_case(policy, path, pattern, measure.observe if measure else None)
         if outcome is None:
             continue
         outcomes.append(outcome)
         for m in outcome.mismatches:
-            _echo(f"FAIL {path}: {m}")
+            _echo(f"FAIL {path}: {m}", err=aside)
         if outcome.error:
-            _echo(f"ERROR {path}: {outcome.error}")
+            _echo(f"ERROR {path}: {outcome.error}", err=aside)
     if junit is not None:
         write_junit(outcomes, junit)
     if lock:
@@ -270,11 +289,30 @@ def test_cmd(paths: tuple[Path, ...], pattern: str | None, junit: Path | None, l
 
         write_locks(policy, tests, outcomes)
     passed = sum(o.passed for o in outcomes)
-    _echo(f"{passed} passed, {len(outcomes) - passed} failed")
+    _echo(f"{passed} passed, {len(outcomes) - passed} failed", err=aside)
     if pattern is not None and not outcomes:  # a typo in CI must not pass as "all green"
         _echo(f"error[cli/no-case-selected]: no case matches -k {pattern}", err=True)
         sys.exit(1)
-    sys.exit(0 if passed == len(outcomes) else 1)
+    low = False
+    if measure is not None:
+        threshold = project.coverage_fail_under if fail_under is None else fail_under
+        low = _report_coverage(measure.suites(not paths and pattern is None), fmt or "text",
+                               threshold)  # fmt: skip
+    sys.exit(0 if passed == len(outcomes) and not low else 1)
+
+
+def _report_coverage(suites: list[Any], fmt: str, threshold: float | None) -> bool:
+    """Print the coverage report; True when it is under ``threshold`` (said on stderr)."""
+    from engine.tools.coverage_report import total, under
+
+    _echo(COVERAGE_FORMATS[fmt](suites, threshold), data=fmt == "json")
+    if threshold is None or not under(suites, threshold):
+        return False
+    reached, outcomes = total(suites)
+    _echo(f"error[cli/coverage-under]: the golden cases reach {reached} of {outcomes} "
+          f"outcomes ({100 * reached / outcomes:.1f}%), under the threshold of {threshold:g}%"
+          "\n   = help: add golden cases for what the report lists", err=True)  # fmt: skip
+    return True
 
 
 @main.command("show")

@@ -27,7 +27,15 @@ from engine.printable import md_code, md_fence, md_lines, md_text, mermaid_text
 from engine.result import Result
 from engine.run.catalogue import decided_by
 from engine.run.program import CompiledPolicy, CompiledRule, Variant
-from engine.tools.site_examples import describe, example_lines, load_examples, named
+from engine.tools.coverage import Exercise
+from engine.tools.site_examples import (
+    describe,
+    example_lines,
+    exercise_lines,
+    exercises_of,
+    load_examples,
+    named,
+)
 from engine.tools.site_output import write_site
 
 HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md", "security.md")  # from docs/
@@ -159,7 +167,9 @@ def build_docs(
     latest = _latest(policy)
     for cp in latest.values():
         cases = load_examples(policy, cp, examples)
-        own = _jurisdiction_pages(cp, cases, pages) + _change_pages(policy, cp.jurisdiction, pages)
+        exercised = exercises_of(policy, cp, cases, examples)
+        own = (_jurisdiction_pages(cp, cases, exercised, pages)
+               + _change_pages(policy, cp.jurisdiction, pages))  # fmt: skip
         nav.append({nav_title(cp.layered.jurisdiction.title): own})
     pages["index.md"] = _home(policy, latest)
     nav.append({"Reference": _reference_pages(pages, commands)})
@@ -209,6 +219,7 @@ def _home(policy: Policy, latest: dict[str, CompiledPolicy]) -> str:
 
 
 def _jurisdiction_pages(cp: CompiledPolicy, cases: list[tuple[Any, Result]],
+                        exercised: dict[str, list[Exercise]],
                         pages: dict[str, str]) -> Nav:  # fmt: skip
     base = cp.layered.jurisdiction.id
     pages[f"{base}/index.md"] = _jurisdiction_home(cp)
@@ -224,7 +235,7 @@ def _jurisdiction_pages(cp: CompiledPolicy, cases: list[tuple[Any, Result]],
     sections = []
     for cite, sec in sorted(cp.layered.sections.items(), key=lambda kv: _order(kv[0])):
         rel = f"{base}/sections/{slug(cite)}.md"
-        pages[rel] = _section_page(cp, sec, cases)
+        pages[rel] = _section_page(cp, sec, cases, exercised.get(cite, []))
         sections.append(rel)
     return [*nav, {"Sections": sections}]
 
@@ -315,8 +326,8 @@ def _holidays(cp: CompiledPolicy) -> list[str]:
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _section_page(cp: CompiledPolicy, sec: EffectiveSection,
-                  cases: list[tuple[Any, Result]]) -> str:  # fmt: skip
+def _section_page(cp: CompiledPolicy, sec: EffectiveSection, cases: list[tuple[Any, Result]],
+                  exercised: list[Exercise]) -> str:  # fmt: skip
     lines = [f"# {md_text(sec.citation)} — {md_text(sec.title)}", ""]
     if sec.status != "in_force":
         phrase = f"{sec.citation} is {sec.provenance[-1].phrase()}."
@@ -337,6 +348,7 @@ def _section_page(cp: CompiledPolicy, sec: EffectiveSection,
         lines += ["## What this section decides", ""]
         for rule, variant in defined:
             lines += _rule_block(cp, rule, variant)
+        lines += exercise_lines(cp, exercised)
     examples = [(c, r) for c, r in cases if c.expect and any(
         d in c.expect for d in decided_by(cp, sec))]  # fmt: skip
     if examples:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -30,6 +31,7 @@ from engine.result import Decision, Result
 from engine.run.facts import Case, shown
 from engine.values import to_json
 
+Observer = Callable[[Case, Result], None]
 _KEYS = ("value", "status", "needs", "citations")
 _STATUSES = ("determined", "undetermined", "not_applicable")
 _PLAIN = (str, int, float, bool, type(None))
@@ -192,9 +194,11 @@ def find_case_files(paths: list[Path]) -> list[Path]:
     return sorted(set(found))
 
 
-def run_case(policy: Policy, path: Path, pattern: str | None = None) -> CaseOutcome | None:
+def run_case(policy: Policy, path: Path, pattern: str | None = None,
+             observe: Observer | None = None) -> CaseOutcome | None:  # fmt: skip
     """The outcome of the case file at ``path``, or None when it is not a test: it has no
-    ``expect:`` block, or ``pattern`` (``-k``) is in neither its path nor its case id."""
+    ``expect:`` block, or ``pattern`` (``-k``) is in neither its path nor its case id.
+    ``observe`` is given each case that was decided, with its result (``--coverage``)."""
     outcome = CaseOutcome(str(path), None)
     try:
         case = read_case(path)
@@ -208,6 +212,8 @@ def run_case(policy: Policy, path: Path, pattern: str | None = None) -> CaseOutc
         result = evaluate_pinned(policy, case, pinned_revision(policy, case, path), explain=False)
         outcome.suite = f"{result.jurisdiction}/{result.revision}"
         outcome.mismatches = check_expectations(policy, case, result)
+        if observe is not None:
+            observe(case, result)
     except OrdinanceError as exc:
         if not _selected(pattern, str(path), outcome.case):
             return None

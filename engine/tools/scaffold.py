@@ -203,6 +203,9 @@ def _config() -> str:
         'policy = "policy"\n'
         'tests = "tests/golden"\n'
         '# path = ["../state-amendments"]  # further policy folders `extends:` may name\n'
+        "# `ordinance test --coverage` (and CI) fails when the golden cases exercise less of the\n"
+        "# policy than this, in percent: raise it as golden cases are added.\n"
+        "coverage_fail_under = 25\n"
     )
 
 
@@ -324,14 +327,20 @@ def _workflow(extra: list[str]) -> str:
                     {"uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
                     {"run": " ".join(["pip install ordinance", *extra])},
                     {"run": "ordinance check"},
-                    {"run": "ordinance test --junit test-results.xml"},
+                    # The coverage report, in legal units, is the job's summary; the
+                    # threshold is the project's `coverage_fail_under`.
+                    {
+                        "run": "ordinance test --junit test-results.xml --coverage --format "
+                        'markdown >> "$GITHUB_STEP_SUMMARY"'
+                    },
                 ],
             }
         },
     }
     return _dump(
         data,
-        "A CI example (GitHub Actions): check the policy and run the golden\ncases on every push.",
+        "A CI example (GitHub Actions): check the policy and run the golden\ncases on every "
+        "push; it fails under the coverage ordinance.toml sets.",
     )
 
 

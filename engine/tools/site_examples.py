@@ -1,5 +1,6 @@
 """Pipeline stage 9a, docs examples: golden cases → the worked examples of the site's section
-pages, and the words that name a fact or decision for staff (its description, its id beside).
+pages, the golden cases that exercise each section (as ``ordinance test --coverage`` traces
+them), and the words that name a fact or decision for staff (its description, its id beside).
 
 A worked example's facts are emitted by a YAML emitter, so the block on the page reads back as
 the golden case it comes from; its explanations are the Markdown report's nested trees.
@@ -20,6 +21,7 @@ from engine.printable import md_code, md_fence, md_text, printable
 from engine.render import markdown_explanation
 from engine.result import Result
 from engine.run.program import CompiledPolicy
+from engine.tools.coverage import Exercise, Tracker, measure
 from engine.tools.expect import evaluate_pinned
 
 
@@ -38,6 +40,38 @@ def load_examples(
         except OrdinanceError:
             continue  # a broken example is the test suite's business, not the site's
     return found
+
+
+def exercises_of(policy: Policy, cp: CompiledPolicy, cases: list[tuple[Any, Result]],
+                 root: Path | None) -> dict[str, list[Exercise]]:  # fmt: skip
+    """Per section citation, the golden cases (those with an ``expect:`` block, the ones
+    ``ordinance test`` runs) in which a definition of the section decided something, each
+    file named relative to the folder of golden cases (the page reads the same anywhere)."""
+    key = (cp.jurisdiction, cp.revision)
+    trackers = {key: Tracker.for_revision(cp)}
+    for case, result in cases:
+        if case.expect and case.doc is not None:
+            file = Path(case.doc.file)
+            shown = file.relative_to(root) if root and file.is_relative_to(root) else file
+            measure(policy, case, shown.as_posix(), result, trackers)
+    return trackers[key].suite.exercises
+
+
+def exercise_lines(cp: CompiledPolicy, exercises: list[Exercise]) -> list[str]:
+    """The section page's table of the golden cases that exercise it: the case, its file and
+    what the section decided there, every text through the Markdown emitters."""
+    lines = ["## Golden cases that exercise this section", ""]
+    if not exercises:
+        return [*lines, "No golden case exercises this section: `ordinance test --coverage` "
+                "lists it among the sections never exercised.", ""]  # fmt: skip
+    lines += ["| case | file | what it decided here |", "|---|---|---|"]
+    for e in exercises:
+        # The decisions, by id (the rule blocks above describe them); helper values only when
+        # the section decided nothing else in the case.
+        shown = [d for d in e.decided if not cp.rules[d[0]].internal] or list(e.decided)
+        decided = "; ".join(f"{md_code(rid)} = {md_text(words)}" for rid, words in shown)
+        lines.append(f"| {md_text(e.case)} | {md_code(e.file)} | {decided} |")
+    return [*lines, ""]
 
 
 def describe(cp: CompiledPolicy, kind: str, name: str) -> str:
