@@ -7,6 +7,7 @@ The nearest ``ordinance.toml`` up from the current folder (or a ``pyproject.toml
     path = ["../state-policy"]     # further policy folders where `extends:` finds parents
     tests = "tests/golden"         # the golden cases `ordinance test` runs
     coverage_fail_under = 90       # `ordinance test --coverage` fails under this percentage
+    mutation_fail_under = 80       # `ordinance mutate` fails under this mutation score
 
 ``--policy DIR`` and then ``ORDINANCE_POLICY`` override ``policy``; ``ORDINANCE_PATH``
 (folders separated by ``os.pathsep``) adds to ``path``. With no project and no override, the
@@ -33,7 +34,8 @@ from engine.paths import bundled_policy_dir
 CONFIG = "ordinance.toml"
 KEYS = {"policy": "the policy folder", "path": "a list of policy folders",
         "tests": "the golden cases folder",
-        "coverage_fail_under": "the coverage `ordinance test --coverage` must reach"}  # fmt: skip
+        "coverage_fail_under": "the coverage `ordinance test --coverage` must reach",
+        "mutation_fail_under": "the mutation score `ordinance mutate` must reach"}  # fmt: skip
 
 
 class ProjectError(OrdinanceError):
@@ -50,6 +52,7 @@ class Project:
     chosen_by: str  # "--policy", "ORDINANCE_POLICY", the config file, or "bundled"
     config: Path | None = None
     coverage_fail_under: float | None = None  # percent; None: no threshold
+    mutation_fail_under: float | None = None  # likewise
 
     @property
     def root(self) -> Path:
@@ -127,9 +130,10 @@ def discover(
         chosen, folder = str(config), base / settings.get("policy", "policy")
     else:
         chosen, folder = "bundled with ordinance", bundled_policy_dir()
-    threshold = settings.get("coverage_fail_under")
+    coverage, mutation = (settings.get(f"{k}_fail_under") for k in ("coverage", "mutation"))
     return Project(folder, tuple(search), tests, chosen, config,
-                   None if threshold is None else float(threshold))  # fmt: skip
+                   None if coverage is None else float(coverage),
+                   None if mutation is None else float(mutation))  # fmt: skip
 
 
 def require_folders(project: Project) -> None:
@@ -229,8 +233,8 @@ def _read(config: Path) -> dict[str, Any]:
                     help='write `path = ["../state-policy"]`',
                 )
             )
-        elif key == "coverage_fail_under":
-            problems += _bad_threshold(value, where)
+        elif key in ("coverage_fail_under", "mutation_fail_under"):
+            problems += _bad_threshold(key, value, where)
         elif key != "path" and not isinstance(value, str):
             problems.append(
                 Diagnostic(
@@ -245,13 +249,12 @@ def _read(config: Path) -> dict[str, Any]:
     return data
 
 
-def _bad_threshold(value: Any, where: Span) -> list[Diagnostic]:
-    """A coverage threshold is a percentage: a number from 0 to 100 (true is not a number)."""
+def _bad_threshold(key: str, value: Any, where: Span) -> list[Diagnostic]:
+    """A threshold is a percentage: a number from 0 to 100 (true is not a number)."""
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
         return []
-    return [Diagnostic("project/bad-config", "`coverage_fail_under` is a percentage from 0 to "
-                       f"100, found `{value}`", where,
-                       help="write `coverage_fail_under = 85`")]  # fmt: skip
+    return [Diagnostic("project/bad-config", f"`{key}` is a percentage from 0 to "
+                       f"100, found `{value}`", where, help=f"write `{key} = 85`")]  # fmt: skip
 
 
 def _position(message: str, text: str) -> tuple[int, int]:

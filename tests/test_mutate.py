@@ -13,6 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -155,6 +156,24 @@ def test_the_command_reports_survivors_by_section_and_fails_under_a_score(town: 
     assert _cli(town, "--fail-under", "80.1")[0] == 1
     code, md = _cli(town, "--format", "markdown")
     assert "| TC 2 |" in md and "`permit.valuation > $10,000`" in md
+
+
+def test_the_project_sets_its_own_threshold(town: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(town)
+    config = town / "ordinance.toml"
+
+    def mutate(threshold: str, *args: str) -> Any:
+        config.write_text(f'policy = "policy"\ntests = "tests"\nmutation_fail_under = '
+                          f"{threshold}\n", "utf-8")  # fmt: skip
+        return CliRunner().invoke(main, ["mutate", "-j", "town", *args])
+
+    under = mutate("85")
+    assert under.exit_code == 1
+    assert "error[cli/mutation-under]: the mutation score 80.0% is under 85%" in under.stderr
+    assert mutate("80").exit_code == 0
+    assert mutate("85", "--fail-under", "0").exit_code == 0  # the option wins
+    bad = mutate("true")
+    assert bad.exit_code == 1 and "project/bad-config" in bad.output
 
 
 def test_the_json_report_is_the_same_every_run(town: Path) -> None:

@@ -157,7 +157,8 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
     @click.option("--seed", type=int, default=0, show_default=True,
                   help="The order mutants are sampled in (one seed, one sample).")  # fmt: skip
     @click.option("--fail-under", type=click.FloatRange(0, 100), default=None, metavar="SCORE",
-                  help="Exit 1 when the mutation score (percent) is below SCORE.")  # fmt: skip
+                  help="Exit 1 when the mutation score (percent) is below SCORE (default: "
+                  "`mutation_fail_under` of the project's configuration).")  # fmt: skip
     @click.option("--format", "fmt", type=click.Choice(sorted(RENDER)), default="text",
                   show_default=True)  # fmt: skip
     @policy_option
@@ -181,13 +182,18 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         if sections and not mutants:
             raise click.UsageError(f"no mutant in the sections {', '.join(sections)}: check "
                                    "the citations (`ordinance show`)")  # fmt: skip
-        cases, left_out = golden_cases(policy, list(case_dirs) or [_project(policy_dir).tests])
+        project = _project(policy_dir)
+        cases, left_out = golden_cases(policy, list(case_dirs) or [project.tests])
         if not cases:
             echo("warning: no passing golden case: every mutant survives", err=True)
         report = run(policy, mutants, cases, budget=budget, seed=seed, left_out=left_out)
         echo(RENDER[fmt](report), data=fmt == "json")
+        threshold = project.mutation_fail_under if fail_under is None else fail_under
         score = report.score
-        sys.exit(1 if fail_under is not None and (score or 0.0) < fail_under else 0)
+        if threshold is not None and (score or 0.0) < threshold:
+            echo(f"error[cli/mutation-under]: the mutation score {_score(report)} is under "
+                 f"{threshold:g}%", err=True)  # fmt: skip
+            sys.exit(1)
 
 
 __all__ = ["OPERATORS", "RENDER", "register", "render_markdown", "render_text", "to_json"]
