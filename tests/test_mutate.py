@@ -226,3 +226,18 @@ def test_definitions_a_dispatch_tells_apart_are_not_reordered(bundled: Policy) -
     mutants = enumerate_mutants(bundled, ["kent"])
     assert not [m for m in mutants if m.swap and m.swap[0] == "permit.expires_on"]
     assert [m for m in mutants if m.operator == "reorder"]
+
+
+def test_a_new_city_runs_the_mutate_step_its_ci_workflow_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = CliRunner().invoke(main, ["init", "riverton", "--into", str(tmp_path / "r")])
+    assert made.exit_code == 0, made.output
+    workflow = next((tmp_path / "r" / ".github" / "workflows").glob("*.yml")).read_text("utf-8")
+    assert "ordinance mutate --budget-seconds 300 --format markdown" in workflow
+    monkeypatch.chdir(tmp_path / "r")
+    result = CliRunner().invoke(main, ["mutate", "--budget-seconds", "300", "--format",
+                                       "markdown"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # The city's own layer has no rules yet; the model codes it builds on are not its to test.
+    assert result.stdout.startswith("## Mutation testing\n\nMutation score **no mutant ran**")

@@ -54,7 +54,9 @@ def render_text(report: Report) -> str:
         f"{total} mutants, {report.cases} golden cases; ran {ran} in {report.elapsed:.1f} s "
         f"(budget {report.budget:g} s, seed {report.seed})",
         " · ".join(f"{_LABELS[k]} {c[k]}" for k in _LABELS),
-        f"mutation score {_score(report)} (killed of the mutants that ran and compiled)",
+        f"mutation score {_score(report)} (killed of the mutants that ran and compiled)"
+        if report.score is not None
+        else "no mutation score: no mutant ran and compiled",
     ]
     if c[NOT_RUN]:
         lines.append(f"{c[NOT_RUN]} not run within the budget: give --budget-seconds more, or "

@@ -206,6 +206,9 @@ def _config() -> str:
         "# `ordinance test --coverage` (and CI) fails when the golden cases exercise less of the\n"
         "# policy than this, in percent: raise it as golden cases are added.\n"
         "coverage_fail_under = 25\n"
+        "# `ordinance mutate` (and CI) fails when the golden cases notice fewer of its changes to\n"
+        "# the city's rules than this, in percent (set it once the city's layer has rules).\n"
+        "# mutation_fail_under = 80\n"
     )
 
 
@@ -333,6 +336,11 @@ def _workflow(extra: list[str]) -> str:
                         "run": "ordinance test --junit test-results.xml --coverage --format "
                         'markdown >> "$GITHUB_STEP_SUMMARY"'
                     },
+                    # Would the golden cases notice a wrong rule? Time-boxed for CI.
+                    {
+                        "run": "ordinance mutate --budget-seconds 300 --format markdown "
+                        '>> "$GITHUB_STEP_SUMMARY"'
+                    },
                 ],
             }
         },
@@ -340,7 +348,7 @@ def _workflow(extra: list[str]) -> str:
     return _dump(
         data,
         "A CI example (GitHub Actions): check the policy and run the golden\ncases on every "
-        "push; it fails under the coverage ordinance.toml sets.",
+        "push; it fails under the coverage (and mutation score) ordinance.toml sets.",
     )
 
 
