@@ -5,9 +5,13 @@ and compiled, one revision at a time, in the order ``engine.compile.STAGES`` giv
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
+from dsl.nodes import Node
+from dsl.parse import parse_expression
 from engine.compile.compiler import compile_policy
 from engine.compile.find import LayerFinder
 from engine.compile.layer import apply_layers
@@ -66,10 +70,14 @@ def compile_folder(root: Path, finder: LayerFinder | None = None) -> Compiled:
     if out.errors:
         return result
     known = {**result.layers, **result.jurisdictions}
+    # A parent layer's expressions are compiled again under each child and each revision:
+    # parse each text once (parsing is most of a compile; a tree is immutable, and each
+    # compile type-checks it under its own scope into its own table).
+    parse = cache(parse_expression)
     for jid in [only] if only else sorted(result.jurisdictions):
         if jid in result.jurisdictions:
             _compile_jurisdiction(known, result.compiled, result.jurisdictions[jid], out,
-                                  result.finder)  # fmt: skip
+                                  result.finder, parse)  # fmt: skip
     return result
 
 
@@ -103,6 +111,7 @@ def _compile_jurisdiction(
     jur: JurisdictionDef,
     out: Collector,
     finder: LayerFinder,
+    parse: Callable[[str], Node],
 ) -> None:
     for rev in jur.revisions:
         if not rev.encoded or rev.id not in jur.content:
@@ -111,7 +120,7 @@ def _compile_jurisdiction(
         if chain is None:
             continue
         layered = apply_layers(chain, out)
-        program = compile_policy(layered, out)
+        program = compile_policy(layered, out, parse)
         if program is not None:
             compiled[(jur.id, rev.id)] = program
 
