@@ -1,7 +1,10 @@
 """``ordinance test``: case files that carry an ``expect:`` block, checked against the policy.
 
 An expectation is either a plain value (the decision must be determined with that value) or a
-mapping with any of ``value``, ``status``, ``needs`` and ``citations``.
+mapping with any of ``value``, ``status``, ``needs`` and ``citations``. The key ``steps`` (no
+decision id is one word) holds the expected procedure steps instead: ``procedure/step`` → a
+status, or a mapping with any of ``status``, ``deadline`` and ``needs``, so a golden case can
+pin what a procedure says is next, not only what the rules decide.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from engine.values import to_json
 
 Observer = Callable[[Case, Result], None]
 _KEYS = ("value", "status", "needs", "citations")
+STEPS = "steps"  # the key of the expected procedure steps (a decision id has a dot)
+STEP_STATUSES = ("done", "ready", "waiting", "undetermined", "not_applicable")
+_STEP_KEYS = ("status", "deadline", "needs")
 _STATUSES = ("determined", "undetermined", "not_applicable")
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -81,6 +87,9 @@ def expect_problems(case: Case) -> list[Diagnostic]:
     out = Collector()
     for rid, want in (case.expect or {}).items():
         here = ("expect", rid)
+        if rid == STEPS:
+            _check_steps(want, case, out)
+            continue
         if not isinstance(want, dict):
             _check_plain(want, rid, case.span(*here), out)
             continue
@@ -128,10 +137,67 @@ def _check_field(key: str, given: Any, case: Case, here: tuple[Any, ...],
                 f"`{shown(given)}`", case.span(*here), help=f"write `{key}: [a, b]`")  # fmt: skip
 
 
+def _check_steps(want: Any, case: Case, out: Collector) -> None:
+    """``steps:`` maps ``procedure/step`` to a status or to ``{status, deadline, needs}``."""
+    span = case.span("expect", STEPS)
+    if not isinstance(want, dict) or not want:
+        out.add("case/bad-expectation", "`steps` maps each `procedure/step` to its expected "
+                f"status, found `{shown(want)}`", span,
+                help="write `steps: {certificate_of_occupancy/issue: ready}`")  # fmt: skip
+        return
+    for key, spec in want.items():
+        here = case.span("expect", STEPS, key)
+        if not isinstance(key, str) or key.count("/") != 1:
+            out.add("case/bad-expectation", f"a step is named `procedure/step`, found "
+                    f"`{key if isinstance(key, str) else shown(key)}`", here)  # fmt: skip
+            continue
+        fields = spec if isinstance(spec, dict) else {"status": spec}
+        for name, given in fields.items():
+            if name not in _STEP_KEYS:
+                guess = did_you_mean(str(name), _STEP_KEYS)
+                keys = ", ".join(f"`{k}`" for k in _STEP_KEYS)
+                out.add("case/bad-expectation", f"unknown key `{name}` in the expectation of "
+                        f"step `{key}`", here, help=f"did you mean `{guess}`?" if guess
+                        else f"a step's expectation has {keys}")  # fmt: skip
+            elif name == "status" and given not in STEP_STATUSES:
+                out.add("case/bad-expectation", f"a step's status is one of "
+                        f"{', '.join(STEP_STATUSES)}, found `{shown(given)}`", here)  # fmt: skip
+            elif name == "needs" and not (isinstance(given, list)
+                                          and all(isinstance(x, str) for x in given)):  # fmt: skip
+                out.add("case/bad-expectation", f"`needs` must be a list of text, found "
+                        f"`{shown(given)}`", here, help="write `needs: [a, b]`")  # fmt: skip
+
+
+def _compare_steps(want: dict[str, Any], result: Result) -> list[Mismatch]:
+    out = []
+    steps = {f"{pid}/{s.id}": s for pid, p in result.procedures.items() for s in p.steps}
+    for key, spec in want.items():
+        got = steps.get(key)
+        if got is None:
+            guess = did_you_mean(key, steps)
+            hint = f" (did you mean {guess}?)" if guess else ""
+            out.append(Mismatch(key, "step", "a step of this policy", f"no such step{hint}"))
+            continue
+        fields = spec if isinstance(spec, dict) else {"status": spec}
+        actual = {"status": got.status, "deadline": to_json(got.deadline), "needs": got.needs}
+        for name in _STEP_KEYS:
+            if name not in fields:
+                continue
+            wanted = sorted(fields[name] or []) if name == "needs" else fields[name]
+            if name == "deadline" and wanted is not None:
+                wanted = str(wanted)
+            if wanted != actual[name]:
+                out.append(Mismatch(key, name, wanted, actual[name]))
+    return out
+
+
 def check_expectations(policy: Policy, case: Case, result: Result) -> list[Mismatch]:
     """Every difference between ``case.expect`` and ``result``."""
     out: list[Mismatch] = []
     for rid, want in (case.expect or {}).items():
+        if rid == STEPS:
+            out.extend(_compare_steps(want, result))
+            continue
         got = result.decisions.get(rid)
         if got is None:
             guess = did_you_mean(rid, result.decisions)
