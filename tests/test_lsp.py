@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -215,6 +216,22 @@ def test_completion_offers_fact_ids_dsl_functions_and_rulesets(editor: Editor) -
     assert "kcc-permit-expiration" in labels and "kcc-application-expiration" not in labels
 
 
+def test_a_change_to_the_parent_layer_is_diagnosed_in_the_open_child(editor: Editor) -> None:
+    """Renaming a fact in `generic` (unsaved) breaks the Kent file that reads it: the Kent
+    check runs again too, and its diagnostic lands in the Kent file; undoing it clears it."""
+    kent_uri = editor.open(KENT_FILE)
+    facts = GENERIC / "facts.yaml"
+    text = facts.read_text("utf-8")
+    facts_uri = editor.open(facts)
+    editor.ask("hover", kent_uri, 0, 0)  # both checked once
+    editor.change(facts_uri, text.replace("  permit.code:", "  permit.kind:", 1))
+    found = editor.diagnostics(kent_uri, bool)
+    assert {d.code for d in found} == {"dsl/unknown-reference"}
+    assert any("`permit.code`" in d.message for d in found)
+    editor.change(facts_uri, text)
+    assert editor.diagnostics(kent_uri, lambda d: not d) == []
+
+
 # --- A fixture city on the installed model-code layer ---------------------------------------
 
 
@@ -291,6 +308,10 @@ def test_bad_input_is_diagnosed_and_the_server_keeps_answering(
     assert (note.code, note.severity) == ("lsp/outside-policy", t.DiagnosticSeverity.Information)
     assert editor.ask("hover", stray_uri, 0, 0) is None
     assert editor.ask("completion", stray_uri, 0, 0) is None
+    editor.client.text_document_did_close(
+        t.DidCloseTextDocumentParams(t.TextDocumentIdentifier(stray_uri))
+    )
+    assert editor.diagnostics(stray_uri, lambda d: not d) == []  # the note goes with the file
     editor.change(uri, text)
     assert editor.diagnostics(uri, lambda d: not d) == []
     assert not editor.logs  # nothing went wrong inside the server
@@ -345,3 +366,37 @@ def test_the_command_serves_lsp_on_standard_input_and_output() -> None:
     assert caps["textDocumentSync"]["change"] == t.TextDocumentSyncKind.Full.value
     assert result["serverInfo"]["name"] == "ordinance"
     assert b"Traceback" not in run.stderr
+
+
+def test_the_command_serves_lsp_on_a_tcp_port() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "ordinance", "lsp", "--tcp",
+                               f"127.0.0.1:{port}"], cwd=ROOT, stderr=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        with conn:
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                               "params": {"capabilities": {}, "processId": None}})  # fmt: skip
+            conn.sendall(f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+            reply = b""
+            while b"serverInfo" not in reply:
+                chunk = conn.recv(65536)
+                assert chunk, reply
+                reply += chunk
+        assert b'"hoverProvider": true' in reply
+    finally:
+        server.kill()
+        server.wait(WAIT)
+        assert server.stderr is not None
+        assert b"Traceback" not in server.stderr.read()
+        server.stderr.close()

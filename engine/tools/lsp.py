@@ -53,18 +53,19 @@ def _documents(server: PolicyServer) -> None:
     """Open, change, save and close: each checks the file's jurisdiction again (at once when
     a file is opened or saved, after ``delay`` of quiet while it is being typed in)."""
 
-    def changed(delay: float) -> Callable[[PolicyServer, Any], None]:
+    def changed(delay: float | None, closed: bool = False) -> Callable[[PolicyServer, Any], None]:
         def handler(ls: PolicyServer, params: Any) -> None:
             file = ls.opened(params.text_document.uri)
             if file is not None:
-                ls.schedule(file, ls.delay if delay < 0 else delay)
+                ls.schedule(file, ls.delay if delay is None else delay, closed)
 
         return handler
 
     server.feature(t.TEXT_DOCUMENT_DID_OPEN)(safe(changed(0)))
-    server.feature(t.TEXT_DOCUMENT_DID_CHANGE)(safe(changed(-1)))
+    server.feature(t.TEXT_DOCUMENT_DID_CHANGE)(safe(changed(None)))
     server.feature(t.TEXT_DOCUMENT_DID_SAVE)(safe(changed(0)))
-    server.feature(t.TEXT_DOCUMENT_DID_CLOSE)(safe(changed(0)))
+    server.feature(t.TEXT_DOCUMENT_DID_CLOSE)(safe(changed(0, closed=True)))
+    server.feature(t.SHUTDOWN)(safe(lambda ls, _: ls.stop_checks()))
 
 
 def _target(ls: PolicyServer, params: t.HoverParams | t.DefinitionParams) -> Any:

@@ -120,10 +120,8 @@ class Checker:
 
     def snapshot(self, folder: Path, texts: Mapping[Path, str]) -> Snapshot:
         """The last check of ``folder``, made now if there is none yet."""
-        folder = folder.resolve()
-        with self.lock:
-            found = self.snapshots.get(folder)
-        return found if found is not None else self.check(folder, texts)
+        found = self.snapshots.get(folder.resolve())  # read without the lock: a hover does
+        return found if found is not None else self.check(folder, texts)  # not wait for a check
 
     def diagnostics_for(self, file: Path) -> list[Diagnostic]:
         """What every check found in ``file``, each problem once (two jurisdictions layered

@@ -92,12 +92,12 @@ class PolicyServer(LanguageServer):
 
     # Checking -----------------------------------------------------------------------------
 
-    def schedule(self, file: Path, delay: float) -> None:
+    def schedule(self, file: Path, delay: float, closed: bool = False) -> None:
         """Check the jurisdiction ``file`` belongs to after ``delay`` seconds of quiet (each
         new change restarts the wait), then the open jurisdictions layered on it."""
         folder = jurisdiction_folder(file)
         if folder is None:
-            self.publish_outside(file)
+            self.publish_outside(file, closed)
             return
         for target in [folder, *self.dependents(folder)]:
             if (handle := self.pending.pop(target, None)) is not None:
@@ -139,15 +139,24 @@ class PolicyServer(LanguageServer):
             uri = self.uris.get(file, file.as_uri())
             self.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri, found))
 
-    def publish_outside(self, file: Path) -> None:
-        """A file of no policy gets one note saying so (and nothing is checked)."""
+    def stop_checks(self) -> None:
+        """At shutdown: no check starts any more, and the worker stops after its current one."""
+        for handle in self.pending.values():
+            handle.cancel()
+        self.pending.clear()
+        self.worker.shutdown(wait=False, cancel_futures=True)
+
+    def publish_outside(self, file: Path, closed: bool = False) -> None:
+        """A file of no policy gets one note saying so while it is open (nothing is checked)."""
         note = t.Diagnostic(
             t.Range(t.Position(0, 0), t.Position(0, 0)),
             "this file belongs to no policy: no folder above it holds a `jurisdiction.yaml`",
             severity=t.DiagnosticSeverity.Information, code=OUTSIDE, source="ordinance",
             code_description=t.CodeDescription(code_href(OUTSIDE)))  # fmt: skip
         uri = self.uris.get(file, file.as_uri())
-        self.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri, [note]))
+        self.text_document_publish_diagnostics(
+            t.PublishDiagnosticsParams(uri, [] if closed else [note])
+        )
 
     def to_lsp(self, d: Diagnostic, file: Path) -> t.Diagnostic:
         """``d`` as LSP has it: 0-based positions in the client's units, the code with its
