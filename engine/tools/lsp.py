@@ -20,6 +20,7 @@ from typing import Any
 
 from lsprotocol import types as t
 
+from engine.printable import md_code, md_text
 from engine.source import Span
 from engine.tools.lsp_index import (
     completion_names,
@@ -87,7 +88,7 @@ def hover(ls: PolicyServer, params: t.HoverParams) -> t.Hover | None:
         value = section_text(index, target.name)
     elif target.kind == "jurisdiction":
         jur = index.jurisdictions.get(target.name)
-        value = f"**jurisdiction** `{jur.id}`: {jur.title}" if jur is not None else None
+        value = f"**jurisdiction** {md_code(jur.id)}: {md_text(jur.title)}" if jur else None
     else:
         value = hover_text(index, target.name)
     if value is None:

@@ -144,8 +144,8 @@ def _disk_state(root: Path) -> tuple[tuple[str, int, int], ...]:
     """The policy files under ``root`` with their times and sizes: a change on disk (a `git
     checkout`, another editor) is checked again, an unchanged folder is not."""
     out = []
-    for pattern in ("*/jurisdiction.yaml", "*/*/*.yaml", "*/*/*.yml"):
-        for path in root.glob(pattern):
+    for jur in root.glob("*/jurisdiction.yaml"):  # only jurisdictions' folders are looked in
+        for path in [jur, *jur.parent.glob("*/*.yaml")]:
             try:
                 info = os.stat(path)
             except OSError:

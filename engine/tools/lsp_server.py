@@ -13,7 +13,7 @@ import asyncio
 import importlib.metadata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import wraps
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ OUTSIDE = "lsp/outside-policy"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@lru_cache(maxsize=256)
 def code_href(code: str) -> str:
     """Where an editor's link on a diagnostic's code goes: the site's page for it when
     ORDINANCE_DOCS_URL is set, else its section of docs/diagnostics.md on this machine."""
@@ -56,6 +57,8 @@ class PolicyServer(LanguageServer):
         self.checks: set[asyncio.Future[None]] = set()
         self.sent: dict[Path, list[t.Diagnostic]] = {}
         self.uris: dict[Path, str] = {}  # open files: the URI the client calls each
+        self.kept_text: tuple[Path, Text] | None = None
+        self.read_now: dict[Path, str | None] | None = None
         # One worker: checks run one at a time, off the thread that answers hovers.
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="ordinance-check")
 
@@ -71,16 +74,26 @@ class PolicyServer(LanguageServer):
         return out
 
     def text_of(self, file: Path) -> Text | None:
-        """A file's text as the editor has it (open) or as it is on disk."""
+        """A file's text as the editor has it (open) or as it is on disk. The last one asked
+        for is kept with its line tables: publishing a thousand problems of one large file
+        must not split it a thousand times."""
         uri = self.uris.get(file)
         source: str | None
         if uri is not None and uri in self.workspace.text_documents:
             source = self.workspace.get_text_document(uri).source
+        elif self.read_now is not None:  # publishing: each file is read once
+            if file not in self.read_now:
+                self.read_now[file] = read_text(file)
+            source = self.read_now[file]
         else:
             source = read_text(file)
-        return (
-            None if source is None else Text(source, self.workspace.position_codec.client_num_units)
-        )
+        if source is None:
+            return None
+        kept = self.kept_text
+        if kept is None or kept[0] != file or kept[1].text != source:
+            units = self.workspace.position_codec.client_num_units
+            kept = self.kept_text = file, Text(source, units)
+        return kept[1]
 
     def opened(self, uri: str) -> Path | None:
         path = to_fs_path(uri)
@@ -117,20 +130,27 @@ class PolicyServer(LanguageServer):
         task.add_done_callback(self.checks.discard)  # kept until done: a task is weakly held
 
     async def run_check(self, folder: Path) -> None:
+        """Check ``folder`` on the worker, then publish what changed in its files."""
         self.pending.pop(folder, None)
-        texts = self.texts()
-        loop = asyncio.get_running_loop()
         try:
             old = self.checker.snapshots.get(folder.resolve())
             before = set(old.diagnostics) if old is not None else set()
-            snap = await loop.run_in_executor(self.worker, self.checker.check, folder, texts)
+            snap = await asyncio.get_running_loop().run_in_executor(
+                self.worker, self.checker.check, folder, self.texts()
+            )
+            self.publish(before | set(snap.diagnostics))
         except Exception as exc:  # a bug of ours: said in the client's log, never a crash
             self.log(f"internal error checking {folder}: {type(exc).__name__}: {exc}")
-            return
-        self.publish(before | set(snap.diagnostics))
 
     def publish(self, files: set[Path]) -> None:
         """Send each of ``files`` its diagnostics, when they differ from what was sent."""
+        self.read_now = {}
+        try:
+            self.publish_each(files)
+        finally:
+            self.read_now = None
+
+    def publish_each(self, files: set[Path]) -> None:
         for file in sorted(files):
             found = [self.to_lsp(d, file) for d in self.checker.diagnostics_for(file)]
             if self.sent.get(file, []) == found:

@@ -14,11 +14,11 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from engine.compile.load import load_text
 from engine.diagnostics import LoadError
-from engine.source import Lines, Path_, Span
+from engine.source import Document, Lines, Path_, Span
 
 # LSP's line breaks (the specification's: "\n", "\r\n" and "\r").
 _LSP_BREAK = re.compile("\r\n|\r|\n")
@@ -175,10 +175,19 @@ def target_at(text: str, offset: int) -> Target | None:
     return Target("name", name, offset - at + start, offset - at + end)
 
 
-def _yaml_target(text: str, offset: int) -> Target | None:
+@lru_cache(maxsize=4)
+def _document(text: str) -> Document | None:
+    """The buffer as YAML, kept for the next request on the same text (a hover, then a
+    definition, on a file of megabytes)."""
     try:
-        doc = load_text(text, "buffer")
+        return load_text(text, "buffer")
     except LoadError:
+        return None
+
+
+def _yaml_target(text: str, offset: int) -> Target | None:
+    doc = _document(text)
+    if doc is None:
         return None
     inside = [(e - s, path, s, e) for path, (s, e) in doc.values.items() if s <= offset <= e]
     if not inside:
