@@ -317,6 +317,43 @@ def test_bad_input_is_diagnosed_and_the_server_keeps_answering(
     assert not editor.logs  # nothing went wrong inside the server
 
 
+NASTY = [
+    "",
+    "\x00\x01binary",
+    "\ufeff",
+    "sections: [",
+    "- a\n- b\n",
+    "a: *nowhere\n",
+    "sections: !!python/object/apply:os.system [echo]\n",
+    "sections:\n  - citation: 1\n",
+    "sections:\n  - {citation: A, title: B, rules: [{id: r, type: bool, description: d, "
+    "value: 'if permit.'}]}\n",
+    "x" * 200_000,
+    'sections:\u2028\x85\r\n  - citation: "😀"\r',
+    "a: \ud800\n",
+]
+
+
+def test_no_buffer_breaks_the_server(editor: Editor, city: Path) -> None:
+    """Each buffer is answered with diagnostics or nothing, at every position asked, and the
+    server still works on the real file afterwards."""
+    text = city.read_text("utf-8")
+    uri = editor.open(city)
+    for nasty in NASTY:
+        editor.change(uri, nasty)
+        ends = [(0, 0), (0, 5), (0, 10**6), (3, 2), (10**6, 0)]
+        for method in ("hover", "definition", "completion"):
+            for line, col in ends:
+                editor.ask(method, uri, line, col)  # any answer; an error would raise here
+    [last] = editor.diagnostics(uri, lambda d: d[:1] != [] and "U+D800" in d[0].message)
+    assert last.code == "load/yaml-syntax"  # the last buffer: half a surrogate pair
+    editor.change(uri, text)
+    assert editor.diagnostics(uri, lambda d: not d) == []
+    line, col = position(text, CITY_VALUE, len("value: permit.iss"))
+    assert "**fact** `permit.issued_on`" in editor.ask("hover", uri, line, col).contents.value
+    assert not editor.logs
+
+
 def test_typing_quickly_checks_once_after_the_last_keystroke(city: Path) -> None:
     editor = Editor(delay=0.5)
     checks: list[float] = []
@@ -400,3 +437,15 @@ def test_the_command_serves_lsp_on_a_tcp_port() -> None:
         assert server.stderr is not None
         assert b"Traceback" not in server.stderr.read()
         server.stderr.close()
+
+
+def test_policy_text_in_a_hover_is_shown_not_obeyed(editor: Editor, city: Path) -> None:
+    hostile = "<img src=x onerror=alert(1)> [click](javascript:alert(1)) | `x`"
+    text = city.read_text("utf-8") + (
+        f"facts:\n  site.note:\n    type: string\n    description: '{hostile}'\n"
+    )
+    uri = editor.open(city, text)
+    editor.diagnostics(uri, bool)  # checked (the new fact is unused: a warning)
+    value = editor.ask("hover", uri, *position(text, "site.note", 2)).contents.value
+    assert "&lt;img src=x onerror=alert(1)&gt;" in value and "<img" not in value
+    assert "\\[click\\](javascript:alert(1))" in value and "\\|" in value
