@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -449,3 +450,25 @@ def test_policy_text_in_a_hover_is_shown_not_obeyed(editor: Editor, city: Path) 
     value = editor.ask("hover", uri, *position(text, "site.note", 2)).contents.value
     assert "&lt;img src=x onerror=alert(1)&gt;" in value and "<img" not in value
     assert "\\[click\\](javascript:alert(1))" in value and "\\|" in value
+
+
+def test_a_file_on_disk_that_stops_the_check_is_shown(editor: Editor, tmp_path: Path) -> None:
+    """Only a Kent file is open. A `generic` file (a layer) and a `houston` file (a sibling:
+    every jurisdiction of the folder is read) no longer load, which stops Kent's check: both
+    get their diagnostic, and both lose it when Kent is checked with them fixed."""
+    shutil.copytree(ROOT / "policy", tmp_path / "policy")
+    layer = tmp_path / "policy" / "generic" / "icc-2021" / "irc.yaml"
+    sibling = tmp_path / "policy" / "houston" / "cal-2024" / "facts.yaml"
+    texts = {p: p.read_text("utf-8") for p in (layer, sibling)}
+    for path in texts:
+        path.write_text("sections: [\n", "utf-8")
+    kent = tmp_path / "policy" / "kent" / "ord-4463" / "14.01.030.yaml"
+    kent_uri = editor.open(kent)
+    for path in texts:
+        [found] = editor.diagnostics(path.resolve().as_uri(), bool)
+        assert found.code == "load/yaml-syntax" and found.range.start == t.Position(1, 0)
+    for path, text in texts.items():
+        path.write_text(text, "utf-8")
+    editor.change(kent_uri, kent.read_text("utf-8") + "\n")
+    for path in texts:
+        assert editor.diagnostics(path.resolve().as_uri(), lambda d: not d) == []

@@ -97,8 +97,8 @@ class Checker:
 
     def __init__(self) -> None:
         self.snapshots: dict[Path, Snapshot] = {}
-        # The server checks on a worker thread and answers hovers on another: one check of a
-        # folder at a time, and a hover that arrives meanwhile waits for it.
+        # The server checks on a worker thread and answers hovers on another: one check at a
+        # time (a hover on a folder never checked checks it, after the running one).
         self.lock = threading.Lock()
 
     def check(self, folder: Path, texts: Mapping[Path, str]) -> Snapshot:
@@ -168,15 +168,12 @@ def _run_check(folder: Path, unsaved: Mapping[Path, str]) -> tuple[Policy | None
 
 
 def _by_file(folder: Path, diags: list[Diagnostic]) -> dict[Path, list[Diagnostic]]:
-    """The diagnostics by the (resolved) file they are in, keeping those of this folder's own
-    files and of files outside its policy folder (layers from a search path or a package,
-    the configuration); another jurisdiction's files are its own check's to report. One with
-    no place is put on the folder's ``jurisdiction.yaml``."""
+    """The diagnostics of checking ``folder`` by the (resolved) file they are in; one with no
+    place goes on the folder's ``jurisdiction.yaml``. Every file is kept, a sibling's too: a
+    check reads every jurisdiction of the policy folder, and one that does not load stops it,
+    so the author must see why (the sibling's own check says the same, and is shown once)."""
     out: dict[Path, list[Diagnostic]] = {}
-    root = folder.parent
     for d in diags:
         file = Path(d.span.file).resolve() if d.span else folder / "jurisdiction.yaml"
-        owner = jurisdiction_folder(file)
-        if owner == folder or root not in file.parents:
-            out.setdefault(file, []).append(d)
+        out.setdefault(file, []).append(d)
     return out

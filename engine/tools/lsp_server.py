@@ -119,11 +119,13 @@ class PolicyServer(LanguageServer):
             self.pending[target] = loop.call_later(delay, self.start_check, target)
 
     def dependents(self, folder: Path) -> list[Path]:
-        """The checked jurisdictions that extend the one in ``folder``, directly or not."""
-        snap = self.checker.snapshots.get(folder.resolve())
+        """The checked jurisdictions a change to ``folder`` can change: those of the same
+        policy folder (a check reads them all) and those layered on it from elsewhere."""
+        folder = folder.resolve()
+        snap = self.checker.snapshots.get(folder)
         jid = snap.jid if snap is not None else folder.name
-        return [f for f, s in list(self.checker.snapshots.items())
-                if f != folder.resolve() and jid in s.layers()]  # fmt: skip
+        return [f for f, s in list(self.checker.snapshots.items()) if f != folder
+                and (f.parent == folder.parent or jid in s.layers())]  # fmt: skip
 
     def start_check(self, folder: Path) -> None:
         self.checks.add(task := asyncio.ensure_future(self.run_check(folder)))
