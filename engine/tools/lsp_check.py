@@ -124,8 +124,8 @@ class Checker:
         return found if found is not None else self.check(folder, texts)  # not wait for a check
 
     def diagnostics_for(self, file: Path) -> list[Diagnostic]:
-        """What every check found in ``file``, each problem once (two jurisdictions layered
-        on one parent outside the policy folder both report its problems)."""
+        """What every check found in ``file``, each problem once (the checks of two
+        jurisdictions both report a file of a layer they share, or of one that does not load)."""
         found = [d for s in list(self.snapshots.values()) for d in s.diagnostics.get(file, [])]
         return list(dict.fromkeys(found))
 

@@ -30,6 +30,7 @@ from engine.tools.lsp_text import Text
 
 DELAY = 0.3  # seconds of quiet after a keystroke before the policy is checked again
 OUTSIDE = "lsp/outside-policy"
+KEPT_TEXTS = 8  # files whose line tables are kept (see ``text_of``)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -57,7 +58,7 @@ class PolicyServer(LanguageServer):
         self.checks: set[asyncio.Future[None]] = set()
         self.sent: dict[Path, list[t.Diagnostic]] = {}
         self.uris: dict[Path, str] = {}  # open files: the URI the client calls each
-        self.kept_text: tuple[Path, Text] | None = None
+        self.kept_texts: dict[Path, Text] = {}
         self.read_now: dict[Path, str | None] | None = None
         # One worker: checks run one at a time, off the thread that answers hovers.
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="ordinance-check")
@@ -74,9 +75,9 @@ class PolicyServer(LanguageServer):
         return out
 
     def text_of(self, file: Path) -> Text | None:
-        """A file's text as the editor has it (open) or as it is on disk. The last one asked
-        for is kept with its line tables: publishing a thousand problems of one large file
-        must not split it a thousand times."""
+        """A file's text as the editor has it (open) or as it is on disk. The last few asked
+        for are kept with their line tables: publishing a thousand problems of one large file
+        (each related to a place in another) must not split it a thousand times."""
         uri = self.uris.get(file)
         source: str | None
         if uri is not None and uri in self.workspace.text_documents:
@@ -89,11 +90,13 @@ class PolicyServer(LanguageServer):
             source = read_text(file)
         if source is None:
             return None
-        kept = self.kept_text
-        if kept is None or kept[0] != file or kept[1].text != source:
-            units = self.workspace.position_codec.client_num_units
-            kept = self.kept_text = file, Text(source, units)
-        return kept[1]
+        kept = self.kept_texts.pop(file, None)
+        if kept is None or kept.text != source:
+            kept = Text(source, self.workspace.position_codec.client_num_units)
+        self.kept_texts[file] = kept  # the most recent last
+        while len(self.kept_texts) > KEPT_TEXTS:
+            del self.kept_texts[next(iter(self.kept_texts))]
+        return kept
 
     def opened(self, uri: str) -> Path | None:
         path = to_fs_path(uri)
@@ -107,7 +110,7 @@ class PolicyServer(LanguageServer):
 
     def schedule(self, file: Path, delay: float, closed: bool = False) -> None:
         """Check the jurisdiction ``file`` belongs to after ``delay`` seconds of quiet (each
-        new change restarts the wait), then the open jurisdictions layered on it."""
+        new change restarts the wait), and the checked ones a change to it can change."""
         folder = jurisdiction_folder(file)
         if folder is None:
             self.publish_outside(file, closed)
@@ -153,6 +156,7 @@ class PolicyServer(LanguageServer):
             self.read_now = None
 
     def publish_each(self, files: set[Path]) -> None:
+        """What every check found in each file, the same problem once."""
         for file in sorted(files):
             found = [self.to_lsp(d, file) for d in self.checker.diagnostics_for(file)]
             if self.sent.get(file, []) == found:
