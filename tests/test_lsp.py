@@ -196,6 +196,28 @@ def test_definition_of_a_kent_reference_lands_in_the_generic_layer(editor: Edito
     assert ruleset.range.start.line == line_of(KENT / "rulesets.yaml", "  kcc-permit-expiration:")
 
 
+def test_extends_and_citations_are_followed_and_completed(editor: Editor) -> None:
+    jur = ROOT / "policy" / "kent" / "jurisdiction.yaml"
+    text = jur.read_text("utf-8")
+    uri = editor.open(jur)
+    where = position(text, "extends: generic", len("extends: gen"))
+    [parent] = editor.ask("definition", uri, *where)
+    generic = ROOT / "policy" / "generic" / "jurisdiction.yaml"
+    assert parent.uri == generic.as_uri()
+    assert parent.range.start == t.Position(line_of(generic, "id: generic"), 4)
+    assert editor.ask("hover", uri, *where).contents.value.startswith("**jurisdiction** `generic`")
+    kent = KENT_FILE.read_text("utf-8")
+    typed = kent.replace("section: IBC 105.5\n", "section: IBC 105.\n", 1)
+    file_uri = editor.open(KENT_FILE, typed)
+    line, col = position(typed, "section: IBC 105.\n", len("section: IBC 105."))
+    items = editor.ask("completion", file_uri, line, col).items
+    assert {"IBC 105.3.2", "IBC 105.5"} <= {i.label for i in items}
+    assert all(i.label.startswith("IBC 105.") for i in items)
+    edit = items[0].text_edit
+    assert isinstance(edit, t.TextEdit) and edit.range.start == t.Position(line, col - 8)
+    assert editor.ask("hover", file_uri, line, col - 2) is None  # `IBC 105.` is no section
+
+
 def test_completion_offers_fact_ids_dsl_functions_and_rulesets(editor: Editor) -> None:
     text = KENT_FILE.read_text("utf-8")
     typed = text.replace(KENT_WHEN, "when: permit.iss", 1)
