@@ -103,8 +103,13 @@ class Text:
 
     def line_around(self, offset: int) -> tuple[str, int]:
         """At most ``WINDOW`` characters of the line on each side of ``offset``, and where
-        ``offset`` is in that piece."""
-        start = max(self.text.rfind("\n", 0, offset) + 1, offset - WINDOW)
+        ``offset`` is in that piece.
+
+        >>> Text("a: x\\rb: permit.code\\r\\n").line_around(8)
+        ('b: permit.code', 3)
+        """
+        start = max(self.text.rfind("\n", 0, offset), self.text.rfind("\r", 0, offset)) + 1
+        start = max(start, offset - WINDOW)
         ends = [i for i in (self.text.find("\n", offset), self.text.find("\r", offset)) if i >= 0]
         end = min([*ends, len(self.text), offset + WINDOW])
         return self.text[start:end], offset - start
