@@ -303,6 +303,13 @@ def test_city_hover_definition_and_completion_reach_the_installed_layer(
     assert fact.range.start.line == line_of(GENERIC / "facts.yaml", "  permit.issued_on:")
     [section] = editor.ask("definition", uri, *position(text, "section: IBC 105.5", 12))
     assert section.uri == (GENERIC / "ibc.yaml").as_uri()
+    typed = text.replace(CITY_VALUE, 'value: if in_force("IBC 105.3.2") then as_of else as_of', 1)
+    editor.change(uri, typed)
+    where = position(typed, '"IBC 105.3.2"', 3)
+    [cited] = editor.ask("definition", uri, *where)
+    assert cited.range.start.line == line_of(GENERIC / "ibc.yaml", "citation: IBC 105.3.2")
+    assert editor.ask("hover", uri, *where).contents.value.startswith("**IBC 105.3.2**")
+    editor.change(uri, text)
     line, col = position(text, CITY_VALUE, len("value: permit.iss"))
     labels = [i.label for i in editor.ask("completion", uri, line, col).items]
     assert labels == ["permit.issued", "permit.issued_on"]

@@ -25,6 +25,8 @@ _LSP_BREAK = re.compile("\r\n|\r|\n")
 # A fact or rule id, a DSL function or a ruleset name: dotted names, `-` allowed after the
 # first character (ruleset names); what the cursor is on is taken from the line around it.
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")
+_QUOTED = re.compile(r'"([^"\\\n]*)"')  # a DSL string literal (no escapes in a citation)
+_CITATION = re.compile(r"[A-Z][A-Za-z]*\s+\d")  # `IBC 105.5`, `KCC 14.01.030.D`, not `IBC`
 WINDOW = 400  # characters each side of the cursor that are looked at (a line can be 8 MiB)
 
 Units = Callable[[str], int]  # how many of the client's code units a text is
@@ -173,6 +175,10 @@ def target_at(text: str, offset: int) -> Target | None:
     if found is not None:
         return found
     piece, at = Text(text).line_around(offset)
+    for quoted in _QUOTED.finditer(piece):  # `in_force("IPMC 604")`: a citation in a string
+        if quoted.start() < at < quoted.end() and _CITATION.match(quoted.group(1)):
+            return Target("citation", " ".join(quoted.group(1).split()),
+                          offset - at + quoted.start(1), offset - at + quoted.end(1))  # fmt: skip
     word = word_at(piece, at)
     if word is None:
         return None
