@@ -29,9 +29,13 @@ def docs_link(code: str) -> str:
     >>> docs_link("graph/cycle") if not DOCS_URL else "docs/diagnostics.md (graph/cycle)"
     'docs/diagnostics.md (graph/cycle)'
     """
-    if DOCS_URL:
-        return f"{DOCS_URL}/reference/diagnostics/{code.replace('/', '-')}/"
-    return f"docs/diagnostics.md ({code})"
+    return docs_url(code) or f"docs/diagnostics.md ({code})"
+
+
+def docs_url(code: str) -> str | None:
+    """The address of the code's page on the documentation site, when ORDINANCE_DOCS_URL says
+    where the site is (an editor follows it from the diagnostic)."""
+    return f"{DOCS_URL}/reference/diagnostics/{code.replace('/', '-')}/" if DOCS_URL else None
 
 
 @dataclass(frozen=True)

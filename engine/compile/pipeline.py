@@ -96,7 +96,7 @@ def _find_layers(result: Compiled, out: Collector) -> None:
             out.add("policy/layer-package", problem, child.origin.doc.span(("extends",)),
                     severity="warning", help="uninstall the package you do not mean")  # fmt: skip
         if found is None:
-            continue  # `_chain` reports it, with where it looked
+            continue  # `layer_chain` reports it, with where it looked
         parent = read_jurisdiction(found.folder, out, package=found.package,
                                    expected=pid if found.package else None)  # fmt: skip
         if parent is None:
@@ -116,7 +116,7 @@ def _compile_jurisdiction(
     for rev in jur.revisions:
         if not rev.encoded or rev.id not in jur.content:
             continue
-        chain = _chain(jurisdictions, jur, rev, out, finder)
+        chain = layer_chain(jurisdictions, jur, rev, out, finder)
         if chain is None:
             continue
         layered = apply_layers(chain, out)
@@ -125,15 +125,15 @@ def _compile_jurisdiction(
             compiled[(jur.id, rev.id)] = program
 
 
-def _chain(
+def layer_chain(
     jurisdictions: dict[str, JurisdictionDef],
     jur: JurisdictionDef,
     rev: RevisionInfo,
     out: Collector,
     finder: LayerFinder,
 ) -> list[tuple[JurisdictionDef, RevisionInfo]] | None:
-    """The layers under ``jur`` at ``rev``: each parent at its revision in force on the date
-    ``rev`` takes effect."""
+    """The layers under ``jur`` at ``rev``, root first: each parent at its revision in force on
+    the date ``rev`` takes effect (None, reported in ``out``, when the chain is broken)."""
     chain = [(jur, rev)]
     seen = {jur.id}
     day = rev.effective_on

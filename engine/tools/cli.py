@@ -474,10 +474,11 @@ def docs_build_cmd(
 
 def _register_groups() -> None:
     """The commands that live in their own modules: certificates and keys, serve, replay,
-    tokens."""
+    tokens, the language server."""
     from engine.tools import (
         certificate_cli,
         fmt,
+        lsp_cli,
         mutate_cli,
         replay_cli,
         revision_cli,
@@ -492,6 +493,7 @@ def _register_groups() -> None:
     certificate_cli.register(main, _echo, _guarded, policy_option, _parse_date)
     scaffold.register(main, _echo, _guarded, _parse_date)
     serve_cli.register(main, _guarded, policy_option)
+    lsp_cli.register(main, _guarded)
     replay_cli.register(main, _echo, _guarded, policy_option)
     token_cli.register(main, _echo, _guarded)
 

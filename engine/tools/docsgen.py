@@ -38,10 +38,11 @@ from engine.tools.site_examples import (
 )
 from engine.tools.site_output import write_site
 
-HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md", "security.md")  # from docs/
+HAND_WRITTEN = ("architecture.md", "dsl.md", "diagnostics.md", "lsp.md", "security.md")  # docs/
 WRITING = (
     "A case file",
     "Writing a policy file",
+    "Using the language server",
     "Fee schedules",
     "Adding a jurisdiction",
     "Adding a golden case",
