@@ -14,6 +14,7 @@ import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
@@ -24,6 +25,11 @@ from engine.values import to_words
 
 if TYPE_CHECKING:
     from engine.render import RenderContext
+
+# rich reads its table of character widths the first time it measures a character outside
+# ASCII (an em dash in a title). Read it with this module, so that rendering a case imports
+# nothing (tests/test_architecture.py holds the run path to that) and no case pays for it.
+cell_len("\u2014")
 
 STEP_MARKS = {
     "done": "[x]",
