@@ -22,14 +22,14 @@ FIXTURE = ROOT / "tests" / "fixtures" / "coverage"
 # - conditions (3, two outcomes each): `permit.code == "IBC"` taken only; `building.stories > 3`
 #   not taken (TOWN-1) and taken (TOWN-2); `inspection.requested` not taken only → 4/6
 # - definitions (4): all won but inspection.required → 3/4
-# - fee items (2, charged and not): base charged only; stories not charged (TOWN-1, two stories)
-#   and charged (TOWN-2) → 3/4
+# - fee items: base has no `when:` and no quantity, so it is charged whenever the fee is (one
+#   outcome, charged); stories not charged (TOWN-1, two stories) and charged (TOWN-2) → 3/3
 # - amendments (2): TC 1.01's substitution (its rule won) and TC 1.02's repeal of MC 1.02
 #   (notice.required, which MC 1.02 defined, determined by TC 1.03 in TOWN-2) → 2/2
 # - procedure steps (1): `request` is ready in TOWN-2 (no inspection requested yet) → 1/1
-# 16 of 21 for the town; the model's own case reaches its 2 sections and 2 definitions, 4/4;
-# 20 of 25 in all, 80%.
-TOWN = {"section": (3, 4), "condition": (4, 6), "definition": (3, 4), "fee item": (3, 4),
+# 16 of 20 for the town; the model's own case reaches its 2 sections and 2 definitions, 4/4;
+# 20 of 24 in all, 83.33%.
+TOWN = {"section": (3, 4), "condition": (4, 6), "definition": (3, 4), "fee item": (3, 3),
         "amendment": (2, 2), "step": (1, 1)}  # fmt: skip
 
 THIRD = """\
@@ -94,12 +94,12 @@ def test_percentages_are_the_hand_count(city: Path) -> None:
     kinds = town["kinds"]
     assert isinstance(kinds, dict)
     assert {k: (v["reached"], v["outcomes"]) for k, v in kinds.items()} == TOWN
-    assert (town["reached"], town["outcomes"], town["percent"]) == (16, 21, 76.19)
+    assert (town["reached"], town["outcomes"], town["percent"]) == (16, 20, 80.0)
     assert suite(data, "model/m1")["percent"] == 100.0
-    assert data["total"] == {"reached": 20, "outcomes": 25, "percent": 80.0}
+    assert data["total"] == {"reached": 20, "outcomes": 24, "percent": 83.33}
     _, out, _ = run("--coverage")
-    assert "town/r1: 76.2% (16/21), 2 case(s)" in out
-    assert out.rstrip().endswith("total: 80.0% (20/25)")
+    assert "town/r1: 80.0% (16/20), 2 case(s)" in out
+    assert out.rstrip().endswith("total: 83.3% (20/24)")
 
 
 def test_a_condition_exercised_one_way_counts_one_outcome_of_two(city: Path) -> None:
@@ -118,12 +118,12 @@ def test_a_condition_exercised_one_way_counts_one_outcome_of_two(city: Path) -> 
 
 
 def test_fail_under_exits_1_below_and_0_at_or_above(city: Path) -> None:
-    code, _, err = run("--coverage", "--fail-under", "80.01")
+    code, _, err = run("--coverage", "--fail-under", "83.34")
     assert code == 1
-    assert "error[cli/coverage-under]" in err and "20 of 25 outcomes (80.0%)" in err
-    assert run("--coverage", "--fail-under", "80")[0] == 0  # exactly at the threshold
+    assert "error[cli/coverage-under]" in err and "20 of 24 outcomes (83.3%)" in err
+    assert run("--coverage", "--fail-under", "83.33")[0] == 0  # 2000/24 is not under it
     assert run("--coverage", "--fail-under", "79")[0] == 0
-    assert run("--fail-under", "80.01")[0] == 1  # the threshold asks for the report
+    assert run("--fail-under", "83.34")[0] == 1  # the threshold asks for the report
 
 
 def test_the_project_sets_its_own_threshold(city: Path) -> None:
@@ -145,11 +145,11 @@ def test_a_golden_case_for_the_section_raises_coverage_and_removes_it(city: Path
     town = suite(after, "town/r1")
     assert town["never_exercised"] == []
     # TC 3.01 is decided (section, definition), `inspection.requested` is taken and
-    # `permit.code == "IBC"` not taken: 4 more outcomes, 20 of 21 for the town.
-    assert (town["reached"], town["outcomes"]) == (20, 21)
+    # `permit.code == "IBC"` not taken: 4 more outcomes, all 20 of the town's.
+    assert (town["reached"], town["outcomes"]) == (20, 20)
     total = after["total"]
     assert isinstance(total, dict) and isinstance(before["total"], dict)
-    assert (total["reached"], total["percent"]) == (24, 96.0) > (before["total"]["reached"], 80)
+    assert (total["reached"], total["percent"]) == (24, 100.0) > (before["total"]["reached"], 83)
     _, out, _ = run("--coverage")
     assert "sections never exercised" not in out.split("town/r1")[1]
 
@@ -219,7 +219,7 @@ def test_a_new_city_from_init_passes_its_own_threshold_in_ci(
     made = CliRunner().invoke(main, ["init", "springfield", "--effective", "2025-01-01"])
     assert made.exit_code == 0, made.stderr
     city = tmp_path / "springfield"
-    assert "coverage_fail_under = 25" in (city / "ordinance.toml").read_text("utf-8")
+    assert "coverage_fail_under = 20" in (city / "ordinance.toml").read_text("utf-8")
     workflow = (city / ".github" / "workflows" / "ordinance.yml").read_text("utf-8")
     assert "ordinance test --junit test-results.xml --coverage --format markdown" in workflow
     monkeypatch.chdir(city)

@@ -48,6 +48,13 @@ class Unit:
     where: str  # file:line of the rule, condition, item, amending section or step
     label: str  # what it is, for people: the condition as written, the rule id, …
     rules: tuple[tuple[str, str], ...] = ()  # a section's rules: (id, file:line)
+    # The outcomes a case can give this unit, when fewer than its kind's: a fee item with no
+    # `when:` and no quantity is charged whenever its schedule decides, never "not charged".
+    only: tuple[str, ...] | None = None
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        return self.only if self.only is not None else KINDS[self.kind]
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,8 @@ class SuiteCoverage:
     def counts(self, kind: str | None = None) -> tuple[int, int]:
         """(outcomes reached, outcomes there are), of one kind or of all."""
         units = [u for u in self.units if kind is None or u.kind == kind]
-        total = sum(len(KINDS[u.kind]) for u in units)
-        return sum(len(self.hits.get(u.key, ())) for u in units), total
+        total = sum(len(u.outcomes) for u in units)
+        return sum(len(self.hits.get(u.key, set()) & set(u.outcomes)) for u in units), total
 
     def missed(self, kind: str) -> list[Unit]:
         """The units of ``kind`` no case exercised in any way, in file order."""
@@ -127,8 +134,10 @@ def build_units(cp: CompiledPolicy) -> list[Unit]:
                     units.append(Unit("condition", key, cite, located(w.span()),
                                       " ".join(w.text.split())))  # fmt: skip
             for item in _fee_items(rule, i):
+                always = item.when is None and item.quantity is None
                 units.append(Unit("fee item", f"{rid}#{i}/{item.id}", item.citation or v.citation,
-                                  located(item.origin.span()), f"{rid}: {item.id}"))  # fmt: skip
+                                  located(item.origin.span()), f"{rid}: {item.id}",
+                                  only=("charged",) if always else None))  # fmt: skip
     for pid, proc in cp.procedures.items():
         for cs in proc.steps:
             where = located(cs.step.origin.span())
@@ -288,19 +297,25 @@ class Tracker:
         self.suite.hits.setdefault(key, set()).add(outcome)
 
     def _conditions(self, rid: str, rule: CompiledRule, env: dict[str, Any]) -> None:
-        """Each condition of each definition, evaluated in the case's environment (every rule
-        it may read is decided there already): true is taken, false or null (a rule that did
-        not apply) not taken, unknown neither."""
+        """Each condition the case gets to, evaluated in its environment (every rule it may
+        read is decided there already): true is taken, false or null (a rule that did not
+        apply) not taken, unknown neither. A case gets to a condition when those before it in
+        its definition hold, as `and` reads them: a rule's `when:` under a section `when:`
+        that is false says nothing of the rule. Every definition is looked at, tried first or
+        not, so that the last of a chain of codes (`permit.code == "IMC"`) is seen not taken
+        by a case under another code, which is what a test of that definition asks."""
         for i, v in enumerate(rule.variants):
             for j, (_, fn) in enumerate(v.when_parts):
                 try:
                     w = fn(env)
                 except (ArithmeticError, ValueError):  # past the calendar: neither way
-                    continue
+                    break
                 if w is True:
                     self._hit(condition_key(rid, i, v, j), "taken")
-                elif w is False or w is None:
+                    continue
+                if w is False or w is None:
                     self._hit(condition_key(rid, i, v, j), "not taken")
+                break
 
     def _fees(self, rid: str, rule: CompiledRule, pick: int, env: dict[str, Any]) -> None:
         """The items of the winning fee schedule, charged or not. Its lines are computed again

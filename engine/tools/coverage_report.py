@@ -36,7 +36,7 @@ def _pct(reached: int, outcomes: int) -> str:
 
 def gaps(suite: SuiteCoverage, unit: Unit) -> list[str]:
     """The outcomes of ``unit`` no case reached (``taken``, ``not charged``, …)."""
-    return [o for o in KINDS[unit.kind] if o not in suite.hits.get(unit.key, ())]
+    return [o for o in unit.outcomes if o not in suite.hits.get(unit.key, ())]
 
 
 def _partial(suite: SuiteCoverage) -> list[tuple[Unit, list[str]]]:
