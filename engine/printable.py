@@ -100,6 +100,17 @@ def md_code(text: str) -> str:
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
+def md_cell_code(text: str) -> str:
+    """``md_code`` for a table cell of GitHub's Markdown (a CI job summary), where a ``|``
+    ends the cell even inside a code span unless it is escaped; GitHub shows ``\\|`` there as
+    ``|``.
+
+    >>> md_cell_code('permit.code == "A|B"')
+    '`permit.code == "A\\\\|B"`'
+    """
+    return md_code(text).replace("|", "\\|")
+
+
 def md_fence(text: str, info: str) -> list[str]:
     """Text as a fenced code block, its fence longer than any run of backticks inside it."""
     fence = "`" * max(3, _longest_run(text) + 1)

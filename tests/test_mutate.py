@@ -43,9 +43,12 @@ TC2 = {("boundary", "permit.valuation > $10,000", "permit.valuation >= $10,000")
 
 
 @pytest.fixture
-def town(tmp_path: Path) -> Path:
-    """A copy of the fixture town that a test may add cases and annotations to."""
+def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the fixture town that a test may add cases and annotations to, run from its
+    folder (so no project configuration above it, such as this repository's thresholds,
+    applies)."""
     shutil.copytree(FIXTURE, tmp_path / "town")
+    monkeypatch.chdir(tmp_path / "town")
     return tmp_path / "town"
 
 

@@ -25,6 +25,7 @@ from engine.render import RENDERERS, RenderContext
 from engine.run.catalogue import decision_rows, fact_rows
 from engine.tools.check_scope import check_summary, jurisdiction_of, located_in
 from engine.tools.cli_common import (
+    PERCENT,
     _compiled,
     _echo,
     _guarded,
@@ -241,7 +242,7 @@ def check_cmd(policy_path: Path | None, fmt: str, policy_dir: Path | None) -> No
 @click.option("--coverage", is_flag=True, help="Also report, per jurisdiction and revision, "
               "the sections, conditions, definitions, fee items, amendments and procedure "
               "steps the cases exercise, and the sections none does.")  # fmt: skip
-@click.option("--fail-under", type=click.FloatRange(0, 100), default=None, metavar="PERCENT",
+@click.option("--fail-under", type=PERCENT, default=None, metavar="PERCENT",
               help="Exit 1 when the total coverage is below PERCENT (implies --coverage; "
               "default: `coverage_fail_under` of the project's configuration).")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(list(COVERAGE_FORMATS)), default=None,
@@ -296,6 +297,11 @@ def test_cmd(paths: tuple[Path, ...], pattern: str | None, junit: Path | None, l
     low = False
     if measure is not None:
         threshold = project.coverage_fail_under if fail_under is None else fail_under
+        if threshold is not None and not outcomes:  # a CI step pointed at the wrong folder
+            _echo("error[cli/no-case-selected]: no golden case ran, so there is no coverage "
+                  f"to reach {threshold:g}%\n   = help: give the folder of the golden cases "
+                  "(cases with an `expect:` block)", err=True)  # fmt: skip
+            sys.exit(1)
         low = _report_coverage(measure.suites(not paths and pattern is None), fmt or "text",
                                threshold)  # fmt: skip
     sys.exit(0 if passed == len(outcomes) and not low else 1)

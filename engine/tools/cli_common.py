@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import sys
 import traceback
@@ -166,3 +167,19 @@ def _only_jurisdiction(policy: Policy) -> str:
         return leaves[0]
     raise click.UsageError("name the jurisdiction with --jurisdiction: one of "
                            + ", ".join(sorted(compiled)))  # fmt: skip
+
+
+class Number(click.FloatRange):
+    """A number in a range, and a number: click's FloatRange lets `nan` through (every
+    comparison with it is false, so `--fail-under nan` would turn the threshold off)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:  # fmt: skip
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
+PERCENT = Number(0, 100)
+SECONDS = Number(min=0)  # `inf`: no limit (written as null in the JSON report)

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from engine.printable import md_code, md_text, one_line
+from engine.printable import md_cell_code, md_code, md_text, one_line
 from engine.tools.coverage import KINDS, SuiteCoverage, Unit, percent
 
 PLURAL = {"section": "sections", "condition": "conditions", "definition": "definitions",
@@ -163,8 +163,9 @@ def _markdown_gaps(s: SuiteCoverage) -> list[str]:
     if partial:
         lines += ["", "| not exercised every way | section | where | never |", "|---|---|---|---|"]
     for u, g in partial:
-        lines.append(f"| {md_text(u.kind)} {md_code(u.label)} | {md_text(u.citation or '')} | "
-                     f"{md_code(u.where)} | {md_text(', '.join(g))} |")  # fmt: skip
+        lines.append(f"| {md_text(u.kind)} {md_cell_code(u.label)} | "
+                     f"{md_text(u.citation or '')} | {md_cell_code(u.where)} | "
+                     f"{md_text(', '.join(g))} |")  # fmt: skip
     return [*lines, ""] if lines else []
 
 

@@ -48,7 +48,7 @@ from engine.model import (
     Silence,
     StepDef,
 )
-from engine.run.program import CompiledPolicy, CompiledRule
+from engine.run.program import CompiledPolicy, CompiledRule, Variant
 
 OPERATORS = ("boundary", "shift", "threshold", "drop-when", "negate", "connective", "reorder",
              "remove-amendment")  # fmt: skip
@@ -167,8 +167,13 @@ def _rules(content: RevisionContent
             yield (rule, _cite(sec, rule), (rule.mutation, sec.mutation),
                    _put_in_section(sec, k, put_sec))  # fmt: skip
     for name, rules in sorted(content.rulesets.items()):
+        # A ruleset's rules are the law of the sections that use it (KCC 14.01.030.D and
+        # .040.D both `use:` the permit rules): cited by those sections, silenced by them too.
+        users = [sec for sec in content.sections if name in sec.use]
         for k, rule in enumerate(rules):
-            yield rule, f"ruleset `{name}`", (rule.mutation,), _put_in_ruleset(content, name, k)
+            cite = ", ".join(_cite(sec, rule) for sec in users) or f"ruleset `{name}`"
+            silences = (rule.mutation, *(sec.mutation for sec in users))
+            yield rule, cite, silences, _put_in_ruleset(content, name, k)
 
 
 def _holders(content: RevisionContent) -> Iterator[_Holder]:
@@ -317,7 +322,7 @@ def source_mutants(layer: str, revision: str, content: RevisionContent,
                          _silence(h.silences, op), h.put(new))  # fmt: skip
         if h.droppable:
             yield Mutant("drop-when", layer, revision, h.citation, e.span(),
-                         f"when: {' '.join(e.text.split())}", "(no condition)",
+                         _short(f"when: {' '.join(e.text.split())}"), "(no condition)",
                          _silence(h.silences, "drop-when"), h.put(None))  # fmt: skip
     yield from _fee_bounds(layer, revision, content)
     for i, sec in enumerate(content.sections):
@@ -367,11 +372,20 @@ def reorder_mutants(cp: CompiledPolicy, layers: frozenset[str]) -> Iterator[Muta
             sec = a.section.defined_by
             first, then = _definition(a.citation, a.rule), _definition(b.citation, b.rule)
             layer = a.section.jurisdiction
-            yield Mutant("reorder", layer, _revision_of(cp, layer), a.citation,
+            # Cited as the section that defines it is (the amending one, as its other mutants
+            # are), not as the result cites it ("IBC 105.5 as amended by ..."), so that
+            # --sections and the report's headings find it with them.
+            yield Mutant("reorder", layer, _revision_of(cp, layer), _cite(sec, a.rule),
                          a.rule.origin.span("id"), f"`{rid}`: {first}, then {then}",
                          f"{then}, then {first}",
-                         _silence((a.rule.mutation, sec.mutation), "reorder"),
+                         _silence(_over(a) + _over(b), "reorder"),
                          swap=(rid, a.rule, b.rule))  # fmt: skip
+
+
+def _over(v: Variant) -> tuple[Silence | None, ...]:
+    """The annotations over a compiled definition: its rule's and its section's."""
+    sec = v.section.defined_by
+    return (v.rule.mutation, sec.mutation if sec is not None else None)
 
 
 def _definition(citation: str, rule: RuleDef) -> str:

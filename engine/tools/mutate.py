@@ -92,12 +92,16 @@ def golden_cases(policy: Policy, paths: Iterable[Path]) -> tuple[list[Golden], l
     """The golden cases under ``paths`` that pass on ``policy`` as it is. A case that fails
     already cannot tell a mutant apart; it is left out and said (``ordinance test`` says why)."""
     cases, left_out = [], []
-    for path in find_case_files(list(paths)):
+    missing = [p for p in paths if not p.exists()]
+    left_out += [f"{p}: no such file or folder" for p in missing]
+    for path in find_case_files([p for p in paths if p.exists()]):
         try:
             case = read_case(path)
-            if not case.expect or expect_problems(case) or misfiled(policy, case, path):
-                if case.expect:
-                    left_out.append(f"{path}: its expect: block has problems")
+            if not case.expect:
+                continue
+            problems = expect_problems(case) or misfiled(policy, case, path)
+            if problems:
+                left_out.append(f"{path}: {problems[0].message} ({problems[0].code})")
                 continue
             pinned = pinned_revision(policy, case, path)
             result = evaluate_pinned(policy, case, pinned, explain=False)
@@ -137,7 +141,10 @@ def enumerate_mutants(policy: Policy, layers: Iterable[str] | None = None,
 
 
 def _cited(citation: str, prefix: str) -> bool:
-    return citation == prefix or citation.startswith((prefix + ".", prefix + " "))
+    """Whether a mutant cited ``citation`` (the sections that use a ruleset, joined by commas)
+    is in the section ``prefix`` or one of its subsections."""
+    return any(c == prefix or c.startswith((prefix + ".", prefix + " "))
+               for c in citation.split(", "))  # fmt: skip
 
 
 def _keys_holding(policy: Policy, layer: str, revision: str) -> list[Key]:
@@ -207,7 +214,8 @@ def _swapped(rule: CompiledRule, i: int) -> CompiledRule:
 
 def _decides_alike(a: CompiledPolicy, b: CompiledPolicy) -> bool:
     """Whether two compilations hold the same definitions of every rule, in the same order and
-    cited alike, and the same procedure steps: then no case can be decided differently. This
+    cited alike, the same procedure steps and every section in the same status: then no case
+    can be decided differently. This
     is what removing an amendment that only rewords a section does (no test could notice it,
     so it is not a mutant)."""
 
@@ -216,7 +224,9 @@ def _decides_alike(a: CompiledPolicy, b: CompiledPolicy) -> bool:
                         for v in r.variants]) for rid, r in cp.rules.items()]  # fmt: skip
         steps = [(pid, id(p.procedure), [(id(s.step), s.citation) for s in p.steps])
                  for pid, p in cp.procedures.items()]  # fmt: skip
-        return tuple(rules), tuple(steps)
+        # `in_force("IPMC 604")` reads a section's status, which a repeal or deletion sets.
+        statuses = sorted((c, sec.status) for c, sec in cp.layered.sections.items())
+        return tuple(rules), tuple(steps), tuple(statuses)
 
     return shape(a) == shape(b)
 
@@ -245,10 +255,12 @@ def noticed(policy: Policy, changed: dict[Key, CompiledPolicy], cases: list[Gold
 
 
 def run(policy: Policy, mutants: list[Mutant], cases: list[Golden], *, budget: float,
-        seed: int, left_out: list[str] | None = None,
+        seed: int, left_out: list[str] | None = None, every: list[Mutant] | None = None,
         clock: Callable[[], float] = time.monotonic) -> Report:  # fmt: skip
     """Run ``mutants`` in an order shuffled by ``seed`` until ``budget`` seconds are spent
-    (``clock`` is read once at the start and once before each mutant is started)."""
+    (``clock`` is read once at the start and once before each mutant is started). ``every``
+    is all the mutants of the layers when ``mutants`` is a selection of them (``--sections``):
+    an annotation is unused only if it silences none of those."""
     order = list(mutants)
     random.Random(seed).shuffle(order)
     start = clock()
@@ -272,8 +284,10 @@ def run(policy: Policy, mutants: list[Mutant], cases: list[Golden], *, budget: f
                 by = noticed(policy, changed, cases)
                 outcomes.append(Outcome(m, KILLED if by else SURVIVED, by))
     outcomes.sort(key=lambda o: o.mutant.key)
-    used = {id(m.silenced) for m in mutants if m.silenced is not None}
-    unused = [s for s in _silences(policy, {m.layer for m in mutants}) if id(s) not in used]
+    used = {id(m.silenced) for m in every or mutants if m.silenced is not None}
+    unused = [
+        s for s in _silences(policy, {m.layer for m in every or mutants}) if id(s) not in used
+    ]
     report = Report(outcomes, len(cases), left_out or [], unused, seed, budget)
     report.elapsed = clock() - start
     return report

@@ -10,6 +10,7 @@ give byte-identical output.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from itertools import groupby
@@ -18,7 +19,8 @@ from typing import Any
 
 import click
 
-from engine.printable import md_code, md_text
+from engine.printable import md_cell_code, md_text
+from engine.tools.cli_common import PERCENT, SECONDS
 from engine.tools.mutants import OPERATORS, located
 from engine.tools.mutate import (
     INVALID,
@@ -65,11 +67,15 @@ def render_text(report: Report) -> str:
     if survivors:
         lines += ["", "Survived: no golden case noticed these changes. Add a case that tells "
                   "them apart, or silence one with `mutation:` and a reason.", ""]  # fmt: skip
-    for citation, group in groupby(survivors, key=lambda o: o.mutant.citation):
-        lines.append(citation)
-        for o in group:
-            m = o.mutant
-            lines.append(f"  {m.where}  {m.operator}: {m.before}  →  {m.after}")
+    lines += _by_citation(survivors)
+    silenced = [o for o in report.outcomes if o.status == SILENCED]
+    if silenced:
+        lines += ["", "Silenced by a `mutation:` annotation (not scored):"]
+        for reason, group in groupby(sorted(silenced, key=lambda o: (o.by or "", o.mutant.key)),
+                                     key=lambda o: o.by or ""):  # fmt: skip
+            lines.append(f"  because: {reason}")
+            lines += [f"    {o.mutant.where}  {o.mutant.operator}: {o.mutant.before}  →  "
+                      f"{o.mutant.after}" for o in group]  # fmt: skip
     if report.unused:
         lines += ["", "Annotations that silenced nothing (remove them, or fix `ignore:`):"]
         for s in report.unused:
@@ -79,6 +85,17 @@ def render_text(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _by_citation(outcomes: list[Any]) -> list[str]:
+    """Each citation once, as a heading, with its mutants in file order under it."""
+    lines = []
+    ordered = sorted(outcomes, key=lambda o: (o.mutant.citation, o.mutant.key))
+    for citation, group in groupby(ordered, key=lambda o: o.mutant.citation):
+        lines.append(citation)
+        lines += [f"  {o.mutant.where}  {o.mutant.operator}: {o.mutant.before}  →  "
+                  f"{o.mutant.after}" for o in group]  # fmt: skip
+    return lines
+
+
 def to_json(report: Report) -> dict[str, Any]:
     """The report as data: every mutant in a stable order, nothing that depends on timing
     other than which mutants the budget reached."""
@@ -86,7 +103,7 @@ def to_json(report: Report) -> dict[str, Any]:
     return {
         "version": 1,
         "seed": report.seed,
-        "budget_seconds": report.budget,
+        "budget_seconds": report.budget if math.isfinite(report.budget) else None,
         "golden_cases": report.cases,
         "counts": report.counts,
         "score": None if score is None else round(score, 1),
@@ -127,8 +144,8 @@ def render_markdown(report: Report) -> str:
         lines += ["", "| Section | Where | Change | Before | After |", "|---|---|---|---|---|"]
         for o in survivors:
             m = o.mutant
-            lines.append(f"| {md_text(m.citation)} | {md_code(m.where)} | {m.operator} | "
-                         f"{md_code(m.before)} | {md_code(m.after)} |")  # fmt: skip
+            lines.append(f"| {md_text(m.citation)} | {md_cell_code(m.where)} | {m.operator} | "
+                         f"{md_cell_code(m.before)} | {md_cell_code(m.after)} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -153,12 +170,12 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
     @click.option("--cases", "case_dirs", multiple=True, metavar="DIR",
                   type=click.Path(exists=True, path_type=Path),
                   help="The golden cases (default: the project's tests folder).")  # fmt: skip
-    @click.option("--budget-seconds", "budget", type=click.FloatRange(min=0), default=120.0,
+    @click.option("--budget-seconds", "budget", type=SECONDS, default=120.0,
                   show_default=True, help="Stop starting mutants after this long; the rest "
                   "are reported as not run.")  # fmt: skip
     @click.option("--seed", type=int, default=0, show_default=True,
                   help="The order mutants are sampled in (one seed, one sample).")  # fmt: skip
-    @click.option("--fail-under", type=click.FloatRange(0, 100), default=None, metavar="SCORE",
+    @click.option("--fail-under", type=PERCENT, default=None, metavar="SCORE",
                   help="Exit 1 when the mutation score (percent) is below SCORE (default: "
                   "`mutation_fail_under` of the project's configuration).")  # fmt: skip
     @click.option("--format", "fmt", type=click.Choice(sorted(RENDER)), default="text",
@@ -180,7 +197,8 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         if unknown:
             known = ", ".join(sorted(policy.jurisdictions))
             raise click.UsageError(f"no jurisdiction {', '.join(unknown)} (known: {known})")
-        mutants = enumerate_mutants(policy, jurisdictions or None, sections)
+        every = enumerate_mutants(policy, jurisdictions or None)
+        mutants = enumerate_mutants(policy, jurisdictions or None, sections) if sections else every
         if sections and not mutants:
             raise click.UsageError(f"no mutant in the sections {', '.join(sections)}: check "
                                    "the citations (`ordinance show`)")  # fmt: skip
@@ -188,11 +206,16 @@ def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[An
         cases, left_out = golden_cases(policy, list(case_dirs) or [project.tests])
         if not cases:
             echo("warning: no passing golden case: every mutant survives", err=True)
-        report = run(policy, mutants, cases, budget=budget, seed=seed, left_out=left_out)
+        report = run(policy, mutants, cases, budget=budget, seed=seed, left_out=left_out,
+                     every=every)  # fmt: skip
         echo(RENDER[fmt](report), data=fmt == "json")
         threshold = project.mutation_fail_under if fail_under is None else fail_under
         score = report.score
-        if threshold is not None and (score or 0.0) < threshold:
+        if threshold is not None and score is None:
+            echo(f"error[cli/mutation-under]: no mutant ran and compiled, so there is no "
+                 f"mutation score to reach {threshold:g}%", err=True)  # fmt: skip
+            sys.exit(1)
+        if threshold is not None and score is not None and score < threshold:
             echo(f"error[cli/mutation-under]: the mutation score {_score(report)} is under "
                  f"{threshold:g}%", err=True)  # fmt: skip
             sys.exit(1)
