@@ -224,11 +224,17 @@ def _decides_alike(a: CompiledPolicy, b: CompiledPolicy) -> bool:
                         for v in r.variants]) for rid, r in cp.rules.items()]  # fmt: skip
         steps = [(pid, id(p.procedure), [(id(s.step), s.citation) for s in p.steps])
                  for pid, p in cp.procedures.items()]  # fmt: skip
-        # `in_force("IPMC 604")` reads a section's status, which a repeal or deletion sets.
-        statuses = sorted((c, sec.status) for c, sec in cp.layered.sections.items())
-        return tuple(rules), tuple(steps), tuple(statuses)
+        return tuple(rules), tuple(steps)
 
-    return shape(a) == shape(b)
+    # `in_force("IPMC 604")` reads a section's status, which a repeal or deletion sets; it
+    # holds any section the policy does not know to be in force (as the run time does), so a
+    # section a mutant removes along with its amendment is in force on both sides.
+    def status(cp: CompiledPolicy, citation: str) -> str:
+        sec = cp.layered.sections.get(citation)
+        return "in_force" if sec is None else sec.status
+
+    every = a.layered.sections.keys() | b.layered.sections.keys()
+    return shape(a) == shape(b) and all(status(a, c) == status(b, c) for c in every)
 
 
 def noticed(policy: Policy, changed: dict[Key, CompiledPolicy], cases: list[Golden]) -> str | None:
@@ -279,7 +285,8 @@ def run(policy: Policy, mutants: list[Mutant], cases: list[Golden], *, budget: f
                 outcomes.append(Outcome(m, INVALID, changed))
             elif all(_decides_alike(policy.compiled[k], cp) for k, cp in changed.items()):
                 outcomes.append(Outcome(m, NO_EFFECT, "every rule keeps its definitions and "
-                                        "citations (the change is to the text alone)"))  # fmt: skip
+                                        "citations, every section its status (the change "
+                                        "is to the text alone)"))  # fmt: skip
             else:
                 by = noticed(policy, changed, cases)
                 outcomes.append(Outcome(m, KILLED if by else SURVIVED, by))
