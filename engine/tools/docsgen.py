@@ -350,7 +350,11 @@ def _section_page(cp: CompiledPolicy, sec: EffectiveSection, cases: list[tuple[A
         for rule, variant in defined:
             lines += _rule_block(cp, rule, variant)
         lines += exercise_lines(cp, exercised)
-    examples = [(c, r) for c, r in cases if c.expect and any(
+    # A worked example is a golden case this section decided: a decision id alone is shared by
+    # every code's section (IRC R105.3.2 and IMC 106.3.2 both decide `application.expires_on`),
+    # and an IMC case is no example of the IRC's text.
+    mine = {e.case for e in exercised}
+    examples = [(c, r) for c, r in cases if c.expect and str(c.id) in mine and any(
         d in c.expect for d in decided_by(cp, sec))]  # fmt: skip
     if examples:
         lines += ["## Worked examples", ""]
