@@ -308,12 +308,28 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.isoformat()))
 
 
+def _given(facts: dict[str, Any], prefix: str = "") -> set[str]:
+    """The dotted ids of the facts a case's nested `facts:` gives a value (not null)."""
+    out: set[str] = set()
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            out |= _given(value, f"{prefix}{key}.")
+        elif value is not None:
+            out.add(prefix + key)
+    return out
+
+
 def golden_events(policy: Policy) -> list[dict[str, Any]]:
     """One decide event per golden case, a batch of the Kent ones, and a refusal, as the
-    service records them."""
+    service records them. A golden case that gives a masked fact (a certificate's owner) is
+    left out: its logged input cannot be decided again by design, which the owner case the
+    log adds tests once."""
     events, kent = [], []
+    mask = mask_for(policy)
     for path in sorted(GOLDEN.rglob("*.yaml")):
         c = read_case(path)
+        if _given(c.facts) & mask:
+            continue
         case = {
             k: v
             for k, v in jsonable(

@@ -152,7 +152,7 @@ def _sentence(
     if template is None:
         template = templates.get("determined")
         if template is None:
-            return f"{_label(rule)}: {rule.words(value)}."
+            return _ended(f"{_label(rule)}: {rule.words(value)}")
     return _fill(cp, env, rule, template, value)
 
 
@@ -163,14 +163,25 @@ def _fill(
     template: tuple[tuple[str, str | None], ...],
     value: Any,
 ) -> str:
-    parts = []
+    parts: list[str] = []
     for text, ref in template:
+        if text[:1] == "." and parts and parts[-1].endswith(_ENDS):
+            text = text[1:]  # a value that is a sentence already ends it: no "inspected.."
         parts.append(text)
         if ref == "value":
             parts.append(rule.words(value))
         elif ref is not None:
             parts.append(cp.words_of[ref](env.get(ref)))
     return "".join(parts)
+
+
+_ENDS = (".", "?", "!")
+
+
+def _ended(text: str) -> str:
+    """``text`` as a sentence: a full stop added unless the words given end with one (a
+    permit's special conditions are written as sentences)."""
+    return text if text.endswith(_ENDS) else text + "."
 
 
 def _undetermined(rule: CompiledRule, value: Unknown) -> str:
