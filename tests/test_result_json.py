@@ -41,3 +41,15 @@ def test_what_orjson_refuses_is_still_written(policy: Policy) -> None:
         result.case = odd  # type: ignore[assignment]
         assert result.to_json() == _reference(result)
         assert json.loads(result.to_json())["case"] == odd
+
+
+def test_orjson_writes_every_character_as_json_dumps_does() -> None:
+    """The byte-for-byte promise for any text a case or policy holds: every code point but the
+    surrogates (which no text can hold), in one document, encoded both ways."""
+    import orjson
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    text = ["".join(chars[i : i + 1024]) for i in range(0, len(chars), 1024)]
+    data = {"texts": text, "keys": {t[:3]: t[-3:] for t in text}}
+    assert orjson.dumps(data).decode() == json.dumps(data, ensure_ascii=False,
+                                                     separators=(",", ":"))  # fmt: skip
