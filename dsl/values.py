@@ -95,7 +95,13 @@ class Unknown:
     def merge(self, other: Unknown) -> Unknown:
         if other.needs <= self.needs and self.known is None:
             return self
-        return Unknown(self.needs | other.needs)
+        key = (self.needs, other.needs)
+        found = _MERGED.get(key)
+        if found is None:
+            found = Unknown(self.needs | other.needs)
+            if len(_MERGED) < _MERGED_LIMIT:
+                _MERGED[key] = found
+        return found
 
     def plain(self) -> Unknown:
         """This unknown without what is known of it."""
@@ -109,6 +115,14 @@ class Unknown:
     def __bool__(self) -> bool:
         # Truth-testing an unknown is a bug in the compiler, never a user error.
         raise TypeError("an Unknown value has no truth value")
+
+
+# Merges remembered: a policy's rules read the same facts case after case, so the cases that
+# lack them (most lack the appeal facts) merge the same sets of needs again and again; each
+# such union is made once and its Unknown shared (an Unknown is never changed). Bounded, so no
+# stream of cases grows it without end; past the bound merges are made as before.
+_MERGED: dict[tuple[frozenset[str], frozenset[str]], Unknown] = {}
+_MERGED_LIMIT = 1 << 16
 
 
 def merge_unknowns(values: list[object]) -> Unknown | None:
