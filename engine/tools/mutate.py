@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from dsl import nodes as n
+from dsl.compile import conjoin
 from dsl.parse import parse_expression
 from engine.api import Policy
 from engine.compile.compiler import compile_policy
@@ -206,8 +207,6 @@ def _swapped(rule: CompiledRule, i: int) -> CompiledRule:
     vs[i], vs[i + 1] = vs[i + 1], vs[i]
     parts = [v.when_parts for v in vs]
     dispatch = find_dispatch(parts)
-    from dsl.compile import conjoin
-
     decide = build_decide(parts, [v.value_fn for v in vs], conjoin, dispatch)
     return replace(rule, variants=tuple(vs), decide=decide, dispatch=dispatch)
 
