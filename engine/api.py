@@ -129,6 +129,10 @@ class Policy:
         ...     "facts": {"permit": {"code": "IRC"}}}, ["co.required"])
         {'co.required': False}
         """
+        if as_of is None:
+            found = one.quick_values(self.timeline, case, decisions)
+            if found is not None:
+                return found
         return one.values(one.prepare(self.timeline, case, as_of), decisions)
 
     def values_many(

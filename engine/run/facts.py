@@ -67,7 +67,7 @@ KEY_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-_PLAIN_KEYS = frozenset({"case", "jurisdiction", "as_of", "facts"})
+PLAIN_KEYS = frozenset({"case", "jurisdiction", "as_of", "facts"})
 _ABSENT: Any = object()
 
 
@@ -88,7 +88,7 @@ def case_from_dict(data: dict[str, Any], doc: Document | None = None) -> Case:
     if not (  # the common shape, checked in one expression; anything else in full below
         data.get("jurisdiction").__class__ is str
         and data.get("facts").__class__ is dict
-        and data.keys() <= _PLAIN_KEYS
+        and data.keys() <= PLAIN_KEYS
         and (as_of is _ABSENT or day is not None)
         and ("case" not in data or KEY_TYPES["case"][0](case_id))
     ):

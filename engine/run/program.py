@@ -127,6 +127,10 @@ class CompiledPolicy:
     _plans: dict[frozenset[str], tuple[Plan, dict[str, Unknown]]] = field(default_factory=dict)
     checked_requests: dict[Any, frozenset[str]] = field(default_factory=dict)
     _batch_plans: dict[frozenset[str] | None, tuple[BatchRule, ...]] = field(default_factory=dict)
+    # Per (requested decisions, mode): the generated function (``engine.run.generated``), made
+    # on first use. Never stored: it is rebuilt from the rules in a millisecond.
+    _fast: dict[tuple[frozenset[str] | None, str], Callable[[Any], Any]] = field(
+        default_factory=dict)
 
     def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
         """The part of the plan that the given decisions need, and the facts it reads.

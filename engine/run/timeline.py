@@ -172,9 +172,14 @@ def today(jur: JurisdictionDef) -> dt.date:
 
 def vesting_date(jur: JurisdictionDef, case: Case) -> tuple[str, dt.date] | None:
     """The vesting fact's date when the jurisdiction names one and the case gives it."""
+    return vesting_in(jur, case.facts)
+
+
+def vesting_in(jur: JurisdictionDef, facts: Any) -> tuple[str, dt.date] | None:
+    """``vesting_date`` of a case's ``facts:`` as given."""
     if jur.vesting is None:
         return None
-    node: Any = case.facts
+    node: Any = facts
     for part in jur.vesting[0].split("."):
         node = node.get(part) if isinstance(node, dict) else None
     day = vesting_value(node)
