@@ -293,3 +293,28 @@ def test_well_formed_cases_take_the_generated_way() -> None:
     for cp in POLICY.compiled.values():
         for data in _random_cases(cp, 30, seed=5, keep=0.7):
             assert one.quick_values(POLICY.timeline, data, None) is not None
+
+
+def test_compile_emit_python_prints_what_runs() -> None:
+    """``ordinance compile --emit python`` prints the module the run time compiles: the text
+    compiles, names each constant it uses, is the same run to run, and refuses an unknown
+    decision with its did-you-mean."""
+    from click.testing import CliRunner
+
+    from engine.tools.cli import main
+
+    runner = CliRunner()
+    args = ["compile", "--emit", "python", "-j", "kent", "--decisions", "permit.expired"]
+    first, second = runner.invoke(main, args), runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert first.output == second.output
+    cp = POLICY.compiled[("kent", "ord-4463")]
+    made = generated.generate(cp, frozenset({"permit.expired"}), "values")
+    assert first.output.endswith(made.source)
+    assert f"#   k{len(made.consts) - 1} = 'permit.expired'" in first.output
+    compile(first.output, "<emitted>", "exec")
+    reader = runner.invoke(main, ["compile", "--emit", "python", "-j", "kent", "--part", "reader"])
+    assert reader.exit_code == 0 and "def read(facts, env):" in reader.output
+    wrong = runner.invoke(main, [*args[:-1], "permit.expird"])
+    assert wrong.exit_code == 1
+    assert "case/unknown-decision" in wrong.output and "permit.expired" in wrong.output

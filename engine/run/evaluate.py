@@ -12,6 +12,7 @@ from typing import Any
 
 from dsl.values import Unknown
 from engine.result import Decision, ProcedureResult, StepResult
+from engine.run import generated
 from engine.run.decide import Plan
 from engine.run.decide import run_plan as decide_plan
 from engine.run.program import CompiledPolicy, CompiledRule
@@ -25,6 +26,12 @@ def run_plan(
     """Evaluate the rules (all, or those ``only`` needs). Returns the environment (fact and rule
     values) and, per rule, the index of the definition that decided it (-1: none applied)."""
     env, plan = start_env(cp, facts, as_of, only)
+    fast = generated.cached(cp, only, "plan")
+    if fast is not None:
+        try:
+            return env, fast(env)
+        except (ArithmeticError, ValueError):  # the closures say which rule, and where
+            env, plan = start_env(cp, facts, as_of, only)
     return env, decide_plan(plan, env)
 
 

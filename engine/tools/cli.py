@@ -483,6 +483,7 @@ def _register_groups() -> None:
     tokens, the language server."""
     from engine.tools import (
         certificate_cli,
+        compile_cli,
         fmt,
         lsp_cli,
         mutate_cli,
@@ -496,6 +497,7 @@ def _register_groups() -> None:
     revision_cli.register(main)
     fmt.register(main, _echo, _guarded, policy_option)
     mutate_cli.register(main, _echo, _guarded, policy_option)
+    compile_cli.register(main, _echo, _guarded, policy_option)
     certificate_cli.register(main, _echo, _guarded, policy_option, _parse_date)
     scaffold.register(main, _echo, _guarded, _parse_date)
     serve_cli.register(main, _guarded, policy_option)
