@@ -130,7 +130,8 @@ class CompiledPolicy:
     # Per (requested decisions, mode): the generated function (``engine.run.generated``), made
     # on first use. Never stored: it is rebuilt from the rules in a millisecond.
     _fast: dict[tuple[frozenset[str] | None, str], Callable[[Any], Any]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
 
     def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
         """The part of the plan that the given decisions need, and the facts it reads.

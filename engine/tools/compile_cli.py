@@ -50,9 +50,10 @@ def listing(source: str, consts: tuple[Any, ...] | list[Any], title: str) -> str
     return "\n".join(head) + "\n" + source
 
 
-def register(
-    main: click.Group, echo: Callable[..., None], guarded: Any, policy_option: Any
-) -> None:
+def register(main: click.Group, echo: Callable[..., None], guarded: Callable[[Any], Any],
+             policy_option: Callable[[Any], Any]) -> None:  # fmt: skip
+    """Add ``ordinance compile`` to the ``ordinance`` command."""
+
     @main.command("compile")
     @click.option("--emit", type=click.Choice(["python"]), required=True,
                   help="What to print: the generated Python module.")  # fmt: skip
