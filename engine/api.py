@@ -33,6 +33,7 @@ from engine.run import bulk
 from engine.run import cases as one
 from engine.run.facts import Case
 from engine.run.program import CompiledPolicy
+from engine.run.quick import quick_values
 from engine.run.timeline import Timeline
 
 
@@ -130,7 +131,7 @@ class Policy:
         {'co.required': False}
         """
         if as_of is None:
-            found = one.quick_values(self.timeline, case, decisions)
+            found = quick_values(self.timeline, case, decisions)
             if found is not None:
                 return found
         return one.values(one.prepare(self.timeline, case, as_of), decisions)

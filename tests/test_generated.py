@@ -33,6 +33,7 @@ from engine.run.decide import OutOfRange, run_plan, run_values
 from engine.run.evaluate import start_env
 from engine.run.facts import case_from_dict
 from engine.run.program import CompiledPolicy
+from engine.run.quick import quick_values
 from tests.test_batch import _random_cases
 from tests.test_dsl import CASES, Context, Scope, _completions, _env
 
@@ -289,10 +290,10 @@ def test_well_formed_cases_take_the_generated_way() -> None:
     """Every golden and random case is of the common shape: were the generated reader to
     decline them, the tests above would compare the closures with themselves."""
     for data in GOLDEN_CASES:
-        assert one.quick_values(POLICY.timeline, copy.deepcopy(data), None) is not None
+        assert quick_values(POLICY.timeline, copy.deepcopy(data), None) is not None
     for cp in POLICY.compiled.values():
         for data in _random_cases(cp, 30, seed=5, keep=0.7):
-            assert one.quick_values(POLICY.timeline, data, None) is not None
+            assert quick_values(POLICY.timeline, data, None) is not None
 
 
 def test_compile_emit_python_prints_what_runs() -> None:

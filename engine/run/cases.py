@@ -15,22 +15,13 @@ from dsl.errors import did_you_mean
 from dsl.typesys import Type
 from engine.diagnostics import CaseError, Collector, Diagnostic
 from engine.result import Result, Step
-from engine.run import generated, readers
+from engine.run import generated
 from engine.run.decide import OutOfRange, run_values
 from engine.run.evaluate import build_decisions, run_plan, run_procedures, start_env
 from engine.run.explain import explain_decision
-from engine.run.facts import (
-    EARLIEST,
-    KEY_TYPES,
-    LATEST,
-    PLAIN_KEYS,
-    Case,
-    as_of_date,
-    case_from_dict,
-    shown,
-)
+from engine.run.facts import EARLIEST, LATEST, Case, as_of_date, case_from_dict, shown
 from engine.run.program import CompiledPolicy
-from engine.run.timeline import Basis, Timeline, vesting_in
+from engine.run.timeline import Basis, Timeline
 
 
 class Prepared(NamedTuple):
@@ -99,44 +90,9 @@ def values(prepared: Prepared, decisions: Iterable[str] | None) -> dict[str, Any
         run_values(plan, env)
     except OutOfRange as exc:
         raise placed(cp, case, exc) from None
-    wanted = only if only is not None else cp.public
-    return {rid: env[rid] for rid in wanted}
-
-
-def quick_values(timeline: Timeline, data: Any, decisions: Iterable[str] | None
-                 ) -> dict[str, Any] | None:  # fmt: skip
-    """``values`` of a case given as a dict of the common shape, on generated code from the
-    case's keys to its values (``engine.run.generated``); None for anything else, which the
-    caller then takes the whole way (``prepare`` and ``values``), where it is reported. The
-    answers of the two ways are the same (``tests/test_generated.py``)."""
-    if data.__class__ is not dict or not data.keys() <= PLAIN_KEYS:
-        return None
-    jid, facts, raw = data.get("jurisdiction"), data.get("facts"), data.get("as_of")
-    jur = timeline.jurisdictions.get(jid) if jid.__class__ is str else None
-    if jur is None or facts.__class__ is not dict or raw is None:
-        return None
-    day = as_of_date(raw)
-    if day is None or ("case" in data and not KEY_TYPES["case"][0](data["case"])):
-        return None
-    vest = vesting_in(jur, facts)
-    cp = timeline.on(jur.id, vest[1] if vest else day)
-    if cp is None:
-        return None
-    try:
-        only = checked(cp, decisions)
-    except CaseError:  # reported after the case's own errors, the whole way
-        return None
-    env: dict[str, Any] = dict(cp.missing if only is None else cp.plan_for(only)[1])
-    if not readers.reader(cp)(facts, env):
-        return None
-    env["as_of"] = day
-    fast = generated.cached(cp, only, "values")
-    if fast is None:
-        return None
-    try:
-        return fast(env)  # type: ignore[no-any-return]
-    except (ArithmeticError, ValueError):  # placed by the closures, the whole way
-        return None
+    if only is None:
+        return {rid: env[rid] for rid in cp.public}
+    return {rid: env[rid] for rid, _ in plan if rid in only}  # in evaluation order, as ever
 
 
 def check_arguments(as_of: Any, revision: Any) -> None:

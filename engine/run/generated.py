@@ -64,9 +64,23 @@ def generate(cp: CompiledPolicy, only: frozenset[str] | None, mode: str) -> Gene
     for f, name in fact_local.items():
         em.line(f"{name} = env[{consts.name(f)}]")
     em.line(f"a0 = env[{consts.name('as_of')}]")
-    for rid in rids:
-        _rule(em, cp.rules[rid], index[rid], consts)
-        em.line(f"env[{consts.name(rid)}] = r{index[rid]}")
+    # Explanations read every rule from the environment; values need there only the rules
+    # another rule reads (its closures may).
+    stored = None if mode == "plan" else {
+        r for rid in rids for v in cp.rules[rid].variants for r in v.rules}  # fmt: skip
+    key = _common_dispatch(cp, rids)
+    if key is None:
+        _rules(em, cp, rids, index, None, stored)
+    else:
+        # Rules told apart by one fact's value (a ruleset's sections, one per code) are
+        # decided in one branch per value, each rule's definitions for that value alone.
+        fact, values = key
+        f = local(fact)
+        with em.block(f"if {f}.__class__ is U or {f} not in {consts.name(frozenset(values))}"):
+            _rules(em, cp, rids, index, None, stored)
+        for value in values:
+            with em.block(f"elif {f} == {em.const(value)}"):
+                _rules(em, cp, rids, index, (fact, value), stored)
     if mode == "plan":
         picks = ", ".join(f"{consts.name(rid)}: p{index[rid]}" for rid in rids)
         em.line(f"return {{{picks}}}")
@@ -111,9 +125,36 @@ def _facts_read(cp: CompiledPolicy, rids: Iterable[str]) -> list[str]:
     return list(out)
 
 
-def _rule(em: Emitter, rule: CompiledRule, i: int, consts: Consts) -> None:
+def _common_dispatch(cp: CompiledPolicy, rids: list[str]) -> tuple[str, list[Any]] | None:
+    """The fact that most of the rules dispatch on (at least two), and the values they name."""
+    by: dict[str, dict[Any, None]] = {}
+    count: dict[str, int] = {}
+    for rid in rids:
+        d = cp.rules[rid].dispatch
+        if d is not None:
+            count[d.fact] = count.get(d.fact, 0) + 1
+            by.setdefault(d.fact, {}).update(dict.fromkeys(d.table))
+    if not count or max(count.values()) < 2:
+        return None
+    fact = max(count, key=lambda f: (count[f], f))
+    return fact, list(by[fact])
+
+
+def _rules(em: Emitter, cp: CompiledPolicy, rids: list[str], index: dict[str, int],
+           fixed: tuple[str, Any] | None, stored: set[str] | None) -> None:  # fmt: skip
+    """Each rule in turn, its value stored in the environment when ``stored`` (None: all)
+    holds it: the closures of the rare paths read a rule from there."""
+    for rid in rids:
+        _rule(em, cp.rules[rid], index[rid], em.consts, fixed)
+        if stored is None or rid in stored:
+            em.line(f"env[{em.consts.name(rid)}] = r{index[rid]}")
+
+
+def _rule(em: Emitter, rule: CompiledRule, i: int, consts: Consts,
+          fixed: tuple[str, Any] | None = None) -> None:  # fmt: skip
     """One rule's decision into ``r{i}`` (its value) and ``p{i}`` (its deciding definition), as
-    ``engine.run.decide.build_decide`` decides it."""
+    ``engine.run.decide.build_decide`` decides it. ``fixed``: a fact whose value is known here
+    (the branch of ``generate`` for that value)."""
     em.comment(f"{rule.id}: " + ", ".join(dict.fromkeys(v.citation for v in rule.variants)))
     defs = consts.name(tuple((v.when_fn, v.value_fn) for v in rule.variants))
     every = [(j, [p for p, _ in v.when_parts]) for j, v in enumerate(rule.variants)]
@@ -121,14 +162,17 @@ def _rule(em: Emitter, rule: CompiledRule, i: int, consts: Consts) -> None:
     if d is None:
         _candidates(em, rule, i, every, defs)
         return
-    key = em.locals_of(d.fact)
-    with em.block(f"if {key}.__class__ is U"):  # rare: the reference function decides
-        em.line(f"r{i}, p{i} = {consts.name(rule.decide)}(env)")
 
     def rest(j: int) -> tuple[int, list[n.Node]]:
         parts = every[j][1]
         return j, parts[1:] if d.keyed[j] else parts
 
+    if fixed is not None and fixed[0] == d.fact:
+        _candidates(em, rule, i, [rest(j) for j in d.table.get(fixed[1], d.default)], defs)
+        return
+    key = em.locals_of(d.fact)
+    with em.block(f"if {key}.__class__ is U"):  # rare: the reference function decides
+        em.line(f"r{i}, p{i} = {consts.name(rule.decide)}(env)")
     for value, indices in d.table.items():
         with em.block(f"elif {key} == {em.const(value)}"):
             _candidates(em, rule, i, [rest(j) for j in indices], defs)

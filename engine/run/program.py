@@ -129,9 +129,7 @@ class CompiledPolicy:
     _batch_plans: dict[frozenset[str] | None, tuple[BatchRule, ...]] = field(default_factory=dict)
     # Per (requested decisions, mode): the generated function (``engine.run.generated``), made
     # on first use. Never stored: it is rebuilt from the rules in a millisecond.
-    _fast: dict[tuple[frozenset[str] | None, str], Callable[[Any], Any]] = field(
-        default_factory=dict
-    )
+    _fast: dict[tuple[Any, str], Any] = field(default_factory=dict)
 
     def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
         """The part of the plan that the given decisions need, and the facts it reads.

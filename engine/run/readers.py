@@ -43,12 +43,12 @@ def reader_source(cp: CompiledPolicy) -> tuple[str, Consts]:
 
 def reader(cp: CompiledPolicy) -> ReadFn:
     """``cp``'s generated reader, made on first use."""
-    found = cp._fast.get((None, "reader"))
+    found: ReadFn | None = cp._fast.get((None, "reader"))
     if found is None:
         source, consts = reader_source(cp)
         name = f"<ordinance reader {cp.jurisdiction}/{cp.revision}>"
         found = cp._fast[(None, "reader")] = build(source, name, consts, HELPERS)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _entries(em: Emitter, cp: CompiledPolicy, tree: dict[str, Any], count: list[int]) -> str:

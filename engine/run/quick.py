@@ -1,0 +1,102 @@
+"""The quick way of ``Policy.values``: a case dict of the common shape decided on generated
+code from its keys to its values.
+
+``engine.run.cases`` is the whole way (``prepare``: the case's shape, the revision, the facts
+read and checked with messages ready; then the rules). A program embedding the engine, or the
+service, mostly sends plain dicts that need none of that: the keys ``case``, ``jurisdiction``,
+``as_of`` and ``facts``, ISO dates, values already of their facts' types. Here such a case goes
+straight to the revision's generated reader (``engine.run.readers``) and decision function
+(``engine.run.generated``); anything else, and anything either declines, returns None, and the
+caller takes the whole way, which reports it. Both ways give the same values
+(``tests/test_generated.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from engine.diagnostics import CaseError
+from engine.run import generated, readers
+from engine.run.cases import checked
+from engine.run.facts import EARLIEST, KEY_TYPES, LATEST, PLAIN_KEYS, as_of_date
+from engine.run.program import CompiledPolicy
+from engine.run.timeline import Timeline, vesting_value
+
+Entry = tuple[dict[str, Any], readers.ReadFn, Callable[[dict[str, Any]], dict[str, Any]]]
+_fromiso = dt.date.fromisoformat
+_case_id = KEY_TYPES["case"][0]
+_SPLIT: dict[str, tuple[str, ...]] = {}  # a vesting fact's id → its path in the facts
+
+
+def quick_values(
+    timeline: Timeline, data: Any, decisions: Iterable[str] | None
+) -> dict[str, Any] | None:
+    """``values`` of ``data``, or None when it is not of the common shape or either generated
+    function declines it."""
+    if data.__class__ is not dict or not data.keys() <= PLAIN_KEYS:
+        return None
+    jid, facts, raw = data.get("jurisdiction"), data.get("facts"), data.get("as_of")
+    jur = timeline.jurisdictions.get(jid) if jid.__class__ is str else None
+    if jur is None or facts.__class__ is not dict:
+        return None
+    if raw.__class__ is str and len(raw) == 10:  # the usual ISO date, else the full reading
+        try:
+            day = _fromiso(raw)
+        except ValueError:
+            return None
+        if not EARLIEST <= day <= LATEST:
+            return None
+    elif raw is None or (day := as_of_date(raw)) is None:  # type: ignore[assignment]
+        return None
+    if "case" in data and (cid := data["case"]).__class__ is not str and not _case_id(cid):
+        return None
+    when = day
+    if jur.vesting is not None:
+        node: Any = facts
+        for part in _SPLIT.get(jur.vesting[0]) or _split(jur.vesting[0]):
+            node = node.get(part) if node.__class__ is dict else None
+        vested = vesting_value(node)
+        if vested is not None:
+            when = vested
+    cp = timeline.on(jur.id, when)
+    entry = None if cp is None else _entry(cp, decisions)
+    if entry is None:
+        return None
+    missing, read, decide = entry
+    env = dict(missing)
+    if not read(facts, env):
+        return None
+    env["as_of"] = day
+    try:
+        return decide(env)
+    except (ArithmeticError, ValueError):  # placed by the closures, the whole way
+        return None
+
+
+def _split(fid: str) -> tuple[str, ...]:
+    found = _SPLIT[fid] = tuple(fid.split("."))
+    return found
+
+
+def _entry(cp: CompiledPolicy, decisions: Iterable[str] | None) -> Entry | None:
+    """What a case needs for these decisions: the unknowns of the facts their rules read, the
+    reader and the decision function; kept per request when the request can be a key (None,
+    a tuple or a frozenset of ids), so a repeated request costs one lookup."""
+    key = decisions if decisions is None or decisions.__class__ in (tuple, frozenset) else None
+    if key is not None or decisions is None:
+        found: Entry | None = cp._fast.get((key, "quick"))
+        if found is not None:
+            return found
+    try:
+        only = checked(cp, decisions)
+    except CaseError:  # reported after the case's own errors, the whole way
+        return None
+    decide = generated.cached(cp, only, "values")
+    if decide is None:
+        return None
+    found = (cp.missing if only is None else cp.plan_for(only)[1], readers.reader(cp), decide)
+    if (key is not None or decisions is None) and len(cp._fast) < generated.KEEP:
+        cp._fast[(key, "quick")] = found
+    return found
