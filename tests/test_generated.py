@@ -319,3 +319,14 @@ def test_compile_emit_python_prints_what_runs() -> None:
     wrong = runner.invoke(main, [*args[:-1], "permit.expird"])
     assert wrong.exit_code == 1
     assert "case/unknown-decision" in wrong.output and "permit.expired" in wrong.output
+
+
+def test_a_copy_of_a_revision_runs_its_own_rules() -> None:
+    """A revision copied with other rules (``ordinance mutate`` swaps definitions so) gets its
+    own generated code, never its original's."""
+    import dataclasses
+
+    cp = POLICY.compiled[("kent", "ord-4463")]
+    generated.cached(cp, EXPIRY, "values")
+    assert cp._fast
+    assert dataclasses.replace(cp)._fast == {}

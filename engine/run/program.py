@@ -128,8 +128,10 @@ class CompiledPolicy:
     checked_requests: dict[Any, frozenset[str]] = field(default_factory=dict)
     _batch_plans: dict[frozenset[str] | None, tuple[BatchRule, ...]] = field(default_factory=dict)
     # Per (requested decisions, mode): the generated function (``engine.run.generated``), made
-    # on first use. Never stored: it is rebuilt from the rules in a millisecond.
-    _fast: dict[tuple[Any, str], Any] = field(default_factory=dict)
+    # on first use. Never stored: it is rebuilt from the rules in a millisecond. Not an init
+    # argument, so a copy made with ``dataclasses.replace`` (a mutant's rules) starts empty
+    # rather than running its original's code.
+    _fast: dict[tuple[Any, str], Any] = field(default_factory=dict, init=False, repr=False)
 
     def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
         """The part of the plan that the given decisions need, and the facts it reads.
