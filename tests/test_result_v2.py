@@ -276,3 +276,31 @@ def test_replay_tells_a_changed_step_under_each_decision_whose_tree_holds_it(
     report = replay([event], loaded.policy)
     assert holding and {d.decision for d in report.differences} == holding
     assert {d.what for d in report.differences} == {"explanation"}
+
+
+def test_threads_reading_one_result_share_its_steps(policy: Policy) -> None:
+    """Trees built when read may be read from several threads (a result handed to workers):
+    whichever builds a step first, every tree holds that one, and the JSON is the same."""
+    import random
+    import threading
+
+    want = policy.evaluate(read_case(KENT)).to_json()
+    for seed in range(5):
+        result = policy.evaluate(read_case(KENT))
+        decisions = list(result.decisions.values())
+        barrier = threading.Barrier(4)
+
+        def read(k: int, decisions: list[Any] = decisions, barrier: Any = barrier,
+                 seed: int = seed) -> None:  # fmt: skip
+            order = decisions[:]
+            random.Random(seed * 10 + k).shuffle(order)
+            barrier.wait()
+            for d in order:
+                assert d.because
+
+        threads = [threading.Thread(target=read, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert result.to_json() == want

@@ -8,6 +8,7 @@ definitions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -54,7 +55,9 @@ class CaseExplanation:
             rule = cp.rules[rid]
             node = (_not_applicable(cp, env, rule) if pick < 0
                     else self._decided(rule, pick, env[rid]))  # fmt: skip
-            self.memo[rid] = node
+            # Two threads reading one result may both build a step: the first one kept is
+            # the one every tree holds (a step's children are always the kept ones).
+            node = self.memo.setdefault(rid, node)
         return node
 
     def _decided(self, rule: CompiledRule, pick: int, value: Any) -> Step:
@@ -181,23 +184,34 @@ def _sentence(
     return _fill(cp, env, rule, template, value)
 
 
+Template = tuple[tuple[str, str | None], ...]
+# A template ready to fill: per literal text, whether it opens with a full stop, and the
+# reference after it with its words (None: the rule's own value; no reference: no words).
+FillPlan = tuple[tuple[str, bool, str | None, Callable[[Any], str] | None], ...]
+
+
 def _fill(
-    cp: CompiledPolicy,
-    env: dict[str, Any],
-    rule: CompiledRule,
-    template: tuple[tuple[str, str | None], ...],
-    value: Any,
+    cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule, template: Template, value: Any
 ) -> str:
+    plan = cp.fill_plans.get(id(template))
+    if plan is None:
+        plan = cp.fill_plans[id(template)] = _plan(cp, rule, template)
     parts: list[str] = []
-    for text, ref in template:
-        if text[:1] == "." and parts and parts[-1].endswith(_ENDS):
+    for text, dotted, ref, words in plan:
+        if dotted and parts and parts[-1].endswith(_ENDS):
             text = text[1:]  # a value that is a sentence already ends it: no "inspected.."
         parts.append(text)
-        if ref == "value":
-            parts.append(rule.words(value))
-        elif ref is not None:
-            parts.append(cp.words_of[ref](env.get(ref)))
+        if words is not None:
+            parts.append(words(value if ref is None else env.get(ref)))
     return "".join(parts)
+
+
+def _plan(cp: CompiledPolicy, rule: CompiledRule, template: Template) -> FillPlan:
+    """``template`` with its references' words looked up once (a compile stage run when the
+    template is first used: explanations fill the same templates case after case)."""
+    return tuple((text, text[:1] == ".", None if ref == "value" else ref,
+                  None if ref is None else rule.words if ref == "value" else cp.words_of[ref])
+                 for text, ref in template)  # fmt: skip
 
 
 _ENDS = (".", "?", "!")

@@ -190,6 +190,12 @@ class CompiledPolicy:
                 for rid, r in self.rules.items()}  # fmt: skip
 
     @cached_property
+    def fill_plans(self) -> dict[int, Any]:
+        """The explanation stage's plans of its templates, by the id of a template this policy
+        holds (so the id stays its own): filled as they are first used, never stored."""
+        return {}
+
+    @cached_property
     def words_of(self) -> dict[str, Callable[[Any], str]]:
         """The words converter of every fact, rule and built-in (for explanation templates)."""
         out = {f: words_converter(d.type, d.labels) for f, d in self.facts.items()}
