@@ -8,7 +8,7 @@ definitions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -63,23 +63,13 @@ class CaseExplanation:
     def _decided(self, rule: CompiledRule, pick: int, value: Any) -> Step:
         cp, env = self.cp, self.env
         v = rule.variants[pick]
-        convert = cp.fact_json
-        facts: dict[str, Any] = {}
-        absent: list[str] = []
-        for f in v.facts:
-            x = env[f]
-            if x.__class__ is Unknown:
-                facts[f] = "unknown"
-                absent.append(f)
-            else:
-                facts[f] = convert[f](x)
+        facts, missing = _facts_read(cp, env, v.facts)
         unknown = value.__class__ is Unknown
         children: list[Node] = (
             _fee_lines(env, rule.id) if v.rule.fee is not None and not unknown else []
         )
         for dep in v.rules:
             children.append(self.step(dep))
-        missing = frozenset(absent) if absent else _NONE
         dates = cp.step_dates[rule.id][pick]
         if unknown:
             needs = sorted(value.needs)
@@ -120,18 +110,10 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
     """Why no definition applies: for each, the first condition that does not hold. When some
     definitions were selected by their first condition (the permit's code) and failed a later
     one, only those are shown: the others were never candidates."""
-    failed = [(v, _first_false(v, env)) for v in rule.variants]
-    shown = [(v, k) for v, k in failed if k > 0] or failed
-    conditions: list[Node] = [
-        Unmet(v.citation, f"does not apply: `{' '.join(v.whens[k].text.split())}` does not hold")
-        for v, k in shown
-    ]
-    convert = cp.fact_json
-    facts = {
-        f: convert[f](x) if (x := env[f]).__class__ is not Unknown else "unknown"
-        for v, _ in shown
-        for f in v.facts
-    }
+    failed = [(i, v, _first_false(v, env)) for i, v in enumerate(rule.variants)]
+    shown = [(i, v, k) for i, v, k in failed if k > 0] or failed
+    conditions: list[Node] = [Unmet(v.citation, _unmet(v.whens[k].text)) for _, v, k in shown]
+    facts, missing = _facts_read(cp, env, [f for _, v, _ in shown for f in v.facts])
     template = next((v.explain["not_applicable"] for v in rule.variants
                      if "not_applicable" in v.explain), None)  # fmt: skip
     text = (
@@ -139,10 +121,38 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
         if template is None
         else _fill(cp, env, rule, template, None)
     )
-    absent = frozenset(f for f in facts if env[f].__class__ is Unknown)
-    dates = frozenset(f for f in facts if cp.facts[f].type.name == "date")
-    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions, None, absent,
-                dates)  # fmt: skip
+    every = cp.step_dates[rule.id]
+    dates = (
+        every[shown[0][0]]
+        if len(shown) == 1
+        else frozenset().union(*(every[i] for i, _, _ in shown))
+    )
+    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions, None,
+                missing, dates)  # fmt: skip
+
+
+def _facts_read(
+    cp: CompiledPolicy, env: dict[str, Any], read: Iterable[str]
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """The facts a step read, each in its JSON form or "unknown", and those the case does not
+    give (``Step.absent``)."""
+    convert = cp.fact_json
+    facts: dict[str, Any] = {}
+    absent: list[str] = []
+    for f in read:
+        x = env[f]
+        if x.__class__ is Unknown:
+            facts[f] = "unknown"
+            absent.append(f)
+        else:
+            facts[f] = convert[f](x)
+    return facts, frozenset(absent) if absent else _NONE
+
+
+@lru_cache(maxsize=4096)
+def _unmet(condition: str) -> str:
+    """The reason a definition does not apply, from its condition's text (once a condition)."""
+    return f"does not apply: `{' '.join(condition.split())}` does not hold"
 
 
 def _first_false(v: Variant, env: dict[str, Any]) -> int:
