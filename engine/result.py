@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -193,7 +193,7 @@ class Decision:
         """The value as staff read it, with the policy's labels."""
         return self.words(self.value) if self.words is not None else to_words(self.value, self.type)
 
-    def to_dict(self, version: str = RESULT_VERSION) -> dict[str, Any]:
+    def to_dict(self, version: str | int = RESULT_VERSION) -> dict[str, Any]:
         """The decision's JSON: in version 1 its whole tree under ``because``, in version 2 the
         ids of its steps (``Result.to_dict`` writes the steps once, under ``steps``)."""
         because = self.because or ()
@@ -202,7 +202,7 @@ class Decision:
             "status": self.status,
             "citations": self.citations,
             "because": [n.to_dict() for n in because]
-            if version == "1"
+            if version == "1" or version == 1
             else [n.rule if n.__class__ is Step else n.to_dict() for n in because],
             "needs": self.needs,
         }
@@ -284,9 +284,19 @@ class Result:
             "decisions": {k: d.to_dict(v) for k, d in sorted(self.decisions.items())},
         }
         if v != "1":
-            out["steps"] = {rid: s.data for rid, s in sorted(_steps(self.decisions))}
+            out["steps"] = {rid: s.data for rid, s in self.steps().items()}
         out["procedures"] = {k: p.to_dict() for k, p in sorted(self.procedures.items())}
         return out
+
+    def steps(self) -> dict[str, Step]:
+        """Every explanation step of the decisions, once, by the id of the rule it explains
+        (sorted): what a decision's ``because`` is a view over, and version 2's ``steps``.
+        Reading it builds the trees not yet read; empty when evaluated without them.
+
+        Raises:
+            ValueError: a tree holds two steps of one rule (the engine never builds them)."""
+        found = _steps(self.decisions)
+        return {rid: found[rid] for rid in sorted(found)}
 
     def to_json(self, version: str | int = RESULT_VERSION) -> str:
         """One line of JSON; the same policy and case always give the same bytes.
@@ -314,7 +324,7 @@ def checked_version(version: str | int) -> str:
     return v
 
 
-def _steps(decisions: dict[str, Decision]) -> Iterator[tuple[str, Step]]:
+def _steps(decisions: dict[str, Decision]) -> dict[str, Step]:
     """Every step of the decisions' trees, once, by its rule's id: the evaluation builds one
     step per rule per case, which is what lets version 2 name a step by its rule."""
     found: dict[str, Step] = {}
@@ -323,14 +333,13 @@ def _steps(decisions: dict[str, Decision]) -> Iterator[tuple[str, Step]]:
         node = stack.pop()
         if node.__class__ is not Step:
             continue
-        step = node
-        seen = found.get(step.rule)
+        seen = found.get(node.rule)
         if seen is None:
-            found[step.rule] = step
-            stack += step.because or ()
-        elif seen is not step:
-            raise ValueError(f"two explanation steps of `{step.rule}` in one result")
-    return iter(found.items())
+            found[node.rule] = node
+            stack += node.because or ()
+        elif seen is not node:
+            raise ValueError(f"two explanation steps of `{node.rule}` in one result")
+    return found
 
 
 def nest_result(data: dict[str, Any]) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def test_version_2_writes_each_step_once_and_names_every_step_it_refers_to(
         for step in steps.values():
             named.update(k for k in step.get("because", ()) if isinstance(k, str))
         assert named == set(steps), key  # every step is referred to, none is missing
-        assert list(steps) == sorted(steps)
+        assert list(steps) == sorted(steps) == list(result.steps())
 
 
 def test_a_wrong_step_is_caught_by_the_nesting(results: dict[str, Result]) -> None:
