@@ -203,9 +203,10 @@ FillPlan = tuple[tuple[str, bool, str | None, Callable[[Any], str] | None], ...]
 def _fill(
     cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule, template: Template, value: Any
 ) -> str:
-    plan = cp.fill_plans.get(id(template))
-    if plan is None:
-        plan = cp.fill_plans[id(template)] = _plan(cp, rule, template)
+    kept = cp.fill_plans.get(id(template))
+    if kept is None or kept[0] is not template:  # the id is this template's while it is kept
+        kept = cp.fill_plans[id(template)] = (template, _plan(cp, rule, template))
+    plan = kept[1]
     parts: list[str] = []
     for text, dotted, ref, words in plan:
         if dotted and parts and parts[-1].endswith(_ENDS):

@@ -191,8 +191,9 @@ class CompiledPolicy:
 
     @cached_property
     def fill_plans(self) -> dict[int, Any]:
-        """The explanation stage's plans of its templates, by the id of a template this policy
-        holds (so the id stays its own): filled as they are first used, never stored."""
+        """The explanation stage's plans of its templates, by the template's id, each kept with
+        its template (an id is a template's only while the template is alive): filled as they
+        are first used; derived, so never stored."""
         return {}
 
     @cached_property
