@@ -294,7 +294,8 @@ class Result:
         Reading it builds the trees not yet read; empty when evaluated without them.
 
         Raises:
-            ValueError: a tree holds two steps of one rule (the engine never builds them)."""
+            ValueError: the trees hold two different steps of one rule (set by hand: the
+                engine never builds them)."""
         found = _steps(self.decisions)
         return {rid: found[rid] for rid in sorted(found)}
 
@@ -326,7 +327,8 @@ def checked_version(version: str | int) -> str:
 
 def _steps(decisions: dict[str, Decision]) -> dict[str, Step]:
     """Every step of the decisions' trees, once, by its rule's id: the evaluation builds one
-    step per rule per case, which is what lets version 2 name a step by its rule."""
+    step per rule per case, which is what lets version 2 name a step by its rule (trees built
+    apart, ``explain_decision`` per decision, hold equal steps of a rule: one step)."""
     found: dict[str, Step] = {}
     stack = [n for d in decisions.values() for n in d.because or ()]
     while stack:
@@ -337,7 +339,7 @@ def _steps(decisions: dict[str, Decision]) -> dict[str, Step]:
         if seen is None:
             found[node.rule] = node
             stack += node.because or ()
-        elif seen is not node:
+        elif seen is not node and seen.data != node.data:
             raise ValueError(f"two explanation steps of `{node.rule}` in one result")
     return found
 

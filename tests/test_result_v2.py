@@ -131,14 +131,19 @@ def test_an_unknown_version_is_refused(policy: Policy) -> None:
 # --- trees built when read ----------------------------------------------------------------------
 
 
-def _eager(policy: Policy, path: Path) -> dict[str, Any]:
-    """The version 1 JSON with every tree built by ``explain_decision`` alone, no sharing."""
-    result = _golden(policy, path)
+def _eager_trees(result: Result) -> None:
+    """Every tree of ``result`` built at once by ``explain_decision`` alone, no sharing."""
     explainer = next((d.explainer for d in result.decisions.values()), None)
     assert explainer is not None
     cp, env, chosen = explainer.cp, explainer.env, explainer.chosen  # type: ignore[attr-defined]
     for rid, d in result.decisions.items():
         d.because = explain_decision(cp, env, chosen, rid)
+
+
+def _eager(policy: Policy, path: Path) -> dict[str, Any]:
+    """The version 1 JSON with every tree built at once, each on its own."""
+    result = _golden(policy, path)
+    _eager_trees(result)
     return result.to_dict(version=1)
 
 
@@ -150,6 +155,19 @@ def test_trees_built_when_read_are_those_built_at_once(policy: Policy) -> None:
         assert forward.to_json() == backward.to_json(), path
         assert forward.to_json(version=1) == backward.to_json(version=1), path
         assert json.loads(forward.to_json(version=1)) == _eager(policy, path), path
+        apart = _golden(policy, path)
+        _eager_trees(apart)  # equal steps built apart are one step in version 2
+        assert apart.to_json() == forward.to_json(), path
+
+
+def test_two_different_steps_of_one_rule_are_refused(policy: Policy) -> None:
+    result = policy.evaluate(read_case(KENT))
+    a, b = (result.decisions[r] for r in ("permit.expired", "permit.expires_on"))
+    (top,) = b.because or []
+    a.because = [Step(top.rule, top.citation, top.status, top.value, "Another text.", {})]
+    with pytest.raises(ValueError, match=r"two explanation steps of `permit\.expires_on`"):
+        result.to_json()
+    assert "Another text." in result.to_json(version=1)  # version 1 writes trees as they are
 
 
 def test_a_recurring_step_is_one_object_whichever_decision_is_read_first(policy: Policy) -> None:
