@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from engine.html_page import build_page
 from engine.printable import md_code, md_text, one_line
-from engine.result import Decision, Node, Result, Step, StepResult
+from engine.result import RESULT_VERSION, Decision, Node, Result, Step, StepResult
 from engine.text_page import STEP_MARKS, render_page
 from engine.values import to_words
 
@@ -37,7 +37,7 @@ class RenderContext:
         only: the decisions to show (all when empty); the text leaves out the procedures then.
         depth: the text and Markdown show explanation trees this many levels deep (1: each
             decision's own step), and say how many steps they leave out; None shows all. The
-            JSON always holds the whole tree (it is the contract).
+            JSON always holds every step (it is the contract).
         header: the text and Markdown open with the case and the revision that decided it; a
             page that embeds the report under its own heading leaves it out.
         heading_level: the level of the Markdown title (``#``); its sections are one below.
@@ -47,6 +47,7 @@ class RenderContext:
             piped or when NO_COLOR is set); False gives no escape code at all.
         all: the text summary lists every undetermined decision, not only those that can
             still apply to the case (``engine.answer.can_still_apply``).
+        result_version: the shape of the JSON (``engine.result.RESULT_VERSIONS``).
     """
 
     title: str = ""
@@ -58,6 +59,7 @@ class RenderContext:
     width: int = 100
     color: bool = False
     all: bool = False
+    result_version: str = RESULT_VERSION
 
 
 Renderer = Callable[[Result, RenderContext], str]
@@ -67,7 +69,7 @@ def render_json(result: Result, ctx: RenderContext = RenderContext()) -> str:
     """One line of JSON per DESIGN.md §4 (restricted to ``ctx.only`` decisions when given)."""
     if ctx.only:
         result = _restrict(result, ctx.only)
-    return result.to_json()
+    return result.to_json(ctx.result_version)
 
 
 def _restrict(result: Result, only: tuple[str, ...]) -> Result:

@@ -172,7 +172,8 @@ def test_houston_example_itemizes_fees_and_gives_next_steps() -> None:
     result = json.loads(out)
     fee = result["decisions"]["co.fee"]
     assert fee["value"] == "1063.11"  # 501.29 + 2 x 125.32 + 311.18
-    lines = [s for s in fee["because"][0]["because"] if "line" in s]
+    step = result["steps"][fee["because"][0]]  # version 2: each step once, by its id
+    lines = [s for s in step["because"] if isinstance(s, dict) and "line" in s]
     assert [(s["line"], s["quantity"], s["amount"], s["citation"]) for s in lines] == [
         ("certificate_of_compliance", 1, "501.29", "Houston CO Fees"),
         ("additional_floors", 2, "250.64", "Houston CO Fees"),

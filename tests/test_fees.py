@@ -41,7 +41,7 @@ def test_lines_round_half_up_to_the_cent(tmp_path: Path) -> None:
     # 3 units x $0.125 = $0.375 -> $0.38 (half up); the total is the sum of rounded lines.
     result = policy.evaluate(_case(units=3))
     assert result.decisions["permit.fee"].value == Decimal("0.38")
-    line = result.to_dict()["decisions"]["permit.fee"]["because"][0]["because"][0]
+    line = result.to_dict(version=1)["decisions"]["permit.fee"]["because"][0]["because"][0]
     assert line == {"line": "first_units", "citation": "TC 2.01", "text":
                     "Units 1 to 10: 3 × $0.125 = $0.38", "quantity": 3, "unit_amount": "0.125",
                     "amount": "0.38"}  # fmt: skip

@@ -14,6 +14,7 @@ def test_wheel_carries_the_policy_and_finds_it(tmp_path: Path, wheel: Path) -> N
     assert "engine/_policy/kent/jurisdiction.yaml" in names
     assert "engine/_policy/kent/ord-4463/14.01.030.yaml" in names
     assert "engine/schemas/result.schema.json" in names
+    assert "engine/schemas/result-v1.schema.json" in names  # written until the next version
     assert {"engine/py.typed", "dsl/py.typed"} <= set(names)  # PEP 561: embedders type-check
     zipfile.ZipFile(wheel).extractall(target)
     probe = (

@@ -43,11 +43,11 @@ def _blocks(text: str) -> dict[str, list[str]]:
 
 
 def test_the_json_of_each_node_keeps_its_keys_in_order(policy: Policy) -> None:
-    fee = _result(policy, HOUSTON).to_dict()["decisions"]["co.fee"]["because"][0]
+    fee = _result(policy, HOUSTON).to_dict(version=1)["decisions"]["co.fee"]["because"][0]
     assert list(fee) == ["rule", "citation", "status", "value", "text", "facts", "because"]
     assert list(fee["because"][0]) == [
         "line", "citation", "text", "quantity", "unit_amount", "amount"]  # fmt: skip
-    decisions = _result(policy, ACROSS).to_dict()["decisions"]
+    decisions = _result(policy, ACROSS).to_dict(version=1)["decisions"]
     steps = [d["because"][0] for d in decisions.values()]
     pending = next(s for s in steps if s["status"] == "undetermined")
     assert list(pending)[:7] == ["rule", "citation", "status", "value", "text", "needs", "facts"]

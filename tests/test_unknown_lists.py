@@ -22,7 +22,7 @@ def _step(result: Any, rid: str) -> dict[str, Any]:
                 return inner
         return None
 
-    for d in result.to_dict()["decisions"].values():
+    for d in result.to_dict(version=1)["decisions"].values():
         if (step := find(d["because"])) is not None:
             return step
     raise AssertionError(f"no step of {rid}")

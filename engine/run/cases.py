@@ -14,11 +14,11 @@ from typing import Any, NamedTuple
 from dsl.errors import did_you_mean
 from dsl.typesys import Type
 from engine.diagnostics import CaseError, Collector, Diagnostic
-from engine.result import Result, Step
+from engine.result import Result
 from engine.run import generated
 from engine.run.decide import OutOfRange, run_values
 from engine.run.evaluate import build_decisions, run_plan, run_procedures, start_env
-from engine.run.explain import explain_decision
+from engine.run.explain import CaseExplanation
 from engine.run.facts import EARLIEST, LATEST, Case, as_of_date, case_from_dict, shown
 from engine.run.program import CompiledPolicy
 from engine.run.timeline import Basis, Timeline
@@ -66,11 +66,8 @@ def evaluate(prepared: Prepared, decisions: Iterable[str] | None, explain: bool)
         env, chosen = run_plan(cp, facts, day, only)
     except OutOfRange as exc:
         raise placed(cp, case, exc) from None
-    found = build_decisions(cp, env, chosen, only)
-    if explain:
-        memo: dict[str, Step] = {}
-        for rid, d in found.items():
-            d.because = explain_decision(cp, env, chosen, rid, memo)
+    found = build_decisions(cp, env, chosen, only, CaseExplanation(cp, env, chosen) if explain
+                            else None)  # fmt: skip
     procedures = run_procedures(cp, env) if only is None else {}
     return Result(case.id, cp.jurisdiction, cp.revision, basis, day, found, procedures, warnings)
 

@@ -11,11 +11,11 @@ import datetime as dt
 from typing import Any
 
 from dsl.values import Unknown
-from engine.result import Decision, ProcedureResult, StepResult
+from engine.result import Decision, Explainer, ProcedureResult, StepResult
 from engine.run import generated
 from engine.run.decide import Plan
 from engine.run.decide import run_plan as decide_plan
-from engine.run.program import CompiledPolicy, CompiledRule
+from engine.run.program import CompiledPolicy, CompiledRule, Variant
 
 DETERMINED, UNDETERMINED, NOT_APPLICABLE = "determined", "undetermined", "not_applicable"
 
@@ -57,29 +57,40 @@ def build_decisions(
     env: dict[str, Any],
     chosen: dict[str, int],
     only: frozenset[str] | None = None,
+    explainer: Explainer | None = None,
 ) -> dict[str, Decision]:
-    """A Decision for every public rule (or those in ``only``), without explanations."""
+    """A Decision for every public rule (or those in ``only``), explained by ``explainer``
+    when one is given (the trees are built when read)."""
     out = {}
-    for rid, rule in cp.rules.items():
-        if rule.internal or (only is not None and rid not in only):
-            continue
+    rules = cp.rules
+    for rid in cp.public if only is None else (r for r in cp.public if r in only):
+        rule = rules[rid]
         value, pick = env[rid], chosen[rid]
-        status = status_of(value, pick)
-        if pick >= 0:
-            cites = _citations(rule, pick, env, status)
+        if pick < 0:
+            out[rid] = Decision(rid, None, NOT_APPLICABLE, list(_every_citation(rule)), [],
+                                rule.type, rule.words, explainer, rule.json)  # fmt: skip
+        elif value.__class__ is Unknown:
+            cite = rule.variants[pick].citation
+            out[rid] = Decision(rid, None, UNDETERMINED, [cite], sorted(value.needs), rule.type,
+                                rule.words, explainer, rule.json)  # fmt: skip
         else:
-            cites = list(dict.fromkeys(v.citation for v in rule.variants))
-        needs = sorted(value.needs) if status == UNDETERMINED else []
-        out[rid] = Decision(rid, None if status != DETERMINED else value, status, cites, needs,
-                            rule.type, words=rule.words)  # fmt: skip
+            out[rid] = Decision(rid, value, DETERMINED, _citations(rule, pick, env), [],
+                                rule.type, rule.words, explainer, rule.json)  # fmt: skip
     return out
 
 
-def _citations(rule: CompiledRule, pick: int, env: dict[str, Any], status: str) -> list[str]:
+def _every_citation(rule: CompiledRule) -> tuple[str, ...]:
+    """The citations of a rule that does not apply: every definition's, once each."""
+    return tuple(dict.fromkeys(v.citation for v in rule.variants))
+
+
+def _citations(rule: CompiledRule, pick: int, env: dict[str, Any]) -> list[str]:
     """The deciding definition's citation; when its own condition is unknown and the rule was
-    decided because every definition that may apply agrees, all of those are cited."""
+    decided because every definition that may apply agrees, all of those are cited. The
+    condition is run again only when something it may read is unknown: from known facts and
+    rules, a condition is never unknown."""
     chosen = rule.variants[pick]
-    if status != DETERMINED or chosen.when_fn is None:
+    if chosen.when_fn is None or not _reads_unknown(chosen, env):
         return [chosen.citation]
     if chosen.when_fn(env).__class__ is not Unknown:
         return [chosen.citation]
@@ -92,6 +103,13 @@ def _citations(rule: CompiledRule, pick: int, env: dict[str, Any], status: str) 
         if w is True:
             break
     return list(dict.fromkeys(possible))
+
+
+def _reads_unknown(v: Variant, env: dict[str, Any]) -> bool:
+    for ref in v.facts:
+        if env[ref].__class__ is Unknown:
+            return True
+    return any(env[ref].__class__ is Unknown for ref in v.rules)
 
 
 def run_procedures(cp: CompiledPolicy, env: dict[str, Any]) -> dict[str, ProcedureResult]:

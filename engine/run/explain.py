@@ -8,68 +8,80 @@ definitions.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from dsl.typesys import MONEY
 from dsl.values import Unknown
 from engine.result import FeeLine, Node, Step, Unmet
-from engine.run.evaluate import NOT_APPLICABLE, UNDETERMINED, status_of
+from engine.run.evaluate import DETERMINED, NOT_APPLICABLE, UNDETERMINED
 from engine.run.fees import lines_key
 from engine.run.program import CompiledPolicy, CompiledRule, Variant, value_key
 from engine.values import cents, known_json, known_words, to_json, to_words
 
 
 def explain_decision(
-    cp: CompiledPolicy,
-    env: dict[str, Any],
-    chosen: dict[str, int],
-    rid: str,
-    memo: dict[str, Step] | None = None,
+    cp: CompiledPolicy, env: dict[str, Any], chosen: dict[str, int], rid: str
 ) -> list[Node]:
     """The ``because`` list of one decision: its step, and under it the steps of every rule it
-    read. ``memo`` shares the steps built for one case across its decisions (each rule is
-    explained once per case; the trees hold the same step wherever it recurs)."""
-    return [_node(cp, env, chosen, rid, {} if memo is None else memo)]
+    read (``CaseExplanation`` shares them across the decisions of a case)."""
+    return CaseExplanation(cp, env, chosen).tree(rid)
 
 
-def _node(
-    cp: CompiledPolicy,
-    env: dict[str, Any],
-    chosen: dict[str, int],
-    rid: str,
-    memo: dict[str, Step],
-) -> Step:
-    done = memo.get(rid)
-    if done is not None:
-        return done
-    rule = cp.rules[rid]
-    value, pick = env[rid], chosen[rid]
-    status = status_of(value, pick)
-    if status == NOT_APPLICABLE:
-        memo[rid] = node = _not_applicable(cp, env, rule)
+class CaseExplanation:
+    """The explanation of one case, built when a decision's ``because`` is first read: the
+    evaluation keeps the environment and the chosen definitions here instead of building
+    every tree (``engine.result.Decision.because``). One per case, and each rule is explained
+    once per case, so the trees hold the same step wherever it recurs, whichever decision is
+    read first."""
+
+    __slots__ = ("chosen", "cp", "env", "memo")
+
+    def __init__(self, cp: CompiledPolicy, env: dict[str, Any], chosen: dict[str, int]) -> None:
+        self.cp, self.env, self.chosen = cp, env, chosen
+        self.memo: dict[str, Step] = {}
+
+    def tree(self, rid: str) -> list[Node]:
+        return [self.step(rid)]
+
+    def step(self, rid: str) -> Step:
+        """The step of rule ``rid``: built once, then the same step wherever it is read."""
+        node = self.memo.get(rid)
+        if node is None:
+            cp, env = self.cp, self.env
+            pick = self.chosen[rid]
+            rule = cp.rules[rid]
+            node = (_not_applicable(cp, env, rule) if pick < 0
+                    else self._decided(rule, pick, env[rid]))  # fmt: skip
+            # Two threads reading one result may both build a step: the first one kept is
+            # the one every tree holds (a step's children are always the kept ones).
+            node = self.memo.setdefault(rid, node)
         return node
-    v = rule.variants[pick]
-    convert = cp.fact_json
-    facts = {f: "unknown" if (x := env[f]).__class__ is Unknown else convert[f](x) for f in v.facts}
-    children: list[Node] = (
-        _fee_lines(env, rid) if v.rule.fee is not None and status == "determined" else []
-    )
-    children += [_node(cp, env, chosen, dep, memo) for dep in v.rules]
-    memo[rid] = node = Step(
-        rid,
-        v.citation,
-        status,
-        rule.json(value),
-        _sentence(cp, env, rule, v, value),
-        facts,
-        sorted(value.needs) if status == UNDETERMINED else None,
-        children or None,
-        known_json(value, rule.type),
-        frozenset(f for f in v.facts if env[f].__class__ is Unknown),
-        frozenset(f for f in v.facts if cp.facts[f].type.name == "date"),
-    )
-    return node
+
+    def _decided(self, rule: CompiledRule, pick: int, value: Any) -> Step:
+        cp, env = self.cp, self.env
+        v = rule.variants[pick]
+        facts, missing = _facts_read(cp, env, v.facts)
+        unknown = value.__class__ is Unknown
+        children: list[Node] = (
+            _fee_lines(env, rule.id) if v.rule.fee is not None and not unknown else []
+        )
+        for dep in v.rules:
+            children.append(self.step(dep))
+        dates = cp.step_dates[rule.id][pick]
+        if unknown:
+            needs = sorted(value.needs)
+            return Step(rule.id, v.citation, UNDETERMINED, rule.json(value),
+                        _sentence(cp, env, rule, v, value, needs), facts, needs,
+                        children or None, known_json(value, rule.type), missing, dates)  # fmt: skip
+        return Step(rule.id, v.citation, DETERMINED, rule.json(value),
+                    _sentence(cp, env, rule, v, value), facts, None, children or None, None,
+                    missing, dates)  # fmt: skip
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _fee_lines(env: dict[str, Any], rid: str) -> list[Node]:
@@ -98,17 +110,10 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
     """Why no definition applies: for each, the first condition that does not hold. When some
     definitions were selected by their first condition (the permit's code) and failed a later
     one, only those are shown: the others were never candidates."""
-    failed = [(v, _first_false(v, env)) for v in rule.variants]
-    shown = [(v, k) for v, k in failed if k > 0] or failed
-    conditions: list[Node] = [
-        Unmet(v.citation, f"does not apply: `{' '.join(v.whens[k].text.split())}` does not hold")
-        for v, k in shown
-    ]
-    facts = {
-        f: to_json(env[f], cp.facts[f].type) if env[f].__class__ is not Unknown else "unknown"
-        for v, _ in shown
-        for f in v.facts
-    }
+    failed = [(i, v, _first_false(v, env)) for i, v in enumerate(rule.variants)]
+    shown = [(i, v, k) for i, v, k in failed if k > 0] or failed
+    conditions: list[Node] = [Unmet(v.citation, _unmet(v.whens[k].text)) for _, v, k in shown]
+    facts, missing = _facts_read(cp, env, [f for _, v, _ in shown for f in v.facts])
     template = next((v.explain["not_applicable"] for v in rule.variants
                      if "not_applicable" in v.explain), None)  # fmt: skip
     text = (
@@ -116,10 +121,38 @@ def _not_applicable(cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule)
         if template is None
         else _fill(cp, env, rule, template, None)
     )
-    absent = frozenset(f for f in facts if env[f].__class__ is Unknown)
-    dates = frozenset(f for f in facts if cp.facts[f].type.name == "date")
-    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions, None, absent,
-                dates)  # fmt: skip
+    every = cp.step_dates[rule.id]
+    dates = (
+        every[shown[0][0]]
+        if len(shown) == 1
+        else frozenset().union(*(every[i] for i, _, _ in shown))
+    )
+    return Step(rule.id, None, NOT_APPLICABLE, None, text, facts, None, conditions, None,
+                missing, dates)  # fmt: skip
+
+
+def _facts_read(
+    cp: CompiledPolicy, env: dict[str, Any], read: Iterable[str]
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """The facts a step read, each in its JSON form or "unknown", and those the case does not
+    give (``Step.absent``)."""
+    convert = cp.fact_json
+    facts: dict[str, Any] = {}
+    absent: list[str] = []
+    for f in read:
+        x = env[f]
+        if x.__class__ is Unknown:
+            facts[f] = "unknown"
+            absent.append(f)
+        else:
+            facts[f] = convert[f](x)
+    return facts, frozenset(absent) if absent else _NONE
+
+
+@lru_cache(maxsize=4096)
+def _unmet(condition: str) -> str:
+    """The reason a definition does not apply, from its condition's text (once a condition)."""
+    return f"does not apply: `{' '.join(condition.split())}` does not hold"
 
 
 def _first_false(v: Variant, env: dict[str, Any]) -> int:
@@ -131,16 +164,21 @@ def _first_false(v: Variant, env: dict[str, Any]) -> int:
 
 
 def _sentence(
-    cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule, v: Variant, value: Any
+    cp: CompiledPolicy,
+    env: dict[str, Any],
+    rule: CompiledRule,
+    v: Variant,
+    value: Any,
+    needs: list[str] | None = None,
 ) -> str:
     """The sentence of the outcome: its own template (``true``/``false``, the enum value, ``none``
     for null or an empty list, ``undetermined``), else the definition's ``determined`` one, else
-    a generated sentence."""
+    a generated sentence. ``needs``: an unknown value's, sorted."""
     templates = v.explain
     if value.__class__ is Unknown:
         template = templates.get("undetermined")
         if template is None:
-            return _undetermined(rule, value)
+            return _undetermined(rule, value, sorted(value.needs) if needs is None else needs)
         return _fill(cp, env, rule, template, value)
     template = None
     if value is None or (value.__class__ is list and not value):
@@ -156,23 +194,35 @@ def _sentence(
     return _fill(cp, env, rule, template, value)
 
 
+Template = tuple[tuple[str, str | None], ...]
+# A template ready to fill: per literal text, whether it opens with a full stop, and the
+# reference after it with its words (None: the rule's own value; no reference: no words).
+FillPlan = tuple[tuple[str, bool, str | None, Callable[[Any], str] | None], ...]
+
+
 def _fill(
-    cp: CompiledPolicy,
-    env: dict[str, Any],
-    rule: CompiledRule,
-    template: tuple[tuple[str, str | None], ...],
-    value: Any,
+    cp: CompiledPolicy, env: dict[str, Any], rule: CompiledRule, template: Template, value: Any
 ) -> str:
+    kept = cp.fill_plans.get(id(template))
+    if kept is None or kept[0] is not template:  # the id is this template's while it is kept
+        kept = cp.fill_plans[id(template)] = (template, _plan(cp, rule, template))
+    plan = kept[1]
     parts: list[str] = []
-    for text, ref in template:
-        if text[:1] == "." and parts and parts[-1].endswith(_ENDS):
+    for text, dotted, ref, words in plan:
+        if dotted and parts and parts[-1].endswith(_ENDS):
             text = text[1:]  # a value that is a sentence already ends it: no "inspected.."
         parts.append(text)
-        if ref == "value":
-            parts.append(rule.words(value))
-        elif ref is not None:
-            parts.append(cp.words_of[ref](env.get(ref)))
+        if words is not None:
+            parts.append(words(value if ref is None else env.get(ref)))
     return "".join(parts)
+
+
+def _plan(cp: CompiledPolicy, rule: CompiledRule, template: Template) -> FillPlan:
+    """``template`` with its references' words looked up once (a compile stage run when the
+    template is first used: explanations fill the same templates case after case)."""
+    return tuple((text, text[:1] == ".", None if ref == "value" else ref,
+                  None if ref is None else rule.words if ref == "value" else cp.words_of[ref])
+                 for text, ref in template)  # fmt: skip
 
 
 _ENDS = (".", "?", "!")
@@ -184,16 +234,23 @@ def _ended(text: str) -> str:
     return text if text.endswith(_ENDS) else text + "."
 
 
-def _undetermined(rule: CompiledRule, value: Unknown) -> str:
+def _undetermined(rule: CompiledRule, value: Unknown, needs: list[str]) -> str:
     """The generated sentence of an undetermined step. A bool rule's description states what
     would hold ("The appeal was filed by the deadline"), so it is asked as a question rather
     than asserted: "Whether the appeal was filed by the deadline cannot be decided without …"."""
-    needs = ", ".join(f"`{n}`" for n in sorted(value.needs))
-    known = known_words(value, rule.type, rule.words)  # what a partly known list holds
-    if rule.type.name == "bool" and rule.description:
-        return (f"Whether {_lower(rule.description.rstrip('.'))} cannot be decided without "
-                f"{needs}{known}.")  # fmt: skip
-    return f"{_label(rule)}: cannot be decided without {needs}{known}."
+    listed = f"`{'`, `'.join(needs)}`" if needs else ""
+    # what a partly known list holds
+    known = "" if value.known is None else known_words(value, rule.type, rule.words)
+    return f"{_opening(rule.id, rule.description, rule.type.name == 'bool')}{listed}{known}."
+
+
+@lru_cache(maxsize=4096)
+def _opening(rid: str, description: str, is_bool: bool) -> str:
+    """The words of an undetermined step's sentence before the facts it needs (once a rule)."""
+    if is_bool and description:
+        return f"Whether {_lower(description.rstrip('.'))} cannot be decided without "
+    label = description.rstrip(".") if description else f"`{rid}`"
+    return f"{label}: cannot be decided without "
 
 
 def _lower(text: str) -> str:

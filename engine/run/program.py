@@ -187,6 +187,21 @@ class CompiledPolicy:
         return {f: json_converter(d.type) for f, d in self.facts.items()}
 
     @cached_property
+    def step_dates(self) -> dict[str, tuple[frozenset[str], ...]]:
+        """Per rule, per definition: the facts it reads that are declared as dates (each
+        explanation step carries them, for the timeline; derived, so never stored)."""
+        dates = {f for f, d in self.facts.items() if d.type.name == "date"}
+        return {rid: tuple(frozenset(f for f in v.facts if f in dates) for v in r.variants)
+                for rid, r in self.rules.items()}  # fmt: skip
+
+    @cached_property
+    def fill_plans(self) -> dict[int, Any]:
+        """The explanation stage's plans of its templates, by the template's id, each kept with
+        its template (an id is a template's only while the template is alive): filled as they
+        are first used; derived, so never stored."""
+        return {}
+
+    @cached_property
     def words_of(self) -> dict[str, Callable[[Any], str]]:
         """The words converter of every fact, rule and built-in (for explanation templates)."""
         out = {f: words_converter(d.type, d.labels) for f, d in self.facts.items()}

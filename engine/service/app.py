@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from engine.diagnostics import CaseError, Diagnostic, Span
+from engine.result import RESULT_VERSION, RESULT_VERSIONS
 from engine.run import catalogue
 from engine.run.program import CompiledPolicy
 from engine.service import openapi
@@ -98,6 +99,16 @@ def _flag(request: Request, name: str, default: bool) -> bool:
     raise _bad_parameter(f"`{name}={raw}` is not true or false", f"write `{name}=false`")
 
 
+def _result_version(request: Request) -> str:
+    """The ``result_version`` asked for: the shape of the result (``engine.result``)."""
+    raw = request.query_params.get("result_version", RESULT_VERSION)
+    if raw not in RESULT_VERSIONS:
+        raise _bad_parameter(f"`result_version={raw}` is not a result version",
+                             f"write one of {', '.join(RESULT_VERSIONS)}, or omit it for "
+                             f"{RESULT_VERSION}")  # fmt: skip
+    return raw
+
+
 def _decision_list(raw: str | None) -> list[str] | None:
     if raw is None:
         return None
@@ -146,6 +157,7 @@ async def decide(service: Service, request: Request) -> Response:
     loaded = service.current
     decisions = _decision_list(request.query_params.get("decisions"))
     explain = _flag(request, "explain", True)
+    version = _result_version(request)
     body = await read_body(request, service.max_body)
     data = parse(body)
     started = time.perf_counter()
@@ -161,7 +173,7 @@ async def decide(service: Service, request: Request) -> Response:
         await _log(service, [_event(loaded, decision_id, options, data, None, diagnostics, status,
                                     started)])  # fmt: skip
         return error_response(status, diagnostics)
-    out = result.to_dict()
+    out = result.to_dict(version)
     await _log(service, [_event(loaded, decision_id, options, data, out, [], 200, started,
                                 result.jurisdiction, result.revision)])  # fmt: skip
     service.count("decisions")

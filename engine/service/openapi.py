@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from engine.result import RESULT_VERSIONS
 from engine.service.state import ENGINE_VERSION
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
@@ -87,11 +88,8 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
             "schema": schema}  # fmt: skip
 
 
-@cache
-def _spec() -> dict[str, Any]:
-    components: dict[str, Any] = {}
-    case = _hoisted("case", "Case", components)
-    result = _hoisted("result", "Result", components)
+def _decided(result: dict[str, Any]) -> dict[str, Any]:
+    """What ``/v1/decide`` answers: the result, with the decision's id in the log."""
     decided = copy.deepcopy(result)
     decided["properties"].update(
         decision_id={"type": "string", "description": "the id of the decision-log event"},
@@ -100,8 +98,19 @@ def _spec() -> dict[str, Any]:
     )
     decided["required"] = [*decided.get("required", []), "decision_id", "policy_digest",
                            "engine_version"]  # fmt: skip
+    return decided
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    case = _hoisted("case", "Case", components)
+    result = _hoisted("result", "Result", components)
+    # Version 1 of the result, written on `result_version=1` until the next version.
+    result_v1 = _hoisted("result-v1", "ResultV1", components)
     components.update(
-        Case=case, Result=result, Decided=decided, Error=_error(), Diagnostic=DIAGNOSTIC,
+        Case=case, Result=result, ResultV1=result_v1, Decided=_decided(result),
+        DecidedV1=_decided(result_v1), Error=_error(), Diagnostic=DIAGNOSTIC,
         Batch={"type": "object", "required": ["cases"], "additionalProperties": False,
                "properties": {"cases": {"type": "array",
                                         "items": {"$ref": "#/components/schemas/Case"}},
@@ -137,10 +146,18 @@ def _spec() -> dict[str, Any]:
                     _query("decisions", "comma-separated decision ids: only these are decided",
                            {"type": "string"}),
                     _query("explain", "build the `because` trees (default true)",
-                           {"type": "string", "enum": ["true", "false"]})],
+                           {"type": "string", "enum": ["true", "false"]}),
+                    _query("result_version", "the shape of the result: 2 (the default) writes "
+                           "each explanation step once, under `steps`; 1 each decision's whole "
+                           "tree (deprecated, written until the next version)",
+                           {"type": "string", "enum": list(RESULT_VERSIONS)})],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Case"}}}},
-                "responses": {"200": _json("Decided", "the decisions, cited"),
+                "responses": {"200": {"description": "the decisions, cited (version 2; version 1 "
+                                                      "on `result_version=1`)",
+                                       "content": {"application/json": {"schema": {"oneOf": [
+                                           {"$ref": "#/components/schemas/Decided"},
+                                           {"$ref": "#/components/schemas/DecidedV1"}]}}}},
                               **_errors(400, 404, 413, 422)}}},
             "/v1/batch": {"post": {
                 "summary": "Decide many cases by the bulk path; one bad case fails only itself",

@@ -17,6 +17,7 @@ from typing import Any
 from dsl.typesys import Type
 from engine.api import Policy
 from engine.diagnostics import Diagnostic, OrdinanceError
+from engine.result import nest_result
 from engine.run import cases as one
 from engine.service.convert import values_json
 from engine.service.state import rule_types
@@ -149,13 +150,17 @@ def compare_event(
     old = event.get("result") or {}
     if event.get("kind") == "batch":
         return _compare_values(eid, old.get("values") or {}, new["values"])
-    return _compare_results(eid, {k: v for k, v in old.items() if k not in SERVICE_KEYS}, new)
+    # Compared in the nested shape of version 1 whatever version the log holds, so that a
+    # changed step is told under each decision whose tree holds it.
+    old = nest_result({k: v for k, v in old.items() if k not in SERVICE_KEYS})
+    return _compare_results(eid, old, new)
 
 
 def decide_again(
     event: Mapping[str, Any], policy: Policy, types: Types | None = None
 ) -> tuple[int, Any]:
-    """(200, the result as the event records one) or (422, the refusal's diagnostics).
+    """(200, the result as an event records one, in version 1's nested shape, which
+    ``engine.result.nest_result`` gives of any version) or (422, the refusal's diagnostics).
 
     ``types`` is ``rule_types(policy)``, which a batch's values are converted with (as the
     service converts them); give it when deciding many events."""
@@ -174,7 +179,7 @@ def decide_again(
     except OrdinanceError as e:
         return 422, [d.to_json() for d in e.diagnostics]
     # Through JSON, as the log holds it: tuples become lists, and equal means equal text.
-    return 200, json.loads(json.dumps(result.to_dict(), ensure_ascii=False))
+    return 200, json.loads(json.dumps(result.to_dict(version=1), ensure_ascii=False))
 
 
 def _date(text: Any) -> dt.date | None:

@@ -22,6 +22,7 @@ from engine.compile.load import read_case
 from engine.diagnostics import Diagnostic, OrdinanceError, in_file, render
 from engine.project import discover
 from engine.render import RENDERERS, RenderContext
+from engine.result import RESULT_VERSION, RESULT_VERSIONS
 from engine.run.catalogue import decision_rows, fact_rows
 from engine.tools.check_scope import check_summary, jurisdiction_of, located_in
 from engine.tools.cli_common import (
@@ -82,6 +83,14 @@ def main() -> None:
     "the case yet (text).",
 )
 @click.option(
+    "--result-version",
+    type=click.Choice(list(RESULT_VERSIONS)),
+    default=RESULT_VERSION,
+    show_default=True,
+    help="The shape of the JSON (json): 2 writes each explanation step once, 1 each "
+    "decision's whole tree (deprecated, written until the next version).",
+)
+@click.option(
     "--width",
     type=click.IntRange(min=40),
     default=None,
@@ -98,6 +107,7 @@ def eval_cmd(
     depth: int | None,
     explain: tuple[str, ...],
     everything: bool,
+    result_version: str,
     width: int | None,
     policy_dir: Path | None,
 ) -> None:
@@ -123,7 +133,7 @@ def eval_cmd(
         jur = policy.jurisdictions[result.jurisdiction]
         rev = next(r.title for r in jur.revisions if r.id == result.revision)
         ctx = RenderContext(jur.title, rev, explain, depth, width=width, color=color,
-                            all=everything)  # fmt: skip
+                            all=everything, result_version=result_version)  # fmt: skip
         out = RENDERERS[fmt](result, ctx)
         if fmt == "text" and color:
             # Quoted by the text page already (engine/text_page.py); printing it through
