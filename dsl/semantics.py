@@ -59,8 +59,19 @@ def add_months(day: dt.date, months: int) -> dt.date:
     >>> add_months(dt.date(2024, 2, 29), 12)
     datetime.date(2025, 2, 28)
     """
-    result: dt.date = day + relativedelta(months=months)
-    return result
+    # What ``day + relativedelta(months=months)`` gives (tests/test_generated.py compares the
+    # two on 200,000 dates, errors past year 9999 included), at a twentieth of its cost: the
+    # expiry rules call this on every case.
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    if month == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        last = 29
+    else:
+        last = _MONTH_DAYS[month]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def shift(value: Any, d: Duration, ctx: Context, sign: int = 1) -> Any:

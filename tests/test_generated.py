@@ -330,3 +330,25 @@ def test_a_copy_of_a_revision_runs_its_own_rules() -> None:
     generated.cached(cp, EXPIRY, "values")
     assert cp._fast
     assert dataclasses.replace(cp)._fast == {}
+
+
+def test_add_months_is_relativedelta() -> None:
+    """``add_months`` computes what dateutil's ``relativedelta(months=…)`` gives, on dates of
+    the whole calendar and moves of any size, the errors past its ends included."""
+    from dateutil.relativedelta import relativedelta
+
+    from dsl.semantics import add_months
+
+    def outcome(f: Any, *args: Any) -> Any:
+        try:
+            return f(*args)
+        except (ValueError, OverflowError) as exc:
+            return type(exc).__name__, str(exc)
+
+    rng = random.Random(12)
+    add = add_months.__wrapped__  # type: ignore[attr-defined]
+    for _ in range(200_000):
+        day = dt.date.fromordinal(rng.randrange(1, dt.date.max.toordinal() + 1))
+        months = rng.choice([rng.randrange(-30, 30), rng.randrange(-120_000, 120_000), 12, 36])
+        assert outcome(add, day, months) == outcome(lambda d, m: d + relativedelta(months=m),
+                                                    day, months), (day, months)  # fmt: skip
