@@ -94,6 +94,12 @@ class Writer:
         self.depth = 1
         self._temps = 0
         self._impls: dict[str, str] = {}
+        # Atoms whose value is never an Unknown, and never None: constants, and what the
+        # caller knows of its locals (a case's ``as_of``; a fact that may not be null, which
+        # a reader either gives a value or leaves unknown). A test that cannot hold is left
+        # out of the code.
+        self.known: set[str] = {"True", "False", "None"}
+        self.present: set[str] = {"True", "False"}
 
     # Writing ----------------------------------------------------------------------------------
 
@@ -130,7 +136,25 @@ class Writer:
     def const(self, value: Any) -> str:
         if value is None or value is True or value is False:
             return repr(value)
-        return self.consts.name(value)
+        name = self.consts.name(value)
+        self.known.add(name)
+        self.present.add(name)
+        return name
+
+    def unknown(self, *atoms: str) -> str | None:
+        """The test that one of ``atoms`` is unknown (None: none can be)."""
+        return " or ".join(f"{a}.__class__ is U" for a in atoms if a not in self.known) or None
+
+    def null(self, *atoms: str) -> str | None:
+        """The test that one of ``atoms`` is null (None: none can be)."""
+        return " or ".join(f"{a} is None" for a in atoms if a not in self.present) or None
+
+    def choose(self, t: str, cases: list[tuple[str | None, str]], otherwise: str) -> str:
+        """``t = v1 if c1 else v2 if c2 else … otherwise``, leaving out each case whose test
+        cannot hold (None)."""
+        parts = [f"{value} if {test} else " for test, value in cases if test is not None]
+        self.line(f"{t} = {''.join(parts)}{otherwise}")
+        return t
 
     def fallback(self, node: n.Node, types: Types) -> str:
         """The node's value by its reference closure (the rare paths)."""
@@ -146,18 +170,14 @@ class _Calls(Writer):
     expr: Callable[[n.Node, Types], str]
 
     def lift1(self, a: str, calc: str, on_partial: str | None = None) -> str:
-        t = self.temp()
         unknown = f"{a}.plain()" if on_partial is None else (
             f"({a}.plain() if {a}.known is None else {on_partial}({a}))")  # fmt: skip
-        self.line(f"{t} = None if {a} is None else {unknown} if {a}.__class__ is U "
-                  f"else {calc}({a})")  # fmt: skip
-        return t
+        return self.choose(self.temp(), [(self.null(a), "None"), (self.unknown(a), unknown)],
+                           f"{calc}({a})")  # fmt: skip
 
     def lift2(self, a: str, b: str, calc: str) -> str:
-        t = self.temp()
-        self.line(f"{t} = unknown2({a}, {b}) if {a}.__class__ is U or {b}.__class__ is U else "
-                  f"None if {a} is None or {b} is None else {calc}({a}, {b})")  # fmt: skip
-        return t
+        cases = [(self.unknown(a, b), f"unknown2({a}, {b})"), (self.null(a, b), "None")]
+        return self.choose(self.temp(), cases, f"{calc}({a}, {b})")
 
     def _call(self, node: n.Call, types: Types) -> str:
         builtin = BUILTINS[node.name]
@@ -187,13 +207,9 @@ class _Calls(Writer):
 
     def _lift(self, args: list[str], calc: str) -> str:
         """``_lift`` of any arity: an unknown argument makes it unknown, a null one null."""
-        t = self.temp()
-        unknown = " or ".join(f"{a}.__class__ is U" for a in args) or "False"
-        null = " or ".join(f"{a} is None" for a in args) or "False"
         listed = ", ".join(args)
-        self.line(f"{t} = unknown_of({listed}) if {unknown} else None if {null} "
-                  f"else {calc}({listed})")  # fmt: skip
-        return t
+        cases = [(self.unknown(*args), f"unknown_of({listed})"), (self.null(*args), "None")]
+        return self.choose(self.temp(), cases, f"{calc}({listed})")
 
     def _pick(self, first: bool, args: list[str]) -> str:
         """``_pick2`` and ``_pick``: the least (``first``) or greatest, nulls skipped, of
@@ -202,17 +218,20 @@ class _Calls(Writer):
         if len(args) == 2:
             a, b = args
             keep = "<=" if first else ">="
-            self.line(f"{t} = unknown2({a}, {b}) if {a}.__class__ is U or {b}.__class__ is U "
-                      f"else {b} if {a} is None else {a} if {b} is None "
-                      f"else ({a} if {a} {keep} {b} else {b})")  # fmt: skip
-            return t
+            return self.choose(t, [(self.unknown(a, b), f"unknown2({a}, {b})"),
+                                   (self.null(a), b), (self.null(b), a)],
+                               f"({a} if {a} {keep} {b} else {b})")  # fmt: skip
         better = "<" if first else ">"
         u = self.temp()
         self.line(f"{t} = {u} = None")
         for a in args:
-            with self.block(f"if {a}.__class__ is U"):
-                self.line(f"{u} = {a} if {u} is None else {u}.merge({a})")
-            with self.block(f"elif {a} is not None and ({t} is None or {a} {better} {t})"):
+            head = "if"
+            if (unknown := self.unknown(a)) is not None:
+                with self.block(f"if {unknown}"):
+                    self.line(f"{u} = {a} if {u} is None else {u}.merge({a})")
+                head = "elif"
+            given = "" if self.null(a) is None else f"{a} is not None and "
+            with self.block(f"{head} {given}({t} is None or {a} {better} {t})"):
                 self.line(f"{t} = {a}")
         self.line(f"{t} = {t} if {u} is None else {u}.plain()")
         return t
@@ -238,23 +257,21 @@ class Emitter(_Calls):
 
     def _test(self, node: n.Test, types: Types) -> str:
         a, t = self.expr(node.operand, types), self.temp()
+        unknown = self.unknown(a)
         if node.kind == "missing":
-            self.line(f"{t} = {a}.__class__ is U")
+            self.line(f"{t} = {unknown or 'False'}")
             return t
         null = node.kind == "null"
         # ``_unknown_is_null``: a partly known list or count is never null.
-        self.line(f"{t} = ({a}.plain() if {a}.known is None else {not null}) "
-                  f"if {a}.__class__ is U else {a} is {'' if null else 'not '}None")  # fmt: skip
-        return t
+        return self.choose(t, [(unknown, f"({a}.plain() if {a}.known is None else {not null})")],
+                           f"{a} is {'' if null else 'not '}None")  # fmt: skip
 
     def _unary(self, node: n.Unary, types: Types) -> str:
         a, t = self.expr(node.operand, types), self.temp()
+        unknown = self.unknown(a)
         if node.op == "not":
-            self.line(f"{t} = {a}.plain() if {a}.__class__ is U else not {a}")
-        else:
-            self.line(f"{t} = {a}.plain() if {a}.__class__ is U else None if {a} is None "
-                      f"else -{a}")  # fmt: skip
-        return t
+            return self.choose(t, [(unknown, f"{a}.plain()")], f"not {a}")
+        return self.choose(t, [(unknown, f"{a}.plain()"), (self.null(a), "None")], f"-{a}")
 
     def _if(self, node: n.If, types: Types) -> str:
         c, t = self.expr(node.cond, types), self.temp()
@@ -279,16 +296,21 @@ class Emitter(_Calls):
     def connective(self, decisive: bool, left: n.Node, right: n.Node, types: Types) -> str:
         """``_connective``: a decisive operand decides, the other is computed only if needed."""
         d, o = repr(decisive), repr(not decisive)
-        a, ta, t = self.expr(left, types), self.temp(), self.temp()
-        self.line(f"{ta} = False if {a} is None else {a}")  # null counts as false
+        a, t = self.expr(left, types), self.temp()
+        ta = self._as_condition(a)  # null counts as false
         with self.block(f"if {ta} is {d}"):
             self.line(f"{t} = {d}")
         with self.block("else"):
-            b, tb = self.expr(right, types), self.temp()
-            self.line(f"{tb} = False if {b} is None else {b}")
+            tb = self._as_condition(self.expr(right, types))
             self.line(f"{t} = {d} if {tb} is {d} else {o} if {ta} is {o} and {tb} is {o} "
                       f"else unknown2({ta}, {tb})")  # fmt: skip
         return t
+
+    def _as_condition(self, a: str) -> str:
+        """``a`` with null read as false."""
+        if self.null(a) is None:
+            return a
+        return self.choose(self.temp(), [(self.null(a), "False")], a)
 
     def _compare(self, node: n.Binary, types: Types) -> str:
         left, right, op = node.left, node.right, _OPS[node.op]
@@ -297,17 +319,13 @@ class Emitter(_Calls):
         t = self.temp()
         if isinstance(left, n.Ref) and isinstance(right, n.Literal):  # _compare_ref_const
             if right.value is None:
-                self.line(f"{t} = {a}.plain() if {a}.__class__ is U else False")
-                return t
+                return self.choose(t, [(self.unknown(a), f"{a}.plain()")], "False")
             k = self.const(right.value)
-            self.line(f"{t} = compare_unknown({cmp}, {a}, {k}) if {a}.__class__ is U "
-                      f"else False if {a} is None else {a} {op} {k}")  # fmt: skip
-            return t
+            return self.choose(t, [(self.unknown(a), f"compare_unknown({cmp}, {a}, {k})"),
+                                   (self.null(a), "False")], f"{a} {op} {k}")  # fmt: skip
         b = self.expr(right, types)  # _compare_refs and _compare: both operands first
-        self.line(f"{t} = compare_unknown({cmp}, {a}, {b}) if {a}.__class__ is U or "
-                  f"{b}.__class__ is U else False if {a} is None or {b} is None "
-                  f"else {a} {op} {b}")  # fmt: skip
-        return t
+        return self.choose(t, [(self.unknown(a, b), f"compare_unknown({cmp}, {a}, {b})"),
+                               (self.null(a, b), "False")], f"{a} {op} {b}")  # fmt: skip
 
     def _membership(self, node: n.Binary, types: Types) -> str:
         negate, right = node.op == "not_in", node.right
@@ -322,14 +340,11 @@ class Emitter(_Calls):
             consts = frozenset(i.expr.value for i in right.items)  # type: ignore[attr-defined]
             k = self.consts.name(consts)
             on_unknown = "False" if not (consts or negate) else f"{a}.plain()"
-            self.line(f"{t} = ({on_unknown}) if {a}.__class__ is U else False if {a} is None "
-                      f"else {a} {word} {k}")  # fmt: skip
-            return t
+            return self.choose(t, [(self.unknown(a), f"({on_unknown})"), (self.null(a), "False")],
+                               f"{a} {word} {k}")  # fmt: skip
         b = self.expr(right, types)
-        self.line(f"{t} = member_unknown({a}, {b}, {negate}) if {a}.__class__ is U or "
-                  f"{b}.__class__ is U else False if {a} is None or {b} is None "
-                  f"else {a} {word} {b}")  # fmt: skip
-        return t
+        return self.choose(t, [(self.unknown(a, b), f"member_unknown({a}, {b}, {negate})"),
+                               (self.null(a, b), "False")], f"{a} {word} {b}")  # fmt: skip
 
     def _arith(self, node: n.Binary, types: Types) -> str:
         lt, rt = types[id(node.left)].name, types[id(node.right)].name
@@ -347,9 +362,8 @@ class Emitter(_Calls):
         ctx, k = self.consts.name(self.ctx), self.consts.name(d)
         general = f"shift({a}, {k}, {ctx}, {sign})"
         if not isinstance(left, n.Ref):
-            self.line(f"{t} = None if {a} is None else {a}.plain() if {a}.__class__ is U "
-                      f"else {general}")  # fmt: skip
-            return t
+            return self.choose(t, [(self.null(a), "None"), (self.unknown(a), f"{a}.plain()")],
+                               general)  # fmt: skip
         if d.unit == "days":
             fast = f"{a} + {self.consts.name(dt.timedelta(days=d.amount * sign))}"
         elif d.unit in ("months", "years"):
@@ -357,9 +371,8 @@ class Emitter(_Calls):
             fast = f"add_months({a}, {self.const(months)})"
         else:
             fast = general
-        self.line(f"{t} = {a} if {a} is None or {a}.__class__ is U else {fast} "
-                  f"if {a}.__class__ is DATE else {general}")  # fmt: skip
-        return t
+        absent = " or ".join(c for c in (self.null(a), self.unknown(a)) if c is not None) or None
+        return self.choose(t, [(absent, a)], f"{fast} if {a}.__class__ is DATE else {general}")
 
 
 def factory_source(name: str, params: list[str], body: list[str]) -> str:
