@@ -352,3 +352,17 @@ def test_add_months_is_relativedelta() -> None:
         months = rng.choice([rng.randrange(-30, 30), rng.randrange(-120_000, 120_000), 12, 36])
         assert outcome(add, day, months) == outcome(lambda d, m: d + relativedelta(months=m),
                                                     day, months), (day, months)  # fmt: skip
+
+
+def test_prepare_reads_a_dict_as_fact_reader_does() -> None:
+    """``prepare`` takes a program's dict through the generated reader: the same facts, in the
+    same order, as ``FactReader`` gives, on every golden case and random case."""
+    cases = [*GOLDEN_CASES, *(c for cp in POLICY.compiled.values()
+                              for c in _random_cases(cp, 30, seed=8, keep=0.6))]  # fmt: skip
+    for data in cases:
+        prepared = one.prepare(POLICY.timeline, copy.deepcopy(data))
+        case = case_from_dict(copy.deepcopy(data))
+        out = Collector()
+        want = prepared.cp.reader.read(case, out, POLICY.timeline.foreign_facts(prepared.cp))
+        assert not out.items
+        assert list(prepared.facts.items()) == list(want.items())

@@ -15,7 +15,7 @@ from dsl.errors import did_you_mean
 from dsl.typesys import Type
 from engine.diagnostics import CaseError, Collector, Diagnostic
 from engine.result import Result
-from engine.run import generated
+from engine.run import generated, readers
 from engine.run.decide import OutOfRange, run_values
 from engine.run.evaluate import build_decisions, run_plan, run_procedures, start_env
 from engine.run.explain import CaseExplanation
@@ -51,6 +51,10 @@ def prepare(
     if not isinstance(case, Case):
         case = case_from_dict(case)
     cp, day, basis = timeline.choose(case, as_of, revision)
+    if case.doc is None:  # a program's dict: the generated reader, when it takes the facts
+        facts: dict[str, Any] = {}  # (a file's numbers are read from their text, below)
+        if case.facts.__class__ is dict and readers.reader(cp)(case.facts, facts):
+            return Prepared(cp, case, facts, day, basis)
     out = Collector()
     facts = cp.reader.read(case, out, timeline.foreign_facts(cp))
     out.raise_if_errors(CaseError)
