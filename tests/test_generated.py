@@ -366,3 +366,20 @@ def test_prepare_reads_a_dict_as_fact_reader_does() -> None:
         want = prepared.cp.reader.read(case, out, POLICY.timeline.foreign_facts(prepared.cp))
         assert not out.items
         assert list(prepared.facts.items()) == list(want.items())
+
+
+def test_cases_giving_every_fact_cite_as_when_conditions_run_again() -> None:
+    """``build_decisions(known=True)`` (the case gives every fact the rules read) cites what
+    running each chosen condition again cites."""
+    from engine.run.evaluate import build_decisions
+    from engine.run.evaluate import run_plan as plan_of
+
+    for cp in POLICY.compiled.values():
+        for data in _random_cases(cp, 60, seed=21, keep=1.0):
+            prepared = one.prepare(POLICY.timeline, data)
+            assert cp.missing.keys() <= prepared.facts.keys()
+            env, chosen = plan_of(prepared.cp, prepared.facts, prepared.day)
+            fast = build_decisions(prepared.cp, env, chosen, known=True)
+            slow = build_decisions(prepared.cp, env, chosen)
+            assert {k: d.citations for k, d in fast.items()} == {
+                k: d.citations for k, d in slow.items()}  # fmt: skip

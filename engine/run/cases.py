@@ -70,8 +70,10 @@ def evaluate(prepared: Prepared, decisions: Iterable[str] | None, explain: bool)
         env, chosen = run_plan(cp, facts, day, only)
     except OutOfRange as exc:
         raise placed(cp, case, exc) from None
-    found = build_decisions(cp, env, chosen, only, CaseExplanation(cp, env, chosen) if explain
-                            else None)  # fmt: skip
+    # Unknowns come only from facts the case does not give: with all given, none arises.
+    known = (cp.missing if only is None else cp.plan_for(only)[1]).keys() <= facts.keys()
+    explainer = CaseExplanation(cp, env, chosen) if explain else None
+    found = build_decisions(cp, env, chosen, only, explainer, known)
     procedures = run_procedures(cp, env) if only is None else {}
     return Result(case.id, cp.jurisdiction, cp.revision, basis, day, found, procedures, warnings)
 

@@ -58,9 +58,11 @@ def build_decisions(
     chosen: dict[str, int],
     only: frozenset[str] | None = None,
     explainer: Explainer | None = None,
+    known: bool = False,
 ) -> dict[str, Decision]:
     """A Decision for every public rule (or those in ``only``), explained by ``explainer``
-    when one is given (the trees are built when read)."""
+    when one is given (the trees are built when read). ``known``: the case gives every fact
+    the rules read, so nothing is unknown and no condition needs running again."""
     out = {}
     rules = cp.rules
     for rid in cp.public if only is None else (r for r in cp.public if r in only):
@@ -74,7 +76,8 @@ def build_decisions(
             out[rid] = Decision(rid, None, UNDETERMINED, [cite], sorted(value.needs), rule.type,
                                 rule.words, explainer, rule.json)  # fmt: skip
         else:
-            out[rid] = Decision(rid, value, DETERMINED, _citations(rule, pick, env), [],
+            cites = [rule.variants[pick].citation] if known else _citations(rule, pick, env)
+            out[rid] = Decision(rid, value, DETERMINED, cites, [],
                                 rule.type, rule.words, explainer, rule.json)  # fmt: skip
     return out
 
