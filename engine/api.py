@@ -33,7 +33,7 @@ from engine.run import bulk
 from engine.run import cases as one
 from engine.run.facts import Case
 from engine.run.program import CompiledPolicy
-from engine.run.quick import quick_values
+from engine.run.quick import quick_prepare, quick_values
 from engine.run.timeline import Timeline
 
 
@@ -110,7 +110,9 @@ class Policy:
         Raises:
             CaseError: the case does not fit the policy; its diagnostics say where and why.
         """
-        return one.evaluate(one.prepare(self.timeline, case, as_of, revision), decisions, explain)
+        quick = quick_prepare(self.timeline, case) if as_of is None and revision is None else None
+        prepared = quick or one.prepare(self.timeline, case, as_of, revision)
+        return one.evaluate(prepared, decisions, explain)
 
     def values(
         self,

@@ -383,3 +383,31 @@ def test_cases_giving_every_fact_cite_as_when_conditions_run_again() -> None:
             slow = build_decisions(prepared.cp, env, chosen)
             assert {k: d.citations for k, d in fast.items()} == {
                 k: d.citations for k, d in slow.items()}  # fmt: skip
+
+
+def test_quick_prepare_is_prepare() -> None:
+    """The quick way to a prepared case gives what ``prepare`` gives (the revision, the case,
+    its facts in order, the day and the basis), or declines; and a vesting date chooses."""
+    from engine.run.quick import quick_prepare
+
+    vested = {"case": "V", "jurisdiction": "kent", "as_of": "2025-06-30",
+              "facts": {"application": {"complete_on": "2024-04-01"}}}  # fmt: skip
+    randoms = [c for cp in POLICY.compiled.values() for c in _random_cases(cp, 30, 9, 0.6)]
+    cases = [*GOLDEN_CASES, vested, *randoms]
+    taken = 0
+    for data in cases:
+        quick = quick_prepare(POLICY.timeline, copy.deepcopy(data))
+        if quick is None:
+            continue
+        taken += 1
+        want = one.prepare(POLICY.timeline, copy.deepcopy(data))
+        assert quick.cp is want.cp and quick.day == want.day and quick.basis == want.basis
+        assert list(quick.facts.items()) == list(want.facts.items())
+        assert (quick.case.id, quick.case.jurisdiction, quick.case.as_of, quick.case.facts) == (
+            want.case.id, want.case.jurisdiction, want.case.as_of, want.case.facts)  # fmt: skip
+        assert quick.warnings == want.warnings == ()
+    assert taken == len(cases)
+    assert quick_prepare(POLICY.timeline, vested).basis == (  # type: ignore[union-attr]
+        "application.complete_on",
+        dt.date(2024, 4, 1),
+    )

@@ -19,10 +19,10 @@ from typing import Any
 
 from engine.diagnostics import CaseError
 from engine.run import generated, readers
-from engine.run.cases import checked
-from engine.run.facts import EARLIEST, KEY_TYPES, LATEST, PLAIN_KEYS, as_of_date
+from engine.run.cases import Prepared, checked
+from engine.run.facts import EARLIEST, KEY_TYPES, LATEST, PLAIN_KEYS, Case, as_of_date
 from engine.run.program import CompiledPolicy
-from engine.run.timeline import Timeline, vesting_value
+from engine.run.timeline import Basis, Timeline, vesting_value
 
 Entry = tuple[dict[str, Any], readers.ReadFn, Callable[[dict[str, Any]], dict[str, Any]]]
 _fromiso = dt.date.fromisoformat
@@ -35,6 +35,42 @@ def quick_values(
 ) -> dict[str, Any] | None:
     """``values`` of ``data``, or None when it is not of the common shape or either generated
     function declines it."""
+    chosen = _choose(timeline, data)
+    entry = None if chosen is None else _entry(chosen[0], decisions)
+    if entry is None:
+        return None
+    missing, read, decide = entry
+    env = dict(missing)
+    if not read(chosen[3], env):  # type: ignore[index]
+        return None
+    env["as_of"] = chosen[1]  # type: ignore[index]
+    try:
+        return decide(env)
+    except (ArithmeticError, ValueError):  # placed by the closures, the whole way
+        return None
+
+
+def quick_prepare(timeline: Timeline, data: Any) -> Prepared | None:
+    """``prepare`` of ``data`` when it is of the common shape and the generated reader takes
+    its facts (the same Prepared, warnings none); None otherwise."""
+    chosen = _choose(timeline, data)
+    if chosen is None:
+        return None
+    cp, day, basis, given = chosen
+    facts: dict[str, Any] = {}
+    if not readers.reader(cp)(given, facts):
+        return None
+    cid = data.get("case")
+    case = Case(None if cid is None else str(cid), cp.jurisdiction, day, None, given)
+    return Prepared(cp, case, facts, day, basis)
+
+
+def _choose(
+    timeline: Timeline, data: Any
+) -> tuple[CompiledPolicy, dt.date, Basis, dict[str, Any]] | None:
+    """The revision deciding ``data``, its ``as_of``, how the revision was chosen and the
+    facts as given; None for anything but the common shape (``case_from_dict`` and
+    ``Timeline.choose`` take it then, and report what is wrong)."""
     if data.__class__ is not dict or not data.keys() <= PLAIN_KEYS:
         return None
     jid, facts, raw = data.get("jurisdiction"), data.get("facts"), data.get("as_of")
@@ -52,27 +88,16 @@ def quick_values(
         return None
     if "case" in data and (cid := data["case"]).__class__ is not str and not _case_id(cid):
         return None
-    when = day
+    basis: Basis = ("as_of", day)
     if jur.vesting is not None:
         node: Any = facts
         for part in _SPLIT.get(jur.vesting[0]) or _split(jur.vesting[0]):
             node = node.get(part) if node.__class__ is dict else None
         vested = vesting_value(node)
         if vested is not None:
-            when = vested
-    cp = timeline.on(jur.id, when)
-    entry = None if cp is None else _entry(cp, decisions)
-    if entry is None:
-        return None
-    missing, read, decide = entry
-    env = dict(missing)
-    if not read(facts, env):
-        return None
-    env["as_of"] = day
-    try:
-        return decide(env)
-    except (ArithmeticError, ValueError):  # placed by the closures, the whole way
-        return None
+            basis = (jur.vesting[0], vested)
+    cp = timeline.on(jur.id, basis[1])  # type: ignore[arg-type]
+    return None if cp is None else (cp, day, basis, facts)
 
 
 def _split(fid: str) -> tuple[str, ...]:
