@@ -35,6 +35,9 @@ class Timeline:
     compiled: dict[tuple[str, str], CompiledPolicy]
     _dates: dict[str, tuple[list[dt.date], list[RevisionInfo]]] = field(default_factory=dict)
     _foreign: dict[tuple[str, str], dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Per jurisdiction: the dates revisions take effect, and before each date's place the
+    # compiled revision in force (None before the first, or for one that did not compile).
+    _on: dict[str, tuple[list[dt.date], list[CompiledPolicy | None]]] = field(default_factory=dict)
 
     def foreign_facts(self, cp: CompiledPolicy) -> dict[str, tuple[str, ...]]:
         """The facts other jurisdictions of this policy declare and ``cp`` does not, each with
@@ -86,9 +89,12 @@ class Timeline:
     def on(self, jurisdiction: str, day: dt.date) -> CompiledPolicy | None:
         """The compiled revision in force on ``day`` (None: none is; ``revision_for`` says why).
         The fast path of revision selection: one bisection, no exceptions."""
-        dates, revisions = self._dated(jurisdiction)
-        i = bisect.bisect_right(dates, day)
-        return self.compiled.get((jurisdiction, revisions[i - 1].id)) if i else None
+        found = self._on.get(jurisdiction)
+        if found is None:
+            dates, revisions = self._dated(jurisdiction)
+            found = self._on[jurisdiction] = (dates, [None, *(
+                self.compiled.get((jurisdiction, r.id)) for r in revisions)])  # fmt: skip
+        return found[1][bisect.bisect_right(found[0], day)]
 
     def _dated(self, jurisdiction: str) -> tuple[list[dt.date], list[RevisionInfo]]:
         """The revisions of a jurisdiction by the date each took effect (or was adopted)."""
