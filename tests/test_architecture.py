@@ -264,6 +264,39 @@ def test_the_run_path_calls_no_compile_time_library(cached: bool) -> None:
     assert report == {"cases": report["cases"], "new_imports": [], "calls": []}
 
 
+# `ordinance eval` in a fresh interpreter, the cache warm: what it imports besides the run time.
+EVAL_IMPORTS = r"""
+import json, sys
+from engine.tools.cli import main
+try:
+    main(["eval", "examples/kent-co-and-permit.yaml"], standalone_mode=False)
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_cold_eval_loads_no_compile_stage_and_no_other_command() -> None:
+    """The cold start (issue 16): a case file is YAML, so PyYAML is read, but nothing else of
+    compiling (the policy comes from the cache) and no other command's module."""
+    from engine.compile import STAGES
+    from engine.tools.cli import ELSEWHERE
+
+    load_policy()  # fills the session's cache, which the child reads
+    run = subprocess.run([sys.executable, "-c", EVAL_IMPORTS], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    loaded = set(json.loads(run.stdout.splitlines()[-1]))  # after the case's text
+    tops = {m.split(".")[0] for m in loaded}
+    assert "engine.run.program" in loaded and "yaml" in tops
+    assert not tops & (COMPILE_TIME - {"yaml"} | {"holidays", "ruamel", "starlette"})
+    # dsl.typecheck's ``Types`` is the run time's too (DSL_RUN); the compile room's stages:
+    stages = {s.module for s in STAGES if s.module.startswith("engine.compile")}
+    assert loaded & stages == {"engine.compile.load"}  # it reads the case file
+    assert not loaded & {f"engine.tools.{m}" for m in ELSEWHERE.values()}
+
+
 def test_the_architecture_page_names_the_stages_in_order_and_only_real_files() -> None:
     from engine.compile import STAGES
 
