@@ -61,10 +61,12 @@ def recorded(build: B) -> B:
     @wraps(build)
     def building(*args: Any) -> Any:
         fn = build(*args)
+        if _recording is None or fn is None:
+            return fn
         # A function handed back as it was given (``conjoin`` of one condition) keeps the
         # recipe it came with: as its own argument it would pickle itself for ever.
         given = any(fn is a or (a.__class__ is list and any(fn is x for x in a)) for a in args)
-        return fn if fn is None or given else remember(fn, building, *args)
+        return fn if given else remember(fn, building, *args)
 
     return cast(B, building)
 

@@ -90,11 +90,16 @@ def load(root: Path, search_path: tuple[Path, ...]) -> Saved | None:
             watched, digest = pickle.load(f)
         if _digest(watched) != digest:
             return None
-        with open(folder / (digest + ".policy"), "rb") as f:
+        entry = folder / (digest + ".policy")
+        with open(entry, "rb") as f:
             saved = _unpickle(f.read())
+        if not isinstance(saved, Saved):
+            return None
+        for used in (index, entry):  # in use: not pruned (``_prune``)
+            os.utime(used)
     except Exception:  # a corrupt pickle raises what it likes: rebuild
         return None
-    return saved if isinstance(saved, Saved) else None
+    return saved
 
 
 def _unpickle(data: bytes) -> Any:
@@ -124,6 +129,7 @@ def save(saved: Saved, search_path: tuple[Path, ...], recipes: Recipes, given: P
         _write(index, lambda f: pickle.dump((watched, digest), f, pickle.HIGHEST_PROTOCOL))
         if old is not None and old != digest:  # keep one entry per policy folder
             (folder / (old + ".policy")).unlink(missing_ok=True)
+        _prune(folder)
     except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return
 
@@ -168,6 +174,24 @@ def _location(root: Path, search_path: tuple[Path, ...]) -> str:
     """The index's name: which folder was loaded, with which search path."""
     where = "\0".join(str(p.absolute()) for p in (root, *search_path))
     return hashlib.sha256(where.encode()).hexdigest()[:32]
+
+
+UNUSED_DAYS = 30
+
+
+def _prune(folder: Path) -> None:
+    """Remove the entries no load has used for ``UNUSED_DAYS`` (a load touches what it reads):
+    the policy folders of finished tests, of temporary copies, of deleted projects; and the
+    temporary file of a writer that died, after a day."""
+    import time
+
+    now = time.time()
+    for entry in os.scandir(folder):
+        days = UNUSED_DAYS if entry.name.endswith((".index", ".policy")) else 1
+        if (entry.name.startswith(".tmp-") or days == UNUSED_DAYS) and (
+            entry.stat().st_mtime < now - days * 86400
+        ):
+            os.unlink(entry.path)
 
 
 def _old_digest(index: Path) -> str | None:

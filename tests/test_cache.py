@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,26 @@ def test_the_cache_folder_is_private_and_a_shared_one_is_not_used(
     cache_dir.chmod(0o700)
     load_policy()
     assert len(compiles) == 2
+
+
+def test_entries_unused_for_a_month_are_pruned_when_one_is_saved(
+    tmp_path: Path, cache_dir: Path, compiles: list[Path]
+) -> None:
+    load_policy()
+    used = sorted(cache_dir.iterdir())
+    old = time.time() - (policy_cache.UNUSED_DAYS + 1) * 86400
+    for entry in used:
+        os.utime(entry, (old, old))
+    load_policy()  # a load from the cache marks its entry as used
+    assert len(compiles) == 1 and all(e.stat().st_mtime > old for e in used)
+    stale = [cache_dir / "0123.index", cache_dir / "0123.policy", cache_dir / ".tmp-dead"]
+    for entry in stale:
+        entry.write_bytes(b"")
+        os.utime(entry, (old, old))
+    shutil.copytree(ROOT / "policy", tmp_path / "policy")
+    load_policy(tmp_path / "policy")  # saving prunes
+    assert not any(e.exists() for e in stale)
+    assert all(e.exists() for e in used) and len(list(cache_dir.glob("*.policy"))) == 2
 
 
 def test_the_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
