@@ -15,6 +15,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import wraps
 from typing import IO, Any, TypeVar, cast
 
@@ -23,31 +24,33 @@ F = TypeVar("F")
 # id(function) → (the function, its builder, the builder's arguments); the function is held so
 # its id is not reused while the table lives.
 Recipes = dict[int, tuple[Any, Callable[..., Any], tuple[Any, ...]]]
-_recording: Recipes | None = None
+# Per thread and task: a service compiling in one thread records nothing of another's compile.
+_recording: ContextVar[Recipes | None] = ContextVar("recording", default=None)
 
 
 @contextmanager
 def recording() -> Iterator[Recipes]:
     """Note the recipe of every closure built inside the block (see the module's docstring)."""
-    global _recording
-    outer, _recording = _recording, {}
+    recipes: Recipes = {}
+    token = _recording.set(recipes)
     try:
-        yield _recording
+        yield recipes
     finally:
-        _recording = outer
+        _recording.reset(token)
 
 
 def recording_on() -> bool:
     """Whether ``remember`` keeps recipes now (a builder whose arguments cost to gather asks)."""
-    return _recording is not None
+    return _recording.get() is not None
 
 
 def remember(fn: F, build: Callable[..., Any], *args: Any) -> F:
     """``fn``, noted as built by ``build(*args)`` when recording. The first recipe of a function
     wins: a builder that hands back a function it was given (``conjoin`` of one condition) must
     not make that function its own argument."""
-    if _recording is not None and id(fn) not in _recording:
-        _recording[id(fn)] = (fn, build, args)
+    recipes = _recording.get()
+    if recipes is not None and id(fn) not in recipes:
+        recipes[id(fn)] = (fn, build, args)
     return fn
 
 
@@ -61,7 +64,7 @@ def recorded(build: B) -> B:
     @wraps(build)
     def building(*args: Any) -> Any:
         fn = build(*args)
-        if _recording is None or fn is None:
+        if fn is None or _recording.get() is None:
             return fn
         # A function handed back as it was given (``conjoin`` of one condition) keeps the
         # recipe it came with: as its own argument it would pickle itself for ever.

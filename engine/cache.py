@@ -34,6 +34,8 @@ from engine.run.program import CompiledPolicy
 FORMAT = 1  # the layout of an entry; bumped when it changes
 _HERE = Path(__file__).resolve().parent
 _ENGINE_SOURCES = (_HERE, _HERE.parent / "dsl")
+# Libraries whose results an entry holds as data: a calendar's holidays (engine/run/calendar.py)
+_CARRIED_LIBRARIES = ("holidays",)
 
 
 @dataclass
@@ -65,10 +67,13 @@ def cache_dir() -> Path:
 
 
 def engine_version() -> str:
-    """This engine and interpreter: the format, the Python version, and the path, size and time
-    of change of every source file of ``engine`` and ``dsl`` (a stat each, about a millisecond):
-    an upgrade or an edited checkout never reads what another engine saved."""
+    """This engine and interpreter: the format, the Python version, the path, size and time of
+    change of every source file of ``engine`` and ``dsl`` (a stat each, about a millisecond),
+    and the version of each library whose data an entry carries (the holiday tables of a
+    calendar): an upgrade or an edited checkout never reads what another engine saved."""
     h = hashlib.sha256(f"{FORMAT} {sys.version} {sys.implementation.cache_tag}".encode())
+    for name in _CARRIED_LIBRARIES:
+        h.update(_library_version(name))
     for top in _ENGINE_SOURCES:
         for folder, dirs, files in os.walk(top):
             dirs.sort()
@@ -77,6 +82,19 @@ def engine_version() -> str:
                     st = os.stat(os.path.join(folder, name))
                     h.update(f"{folder}/{name} {st.st_size} {st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
+
+def _library_version(name: str) -> bytes:
+    """The text of an installed package's ``version.py``, found without importing the package
+    (``holidays`` takes a fifth of a second to import); its absence counts as a version."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+        places = list(spec.submodule_search_locations or ()) if spec else []
+        return b"".join(Path(p, "version.py").read_bytes() for p in places) or b"-"
+    except (ImportError, OSError, ValueError):
+        return b"-"
 
 
 def load(root: Path, search_path: tuple[Path, ...]) -> Saved | None:

@@ -192,6 +192,17 @@ def test_the_engine_version_changes_with_any_engine_source_file(
     assert policy_cache.engine_version() not in (before, with_file)
 
 
+def test_the_engine_version_changes_with_the_holiday_library_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A saved calendar carries the library's holidays: another version of it is a miss."""
+    found = policy_cache._library_version("holidays")
+    assert found.startswith(b"#") or b"__version__" in found  # its version.py, read, not "-"
+    before = policy_cache.engine_version()
+    monkeypatch.setattr(policy_cache, "_library_version", lambda name: b'__version__ = "9"')
+    assert policy_cache.engine_version() != before
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "index"])
 def test_a_broken_cache_entry_is_rebuilt_without_a_word(
     damage: str, cache_dir: Path, compiles: list[Path], capfd: pytest.CaptureFixture[str]

@@ -8,7 +8,7 @@ networkx code (``tests/test_architecture.py`` holds that line).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -173,7 +173,15 @@ class CompiledPolicy:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, _plans={}, checked_requests={}, _batch_plans={}, _fast={})
+        """The saved state, and each memo left out at its default (an empty table)."""
+        self.__dict__.update(state)
+        for f in fields(self):
+            if f.name in self.__dict__ or f.name == "graph":
+                continue
+            if f.default_factory is not MISSING:
+                self.__dict__[f.name] = f.default_factory()
+            elif f.default is not MISSING:
+                self.__dict__[f.name] = f.default
 
     def __getattr__(self, name: str) -> Any:
         """``graph`` of a program loaded from the cache, built on first use."""
