@@ -156,9 +156,10 @@ def watched_paths(saved: Saved, search_path: tuple[Path, ...], given: Path
                   ) -> tuple[tuple[str, str], ...]:  # fmt: skip
     """What the compile of ``given`` read: ("file", path) for each policy file, ("dir", path)
     for each folder whose listing it went by (the policy root, the search path, each revision's
-    folder), after ("load", given): one jurisdiction's folder reads the same files as the whole
-    policy but compiles that jurisdiction alone, and must not share its entry."""
-    out = [("load", given), ("dir", saved.root), *(("dir", p) for p in search_path)]
+    folder), after ("load", where ``given`` is as ``_location`` names it): one jurisdiction's
+    folder reads the same files as the whole policy but compiles that jurisdiction alone, and a
+    folder given relative shows other paths than given absolute: neither shares an entry."""
+    out = [("dir", saved.root), *(("dir", p) for p in search_path)]
     every = {**saved.layers, **saved.jurisdictions}
     for jid in sorted(every):
         jur = every[jid]
@@ -166,7 +167,8 @@ def watched_paths(saved: Saved, search_path: tuple[Path, ...], given: Path
         for rev in sorted(jur.content):
             out.append(("dir", jur.directory / rev))
             out += [("file", Path(f)) for f in sorted(map(str, jur.content[rev].files))]
-    return tuple((kind, os.path.abspath(path)) for kind, path in out)
+    where = ("load", _location(given, search_path))
+    return (where, *((kind, os.path.abspath(path)) for kind, path in out))
 
 
 def _digest(watched: tuple[tuple[str, str], ...]) -> str:
@@ -189,8 +191,10 @@ def _listing(folder: Path) -> list[str]:
 
 
 def _location(root: Path, search_path: tuple[Path, ...]) -> str:
-    """The index's name: which folder was loaded, with which search path."""
-    where = "\0".join(str(p.absolute()) for p in (root, *search_path))
+    """The index's name: which folder was loaded, with which search path, each as spelt and
+    where it leads (the paths a result and its diagnostics show are those the compile was
+    given: `policy` from one folder is not `./policy`, nor `policy` from another)."""
+    where = "\0".join(f"{p}\0{p.absolute()}" for p in (root, *search_path))
     return hashlib.sha256(where.encode()).hexdigest()[:32]
 
 

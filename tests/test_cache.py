@@ -164,6 +164,16 @@ def test_one_jurisdiction_s_folder_and_the_whole_policy_are_saved_apart(
     assert len(compiles) == 2
 
 
+def test_a_folder_spelt_another_way_is_saved_apart(
+    cache_dir: Path, compiles: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a compile shows (its root, the files its diagnostics name) is as it was given."""
+    monkeypatch.chdir(ROOT)
+    for given in ("policy", str(ROOT / "policy"), "./policy", str(ROOT / "policy")):
+        assert str(load_policy(given).root) == str(Path(given))
+    assert len(compiles) == 2  # `./policy` is `policy` to pathlib
+
+
 def test_another_engine_version_is_a_miss(
     cache_dir: Path, compiles: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
