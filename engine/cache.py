@@ -62,7 +62,7 @@ def cache_dir() -> Path:
     if own:
         return Path(own)
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path(os.path.expanduser("~/.cache"))
     return base / "ordinance"
 
 
@@ -229,6 +229,8 @@ def _private_dir(create: bool) -> Path | None:
     """The cache folder, made 0700 when ``create``; None when it is absent or someone else may
     write to it (then pickle is not read from it, nor written)."""
     folder = cache_dir()
+    if not folder.is_absolute():  # no home to expand `~` to (and no ORDINANCE_CACHE_DIR)
+        return None
     if create:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:

@@ -293,6 +293,19 @@ def test_the_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatc
     assert policy_cache.cache_dir() == Path("/mine")
 
 
+def test_without_a_home_there_is_no_cache(
+    cache_dir: Path, compiles: list[Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`~` that cannot be expanded is never a folder made in the working directory."""
+    monkeypatch.delenv("ORDINANCE_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)
+    monkeypatch.chdir(tmp_path)
+    load_policy(ROOT / "policy")
+    load_policy(ROOT / "policy")
+    assert len(compiles) == 2 and not list(tmp_path.iterdir())
+
+
 # A fresh interpreter loads the bundled policy from a warm cache, evaluates a case of each
 # jurisdiction every way the API offers and renders each, then says what it imported.
 CACHED_RUN = r"""
