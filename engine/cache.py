@@ -192,9 +192,11 @@ def _listing(folder: Path) -> list[str]:
 
 def _location(root: Path, search_path: tuple[Path, ...]) -> str:
     """The index's name: which folder was loaded, with which search path, each as spelt and
-    where it leads (the paths a result and its diagnostics show are those the compile was
-    given: `policy` from one folder is not `./policy`, nor `policy` from another)."""
-    where = "\0".join(f"{p}\0{p.absolute()}" for p in (root, *search_path))
+    where it leads, from which working directory: the paths a compile's files and diagnostics
+    show are as it was given them, relative to the working directory where they are under it
+    (``engine.source.display_path``), so any of these makes another compile."""
+    given = "\0".join(f"{p}\0{p.absolute()}" for p in (root, *search_path))
+    where = f"{os.getcwd()}\0{given}"
     return hashlib.sha256(where.encode()).hexdigest()[:32]
 
 

@@ -174,6 +174,22 @@ def test_a_folder_spelt_another_way_is_saved_apart(
     assert len(compiles) == 2  # `./policy` is `policy` to pathlib
 
 
+def test_a_load_from_another_working_directory_shows_its_own_paths(
+    tmp_path: Path, cache_dir: Path, compiles: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compile names its files relative to the working directory when they are under it;
+    a load from elsewhere must not be given those names (they would lead nowhere there)."""
+    given = ROOT / "policy"
+    shown = {}
+    for where in (ROOT, tmp_path, ROOT, tmp_path):
+        monkeypatch.chdir(where)
+        files = load_policy(given).jurisdictions["kent"].content["ord-4463"].files
+        assert all(Path(f).is_file() for f in files)
+        shown.setdefault(where, files)
+        assert files == shown[where]
+    assert len(compiles) == 2 and shown[ROOT] != shown[tmp_path]
+
+
 def test_another_engine_version_is_a_miss(
     cache_dir: Path, compiles: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
