@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from dsl import nodes as n
 from dsl.builtins import BUILTINS
+from dsl.recipe import recorded, recording_on, remember
 from dsl.semantics import (
     COMPARE,
     Context,
@@ -36,6 +37,7 @@ from dsl.semantics import (
     unknown_of,
 )
 from dsl.typecheck import Types
+from dsl.typesys import Type
 from dsl.values import Duration, Unknown
 
 Env = dict[str, Any]
@@ -443,9 +445,31 @@ def _membership(fa: Fn, fb: Fn, negate: bool) -> Fn:
 
 def compile_expression(node: n.Node, types: Types, ctx: Context) -> Fn:
     """Compile a type-checked expression into a closure over an environment of values."""
-    return _Compiler(types, ctx).compile(node)
+    fn = _Compiler(types, ctx).compile(node)
+    if recording_on():  # the walk is paid only by a compile that is to be cached
+        remember(fn, recompile, node, typed_nodes(node, types), ctx)
+    return fn
 
 
+def recompile(node: n.Node, typed: tuple[tuple[n.Node, Type], ...], ctx: Context) -> Fn:
+    """``compile_expression`` again from the tree and its nodes' types saved by ``typed_nodes``
+    (a compiled policy loaded from the cache: the tree is checked, only closures are made)."""
+    return compile_expression(node, {id(sub): t for sub, t in typed}, ctx)
+
+
+def typed_nodes(node: n.Node, types: Types) -> tuple[tuple[n.Node, Type], ...]:
+    """Each node of the tree under ``node`` with its type: ``Types`` is keyed by ``id``, which
+    does not survive a pickle, the nodes themselves do (shared ones stay shared)."""
+    out, stack = [], [node]
+    while stack:
+        sub = stack.pop()
+        if id(sub) in types:
+            out.append((sub, types[id(sub)]))
+        stack.extend(n.children(sub))
+    return tuple(out)
+
+
+@recorded
 def conjoin(fns: list[Fn]) -> Fn | None:
     """One closure for several conditions that must all hold (three-valued ``and``)."""
     return chain(fns, _and)

@@ -3,7 +3,6 @@ them to absolute file:line:column positions in the YAML file the expression came
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -34,5 +33,7 @@ class DslErrors(Exception):
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a misspelled ``word``, if any is close."""
+    import difflib  # only a misspelling pays for it
+
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return close[0] if close else None

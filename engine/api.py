@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.compile.find import LayerFinder
-from engine.compile.pipeline import compile_folder
+from engine import cache as policy_cache
 from engine.diagnostics import Diagnostic, PolicyError
 from engine.model import JurisdictionDef, RevisionInfo
 from engine.paths import bundled_policy_dir
 from engine.result import Result
-from engine.run import bulk
 from engine.run import cases as one
 from engine.run.facts import Case
 from engine.run.program import CompiledPolicy
@@ -159,6 +157,8 @@ class Policy:
         [{'permit.expires_on': datetime.date(2025, 4, 15)},
          {'permit.expires_on': datetime.date(2023, 1, 3)}]
         """
+        from engine.run import bulk  # the column path: loaded by the first bulk call
+
         return bulk.values_many(self.timeline, cases, decisions, as_of)
 
 
@@ -167,6 +167,7 @@ def load_policy(
     *,
     strict: bool = True,
     search_path: Iterable[Path | str] = (),
+    cache: bool = True,
 ) -> Policy:
     """Load, check and compile every jurisdiction under a policy folder.
 
@@ -178,16 +179,41 @@ def load_policy(
         search_path: further policy folders where a parent that ``extends`` names is looked
             for when ``path`` does not hold it (then the installed policy packages:
             ``engine.compile.find``).
+        cache: use the compiled-policy cache (``engine.cache``): load what an earlier compile
+            of the same files saved, or save this compile. ``ORDINANCE_NO_CACHE=1`` turns it
+            off for every call.
     """
     root = Path(path) if path is not None else bundled_policy_dir()
     if not root.is_dir():
         raise PolicyError([Diagnostic(
             "policy/empty", f"`{root}` is not a folder",
             help="give the policy folder or a jurisdiction's folder")])  # fmt: skip
-    compiled = compile_folder(root, LayerFinder(tuple(Path(p) for p in search_path)))
-    policy = Policy(compiled.root, compiled.jurisdictions, compiled.compiled,
-                    layers=compiled.layers)  # fmt: skip
-    policy.diagnostics = compiled.diagnostics
+    search = tuple(Path(p) for p in search_path)
+    cache = cache and policy_cache.enabled()
+    # Only a compile without errors is saved, so a loaded one has nothing for `strict` to raise.
+    saved = policy_cache.load(root, search) if cache else None
+    if saved is None:
+        saved = _compile(root, search, cache, strict)
+    policy = Policy(saved.root, saved.jurisdictions, saved.compiled, layers=saved.layers)
+    policy.diagnostics = saved.diagnostics
+    return policy
+
+
+def _compile(root: Path, search: tuple[Path, ...], cache: bool, strict: bool
+             ) -> policy_cache.Saved:  # fmt: skip
+    """Compile the policy under ``root`` (the compile stages are imported here, not on the
+    cached path); saved in the cache when it compiled without an error, raised as a
+    ``PolicyError`` when it did not and ``strict``."""
+    from dsl.recipe import recording
+    from engine.compile.find import LayerFinder
+    from engine.compile.pipeline import compile_folder
+
+    with recording() as recipes:
+        compiled = compile_folder(root, LayerFinder(search))
+        saved = policy_cache.Saved(compiled.root, compiled.jurisdictions, compiled.layers,
+                                   compiled.compiled, compiled.diagnostics)  # fmt: skip
+        if cache and not compiled.out.errors:
+            policy_cache.save(saved, search, recipes, root)
     if strict:
         compiled.out.raise_if_errors(PolicyError)
-    return policy
+    return saved

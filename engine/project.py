@@ -27,7 +27,6 @@ from typing import Any
 
 from dsl.errors import did_you_mean
 from engine.api import Policy, load_policy
-from engine.compile.find import LayerFinder
 from engine.diagnostics import Diagnostic, OrdinanceError, Span
 from engine.paths import bundled_policy_dir
 
@@ -174,6 +173,8 @@ def layers_text(policy: Policy, *, shadows: bool = True) -> str:
     lines = [f"layer: {jid} from {jur.package or jur.directory}"
              for jid, jur in sorted(policy.layers.items())]  # fmt: skip
     if shadows:
+        from engine.compile.find import LayerFinder  # a scan of the installed packages
+
         installed = set(LayerFinder().installed())
         own = sorted(policy.jurisdictions.items())
         lines += [f"note: {jur.directory} is used for `{jid}`, not the installed layer"

@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.html_page import build_page
 from engine.printable import md_code, md_text, one_line
 from engine.result import RESULT_VERSION, Decision, Node, Result, Step, StepResult
 from engine.text_page import STEP_MARKS, render_page
@@ -113,6 +112,8 @@ def render_text(result: Result, ctx: RenderContext = RenderContext()) -> str:
 def render_html(result: Result, ctx: RenderContext = RenderContext()) -> str:
     """The printable answer for the applicant (``engine/html_page.py``): one self-contained
     page with the decisions, their citations, the next steps and the case's timeline."""
+    from engine.html_page import build_page  # its XML builder is loaded for this format only
+
     return build_page(result, ctx.title, ctx.revision_title, ctx.only)
 
 

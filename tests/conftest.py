@@ -7,6 +7,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,16 @@ from engine import Policy, load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
+
+# The compiled-policy cache (engine/cache.py) of this test session: a folder of its own, which
+# the child processes tests start inherit, so no test reads what a developer's own runs (or an
+# older checkout) saved, and a CI machine starts empty. Removed when the session ends.
+SESSION_CACHE = Path(tempfile.mkdtemp(prefix="ordinance-test-cache-"))
+os.environ["ORDINANCE_CACHE_DIR"] = str(SESSION_CACHE / "cache")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
 CHILD_MEMORY = 1 << 30  # bytes of address space a child running an abusive input may use

@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from engine import load_policy
 from tests.conftest import ROOT
 
 
@@ -200,15 +203,21 @@ def test_each_stage_imports_no_later_stage() -> None:
     assert not found, "\n".join(found)
 
 
-# Run in a fresh interpreter: compile the bundled policy, then evaluate cases of every
-# jurisdiction every way the API offers while a profiler records each function called. A
-# compile-time library on the run path shows up as a call into its files, or as a new import.
+# Run in a fresh interpreter: compile the bundled policy (or load it from a warm compiled-policy
+# cache, engine/cache.py: then not even the load may import a compile-time library, nor the
+# holiday library), then evaluate cases of every jurisdiction every way the API offers while a
+# profiler records each function called. A compile-time library on the run path shows up as a
+# call into its files, or as a new import of it or of a compile stage (the run time's own modules
+# may load on first use: the column path on the first bulk call, the HTML page's XML builder).
 RUN_PATH = r"""
 import json, sys
 from pathlib import Path
 import engine
 assert not {m.split(".")[0] for m in sys.modules} & LIBS, "import engine loaded a library"
-policy = engine.load_policy()
+policy = engine.load_policy(cache=CACHED)
+if CACHED:
+    loaded = {m.split(".")[0] for m in sys.modules} & (LIBS | {"holidays"})
+    assert not loaded, f"a load from the cache imported {loaded}"
 from engine.compile.load import read_case
 from engine.render import RENDERERS, RenderContext
 cases = [read_case(p) for p in sorted(Path("tests/golden").rglob("*.yaml"))[::3]]
@@ -233,15 +242,20 @@ for case in cases:
 policy.values_many(dicts)
 policy.values_many([d for d in dicts if d["jurisdiction"] == "kent"], ["permit.expires_on"])
 sys.setprofile(None)
-new = sorted(set(sys.modules) - before)
+new = sorted(m for m in set(sys.modules) - before
+             if m.split(".")[0] in LIBS or m.startswith(COMPILING))
 hits = sorted(f for f in called if any(f.startswith(r) for r in roots)
               or f.split(".")[0] in LIBS)
 print(json.dumps({"cases": len(cases), "new_imports": new, "calls": hits[:20]}))
 """
 
 
-def test_the_run_path_calls_no_compile_time_library() -> None:
-    code = f"LIBS = {set(COMPILE_TIME)!r}\n" + RUN_PATH
+@pytest.mark.parametrize("cached", [False, True], ids=["compiled", "cached"])
+def test_the_run_path_calls_no_compile_time_library(cached: bool) -> None:
+    if cached:
+        load_policy()  # fills the session's cache (tests/conftest.py), which the child reads
+    stages = ("engine.compile", "dsl.parse")
+    code = f"LIBS = {set(COMPILE_TIME)!r}\nCACHED = {cached}\nCOMPILING = {stages!r}\n" + RUN_PATH
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                          timeout=300)  # fmt: skip
@@ -249,6 +263,39 @@ def test_the_run_path_calls_no_compile_time_library() -> None:
     report = json.loads(run.stdout)
     assert report["cases"] > 40
     assert report == {"cases": report["cases"], "new_imports": [], "calls": []}
+
+
+# `ordinance eval` in a fresh interpreter, the cache warm: what it imports besides the run time.
+EVAL_IMPORTS = r"""
+import json, sys
+from engine.tools.cli import main
+try:
+    main(["eval", "examples/kent-co-and-permit.yaml"], standalone_mode=False)
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_cold_eval_loads_no_compile_stage_and_no_other_command() -> None:
+    """The cold start (issue 16): a case file is YAML, so PyYAML is read, but nothing else of
+    compiling (the policy comes from the cache) and no other command's module."""
+    from engine.compile import STAGES
+    from engine.tools.cli import ELSEWHERE
+
+    for _ in range(2):  # the first fills the session's cache (tests/conftest.py)
+        run = subprocess.run([sys.executable, "-c", EVAL_IMPORTS], capture_output=True,
+                             text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    loaded = set(json.loads(run.stdout.splitlines()[-1]))  # after the case's text
+    tops = {m.split(".")[0] for m in loaded}
+    assert "engine.run.program" in loaded and "yaml" in tops
+    assert not tops & (COMPILE_TIME - {"yaml"} | {"holidays", "ruamel", "starlette"})
+    # dsl.typecheck's ``Types`` is the run time's too (DSL_RUN); the compile room's stages:
+    stages = {s.module for s in STAGES if s.module.startswith("engine.compile")}
+    assert loaded & stages == {"engine.compile.load"}  # it reads the case file
+    assert not loaded & {f"engine.tools.{m}" for m in ELSEWHERE.values()}
 
 
 def test_the_architecture_page_names_the_stages_in_order_and_only_real_files() -> None:

@@ -249,3 +249,20 @@ def test_a_reader_that_leaves_early_does_not_change_the_exit_status(tmp_path: Pa
     assert proc.stdout.readline().startswith(b"FAIL")
     proc.stdout.close()  # the reader leaves, as `head -1` does
     assert proc.wait(60) == 1
+
+
+def test_the_table_of_commands_elsewhere_names_each_module_s_commands(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`ordinance` imports a command's module when the command is named (engine/tools/cli.py's
+    ELSEWHERE): the table must name every command each module adds, and nothing else."""
+    import click
+
+    from engine.tools import cli
+
+    for module in sorted(set(cli.ELSEWHERE.values())):
+        group = click.Group()
+        monkeypatch.setattr(cli, "main", group)
+        cli._register(module)
+        assert set(group.commands) == {c for c, m in cli.ELSEWHERE.items() if m == module}
+    monkeypatch.undo()
+    assert set(cli.ELSEWHERE) <= set(main.list_commands(click.Context(main)))
+    assert main.get_command(click.Context(main), "fmt") is not None

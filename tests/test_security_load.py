@@ -233,3 +233,16 @@ def test_bom_in_text_input_does_not_shift_columns() -> None:
 
     doc = load("\ufeffa: 1\nb: 2\n", "case.yaml")
     assert doc.span(("b",), key=True) == Span("case.yaml", 2, 1, 2, 2)
+
+
+def test_the_loader_refuses_exactly_the_characters_yaml_1_1_does() -> None:
+    """engine/compile/load.py reuses PyYAML's compiled pattern (one regex compile fewer at
+    import); it must be the YAML 1.1 set of printable characters, code point for code point."""
+    import re
+
+    from engine.compile.load import _NON_PRINTABLE
+
+    spec = re.compile(r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+    every = "".join(map(chr, [*range(0xD800), *range(0xE000, 0x110000)]))
+    assert _NON_PRINTABLE.sub("", every) == spec.sub("", every)
+    assert len(spec.sub("", every)) < len(every)  # the set is not empty: the test can fail

@@ -16,12 +16,15 @@ found like anyone else's. The package and version become part of the layer's pro
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when a layer is looked for: a scan of every installed package
+    import importlib.metadata
 
 GROUP = "ordinance.policies"
 
@@ -82,6 +85,8 @@ class LayerFinder:
 
 
 def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
+    import importlib.metadata
+
     return importlib.metadata.entry_points(group=GROUP)
 
 

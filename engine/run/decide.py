@@ -15,6 +15,7 @@ from typing import Any
 
 from dsl import nodes as n
 from dsl.compile import Fn
+from dsl.recipe import recorded
 from dsl.values import RangeError, Unknown
 
 Env = dict[str, Any]
@@ -108,6 +109,7 @@ def find_dispatch(parts: Sequence[Sequence[tuple[n.Node, Any]]]) -> Dispatch | N
                     tuple(i for i, k in enumerate(keys) if k is None))  # fmt: skip
 
 
+@recorded  # a compiled policy in the cache saves this call, not the closure (dsl.recipe)
 def build_decide(
     parts: list[list[tuple[n.Node, Fn]]],
     values: list[Fn],

@@ -16,6 +16,7 @@ from typing import Any
 
 from dsl import nodes as n
 from dsl.compile import Fn
+from dsl.recipe import recorded
 from dsl.values import Unknown
 from engine.diagnostics import Collector
 from engine.model import FeeItem, FeeSpec
@@ -56,6 +57,7 @@ def lines_key(rid: str) -> str:
     return "#" + rid
 
 
+@recorded  # saved in the cache as this call, not as the closure (dsl.recipe)
 def build_total(rid: str, items: list[CompiledItem], rounding: str) -> Fn:
     """The closure computing a fee's total; it leaves the charged lines in the environment."""
     mode = ROUNDING[rounding]
@@ -100,6 +102,7 @@ def _counted(qty: Any, item: FeeItem) -> Any:
     return max(counted, 0)
 
 
+@recorded
 def lines_value(rid: str) -> Fn:
     """The companion decision's value: the ids of the lines the fee charged."""
     key = lines_key(rid)

@@ -8,12 +8,12 @@ networkx code (``tests/test_architecture.py`` holds that line).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dsl import nodes as n
-from dsl.compile import Fn
+from dsl.compile import Fn, typed_nodes
 from dsl.typecheck import Types
 from dsl.typesys import DATE, Type
 from dsl.values import Unknown
@@ -27,7 +27,6 @@ from engine.model import (
     RuleDef,
     StepDef,
 )
-from engine.run.batch import BatchRule, FactKind, batch_rule
 from engine.run.calendar import Calendar
 from engine.run.decide import Decide, Dispatch, Plan
 from engine.run.facts import FactReader
@@ -35,6 +34,9 @@ from engine.values import json_converter, words_converter
 
 if TYPE_CHECKING:  # the graph is built at compile time; only its type is named here
     import networkx as nx
+
+    # the column path is loaded by the first bulk evaluation (``batch_plan``), not by a case
+    from engine.run.batch import BatchRule, FactKind
 
 BUILTINS: dict[str, Type] = {"as_of": DATE}
 
@@ -47,6 +49,13 @@ def value_key(value: str) -> str:
     """The key of an enum value's template, apart from the outcomes' keys: an enum may have a
     value spelt like an outcome (``none``, ``determined``), whose sentence is the value's only."""
     return "=" + value
+
+
+def without(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    """``obj``'s attributes less ``names`` and its cached properties, which the copy computes
+    again on first use (a pickle of this process's memo would be stale or unpicklable)."""
+    cached = {k for k, v in vars(type(obj)).items() if isinstance(v, cached_property)}
+    return {k: v for k, v in vars(obj).items() if k not in names and k not in cached}
 
 
 @dataclass
@@ -68,6 +77,18 @@ class Variant:
     value_node: n.Node | None = None
     types: Types = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """``types`` as (node, type) pairs of this variant's trees: its ``id`` keys would name
+        other objects after a pickle (``engine.cache``)."""
+        roots = [node for node, _ in self.when_parts]
+        roots += [self.value_node] if self.value_node is not None else []
+        typed = [pair for root in roots for pair in typed_nodes(root, self.types)]
+        return {**self.__dict__, "types": typed}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["types"] = {id(node): t for node, t in state["types"]}
+        self.__dict__.update(state)
+
 
 @dataclass
 class CompiledRule:
@@ -87,6 +108,13 @@ class CompiledRule:
     def __post_init__(self) -> None:
         self.json = json_converter(self.type)
         self.words = words_converter(self.type, self.labels)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return without(self, ("json", "words"))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
 
 
 @dataclass
@@ -132,6 +160,37 @@ class CompiledPolicy:
     # argument, so a copy made with ``dataclasses.replace`` (a mutant's rules) starts empty
     # rather than running its original's code.
     _fast: dict[tuple[Any, str], Any] = field(default_factory=dict, init=False, repr=False)
+    # Builds ``graph`` again from its nodes and edges in a program loaded from the cache; set
+    # by ``engine.cache`` (the run time names no graph library; only the tools ask for it).
+    graph_from_data: ClassVar[Callable[[Any], Any] | None] = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What ``engine.cache`` saves: no memo of this process (plans per request, cached
+        properties, generated code: rebuilt on use), the graph as its nodes and edges."""
+        state = without(self, ("graph", "_fast", "_plans", "checked_requests", "_batch_plans"))
+        state["_graph_data"] = (list(self.graph.nodes(data=True)),
+                                list(self.graph.edges(data=True)))  # fmt: skip
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """The saved state, and each memo left out at its default (an empty table)."""
+        self.__dict__.update(state)
+        for f in fields(self):
+            if f.name in self.__dict__ or f.name == "graph":
+                continue
+            if f.default_factory is not MISSING:
+                self.__dict__[f.name] = f.default_factory()
+            elif f.default is not MISSING:
+                self.__dict__[f.name] = f.default
+
+    def __getattr__(self, name: str) -> Any:
+        """``graph`` of a program loaded from the cache, built on first use."""
+        data = self.__dict__.get("_graph_data")
+        if name != "graph" or data is None or CompiledPolicy.graph_from_data is None:
+            raise AttributeError(name)
+        self.graph = CompiledPolicy.graph_from_data(data)
+        del self.__dict__["_graph_data"]
+        return self.graph
 
     def plan_for(self, decisions: frozenset[str]) -> tuple[Plan, dict[str, Unknown]]:
         """The part of the plan that the given decisions need, and the facts it reads.
@@ -153,6 +212,8 @@ class CompiledPolicy:
         """The rules the decisions need (all when None), compiled for bulk evaluation once."""
         found = self._batch_plans.get(decisions)
         if found is None:
+            from engine.run.batch import batch_rule
+
             plan = self.plan if decisions is None else self.plan_for(decisions)[0]
             found = tuple(batch_rule(self.rules[rid], self) for rid, _ in plan)
             self._batch_plans[decisions] = found

@@ -160,8 +160,11 @@ def _run_check(folder: Path, unsaved: Mapping[Path, str]) -> tuple[Policy | None
     try:
         project = discover(folder, start=folder)
         require_folders(project)
+        # Not from the cache, nor into it: its key is the files on disk, and an editor's
+        # unsaved text is not on disk.
         with unsaved_text(unsaved):
-            policy = load_policy(folder, strict=False, search_path=project.search_path)
+            policy = load_policy(folder, strict=False, search_path=project.search_path,
+                                 cache=False)  # fmt: skip
         return policy, [*policy.diagnostics, *edited_in_force(policy, project.tests)]
     except OrdinanceError as exc:
         return None, exc.diagnostics

@@ -127,7 +127,7 @@ def scaffold(
             _write(staging, rel, text)
         for path in policy_files([staging / "policy"]):
             format_file(path)  # as `ordinance fmt` (its pre-commit hook) would leave them
-        policy = load_policy(staging / "policy")
+        policy = load_policy(staging / "policy", cache=False)  # a folder about to be renamed
         case_rel, case_text = _golden_case(policy, name, revision, effective, extends)
         _write(staging, case_rel, case_text)
         mask = os.umask(0)
