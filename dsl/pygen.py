@@ -56,6 +56,10 @@ HELPERS: dict[str, Any] = {
     "shift": shift,
     "add_months": add_months,
 }
+# Past this many levels of blocks the rest of a tree runs on its closure: every `if` and
+# every right operand of `and`/`or` opens a block, and Python refuses a function nested 100
+# deep (``IndentationError``) though the language allows expressions that deep.
+MAX_DEPTH = 60
 _SHARED = (str, int, float, Decimal, dt.date, dt.datetime, dt.time, dt.timedelta, Duration)
 _OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -243,6 +247,8 @@ class Emitter(_Calls):
     The calls of built-in functions are ``_Calls``'s."""
 
     def expr(self, node: n.Node, types: Types) -> str:
+        if self.depth >= MAX_DEPTH and not isinstance(node, n.Literal | n.Ref):
+            return self.fallback(node, types)  # Python nests blocks 100 deep at most
         method: Callable[[Any, Types], str] = getattr(self, "_" + type(node).__name__.lower())
         return method(node, types)
 

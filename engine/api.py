@@ -130,6 +130,8 @@ class Policy:
         ...     "facts": {"permit": {"code": "IRC"}}}, ["co.required"])
         {'co.required': False}
         """
+        if decisions is not None and decisions.__class__ not in (tuple, frozenset):
+            decisions = tuple(decisions)  # read once: the quick way may decline after reading
         if as_of is None:
             found = quick_values(self.timeline, case, decisions)
             if found is not None:

@@ -411,3 +411,19 @@ def test_quick_prepare_is_prepare() -> None:
         "application.complete_on",
         dt.date(2024, 4, 1),
     )
+
+
+def test_code_is_generated_the_second_time_it_is_asked_for() -> None:
+    """One case decided in a process (a cold ``ordinance eval``) runs on the closures and
+    compiles no code; the second request of the same decisions generates and keeps it."""
+    from engine.run.quick import quick_values
+
+    policy = load_policy()
+    cp = policy.compiled[("kent", "ord-4463")]
+    assert not any(callable(v) for v in cp._fast.values())
+    data = {"jurisdiction": "kent", "as_of": "2025-01-10", "facts": {"permit": {"code": "IBC"}}}
+    first = policy.values(data, ["permit.expires_on"])
+    assert generated.peek(cp, frozenset({"permit.expires_on"}), "values") is None
+    assert quick_values(policy.timeline, data, ("permit.expires_on",)) is not None
+    assert generated.peek(cp, frozenset({"permit.expires_on"}), "values") is not None
+    assert policy.values(data, ["permit.expires_on"]) == first

@@ -53,7 +53,8 @@ def prepare(
     cp, day, basis = timeline.choose(case, as_of, revision)
     if case.doc is None:  # a program's dict: the generated reader, when it takes the facts
         facts: dict[str, Any] = {}  # (a file's numbers are read from their text, below)
-        if case.facts.__class__ is dict and readers.reader(cp)(case.facts, facts):
+        read = readers.reader(cp) if case.facts.__class__ is dict else None
+        if read is not None and read(case.facts, facts):
             return Prepared(cp, case, facts, day, basis)
     out = Collector()
     facts = cp.reader.read(case, out, timeline.foreign_facts(cp))
@@ -83,7 +84,7 @@ def values(prepared: Prepared, decisions: Iterable[str] | None) -> dict[str, Any
     cp, case, facts, day = prepared[:4]
     only = checked(cp, decisions)
     env, plan = start_env(cp, facts, day, only)
-    fast = generated.cached(cp, only, "values")
+    fast = generated.peek(cp, only, "values")  # the whole way makes no code of its own
     if fast is not None:
         try:
             return fast(env)  # type: ignore[no-any-return]

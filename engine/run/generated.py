@@ -30,6 +30,8 @@ PlanFn = Callable[[Env], dict[str, int]]
 # A revision keeps this many generated functions (one per set of decisions asked for); past it
 # a new set runs on the closures, so a client asking for ever new sets cannot grow memory.
 KEEP = 256
+# A function is generated the second time it is asked for (``warm``).
+WARM = 2
 
 
 @dataclass(frozen=True)
@@ -105,14 +107,33 @@ def generate(cp: CompiledPolicy, only: frozenset[str] | None, mode: str) -> Gene
 def cached(
     cp: CompiledPolicy, only: frozenset[str] | None, mode: str
 ) -> Callable[[Env], Any] | None:
-    """The generated function for ``only`` and ``mode``, made on first use; None past
-    ``KEEP`` sets (the caller then runs the closures)."""
-    key = (only, mode)
+    """The generated function for ``only`` and ``mode`` once it has been asked for ``WARM``
+    times; None before, and past ``KEEP`` sets (the caller then runs the closures)."""
+    found: Callable[[Env], Any] | None = warm(cp, (only, mode), lambda: generate(cp, only, mode).fn)
+    return found
+
+
+def peek(cp: CompiledPolicy, only: frozenset[str] | None, mode: str) -> Callable[[Env], Any] | None:
+    """The generated function for ``only`` and ``mode`` if it is made, without asking for it."""
+    found: Callable[[Env], Any] | None = cp._fast.get((only, mode))
+    return found
+
+
+def warm(cp: CompiledPolicy, key: tuple[Any, str], make: Callable[[], Any]) -> Any:
+    """What ``make`` makes, kept under ``key``, from the ``WARM``-th time it is asked for.
+
+    Writing and compiling the code of a whole revision takes a tenth of a second, a hundred
+    evaluations' worth: a process that decides one case (a cold ``ordinance eval``) runs it on
+    the closures and never pays for it; a service or a batch pays once."""
     found = cp._fast.get(key)
     if found is None:
         if len(cp._fast) >= KEEP:
             return None
-        found = cp._fast[key] = generate(cp, only, mode).fn
+        asked = cp._fast.get((key, "asked"), 0) + 1
+        if asked < WARM:
+            cp._fast[(key, "asked")] = asked
+            return None
+        found = cp._fast[key] = make()
     return found
 
 

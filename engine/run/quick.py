@@ -58,7 +58,8 @@ def quick_prepare(timeline: Timeline, data: Any) -> Prepared | None:
         return None
     cp, day, basis, given = chosen
     facts: dict[str, Any] = {}
-    if not readers.reader(cp)(given, facts):
+    read = readers.reader(cp)
+    if read is None or not read(given, facts):
         return None
     cid = data.get("case")
     case = Case(None if cid is None else str(cid), cp.jurisdiction, day, None, given)
@@ -118,10 +119,10 @@ def _entry(cp: CompiledPolicy, decisions: Iterable[str] | None) -> Entry | None:
         only = checked(cp, decisions)
     except CaseError:  # reported after the case's own errors, the whole way
         return None
-    decide = generated.cached(cp, only, "values")
-    if decide is None:
+    decide, read = generated.cached(cp, only, "values"), readers.reader(cp)
+    if decide is None or read is None:
         return None
-    found = (cp.missing if only is None else cp.plan_for(only)[1], readers.reader(cp), decide)
+    found = (cp.missing if only is None else cp.plan_for(only)[1], read, decide)
     if (key is not None or decisions is None) and len(cp._fast) < generated.KEEP:
         cp._fast[(key, "quick")] = found
     return found

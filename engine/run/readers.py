@@ -19,6 +19,7 @@ from typing import Any
 
 from dsl.pygen import Consts, Emitter, build, factory_source
 from engine.run.facts import EARLIEST, LATEST, LIMIT, BadValue
+from engine.run.generated import warm
 from engine.run.program import CompiledPolicy
 
 Env = dict[str, Any]
@@ -41,13 +42,17 @@ def reader_source(cp: CompiledPolicy) -> tuple[str, Consts]:
     return factory_source("read", params, em.lines), consts
 
 
-def reader(cp: CompiledPolicy) -> ReadFn:
-    """``cp``'s generated reader, made on first use."""
-    found: ReadFn | None = cp._fast.get((None, "reader"))
-    if found is None:
+def reader(cp: CompiledPolicy) -> ReadFn | None:
+    """``cp``'s generated reader once it has been asked for twice (``generated.warm``); None
+    before: the caller reads with ``FactReader``."""
+
+    def make() -> ReadFn:
         source, consts = reader_source(cp)
         name = f"<ordinance reader {cp.jurisdiction}/{cp.revision}>"
-        found = cp._fast[(None, "reader")] = build(source, name, consts, HELPERS)
+        made: ReadFn = build(source, name, consts, HELPERS)
+        return made
+
+    found: ReadFn | None = warm(cp, (None, "reader"), make)
     return found
 
 
