@@ -109,7 +109,9 @@ def cached(
 ) -> Callable[[Env], Any] | None:
     """The generated function for ``only`` and ``mode`` once it has been asked for ``WARM``
     times; None before, and past ``KEEP`` sets (the caller then runs the closures)."""
-    found: Callable[[Env], Any] | None = warm(cp, (only, mode), lambda: generate(cp, only, mode).fn)
+    found: Callable[[Env], Any] | None = cp._fast.get((only, mode))  # made: the hot path
+    if found is None:
+        found = warm(cp, (only, mode), lambda: generate(cp, only, mode).fn)
     return found
 
 

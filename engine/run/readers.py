@@ -46,13 +46,17 @@ def reader(cp: CompiledPolicy) -> ReadFn | None:
     """``cp``'s generated reader once it has been asked for twice (``generated.warm``); None
     before: the caller reads with ``FactReader``."""
 
+    found: ReadFn | None = cp._fast.get((None, "reader"))  # made: the hot path
+    if found is not None:
+        return found
+
     def make() -> ReadFn:
         source, consts = reader_source(cp)
         name = f"<ordinance reader {cp.jurisdiction}/{cp.revision}>"
         made: ReadFn = build(source, name, consts, HELPERS)
         return made
 
-    found: ReadFn | None = warm(cp, (None, "reader"), make)
+    found = warm(cp, (None, "reader"), make)
     return found
 
 
