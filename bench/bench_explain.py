@@ -12,7 +12,6 @@ is the median over the rounds of its ratio to ``values`` in the same round, with
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from timing import per_case, seconds  # noqa: E402
+from timing import corpus_args, per_case, seconds  # noqa: E402
 
 from engine import Policy, load_policy  # noqa: E402
 
@@ -75,12 +74,7 @@ def report(title: str, policy: Policy, cases: list[Any], only: tuple[str, ...] |
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--peers", type=Path, default=ROOT.parent / "shared" / "peers-bench")
-    args = ap.parse_args()
-    sys.path.insert(0, str(args.peers))
+    args = corpus_args(__doc__, 2000)
     from bench_catalogue import make_case  # type: ignore[import-not-found]
     from catalogue import make_cases  # type: ignore[import-not-found]
 

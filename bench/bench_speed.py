@@ -25,7 +25,6 @@ result dict per case: what ``values_many`` does, with no policy, explanation or 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
 import statistics
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from timing import cpu_seconds, per_case, seconds  # noqa: E402
+from timing import corpus_args, cpu_seconds, per_case, seconds  # noqa: E402
 
 from engine import load_policy  # noqa: E402
 
@@ -118,12 +117,7 @@ def _row(name: str, ratios: list[float], detail: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=5_000)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--peers", type=Path, default=ROOT.parent / "shared" / "peers-bench")
-    args = ap.parse_args()
-    sys.path.insert(0, str(args.peers))
+    args = corpus_args(__doc__, 5_000)
     from bench_catalogue import make_case  # type: ignore[import-not-found]
     from catalogue import decide, make_cases  # type: ignore[import-not-found]
 

@@ -3,9 +3,12 @@ several runs."""
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 
@@ -38,3 +41,16 @@ def per_case(fn: Callable[[Any], object], cases: Iterable[Any]) -> Callable[[], 
             fn(c)
 
     return run
+
+
+def corpus_args(doc: str, n: int) -> argparse.Namespace:
+    """The options of a script timing the peers' permit corpus (``--n`` cases, ``--rounds``,
+    ``--peers`` the folder of ``catalogue.py``), that folder put on the import path."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--n", type=int, default=n)
+    ap.add_argument("--rounds", type=int, default=5)
+    root = Path(__file__).resolve().parent.parent
+    ap.add_argument("--peers", type=Path, default=root.parent / "shared" / "peers-bench")
+    args = ap.parse_args()
+    sys.path.insert(0, str(args.peers))
+    return args
