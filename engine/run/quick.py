@@ -22,12 +22,11 @@ from engine.run import generated, readers
 from engine.run.cases import Prepared, checked
 from engine.run.facts import EARLIEST, KEY_TYPES, LATEST, PLAIN_KEYS, Case, as_of_date
 from engine.run.program import CompiledPolicy
-from engine.run.timeline import Basis, Timeline, vesting_value
+from engine.run.timeline import Basis, Timeline, vesting_in
 
 Entry = tuple[dict[str, Any], readers.ReadFn, Callable[[dict[str, Any]], dict[str, Any]]]
 _fromiso = dt.date.fromisoformat
 _case_id = KEY_TYPES["case"][0]
-_SPLIT: dict[str, tuple[str, ...]] = {}  # a vesting fact's id → its path in the facts
 
 
 def quick_values(
@@ -36,14 +35,17 @@ def quick_values(
     """``values`` of ``data``, or None when it is not of the common shape or either generated
     function declines it."""
     chosen = _choose(timeline, data)
-    entry = None if chosen is None else _entry(chosen[0], decisions)
+    if chosen is None:
+        return None
+    cp, day, _, given = chosen
+    entry = _entry(cp, decisions)
     if entry is None:
         return None
     missing, read, decide = entry
     env = dict(missing)
-    if not read(chosen[3], env):  # type: ignore[index]
+    if not read(given, env):
         return None
-    env["as_of"] = chosen[1]  # type: ignore[index]
+    env["as_of"] = day
     try:
         return decide(env)
     except (ArithmeticError, ValueError):  # placed by the closures, the whole way
@@ -89,21 +91,9 @@ def _choose(
         return None
     if "case" in data and (cid := data["case"]).__class__ is not str and not _case_id(cid):
         return None
-    basis: Basis = ("as_of", day)
-    if jur.vesting is not None:
-        node: Any = facts
-        for part in _SPLIT.get(jur.vesting[0]) or _split(jur.vesting[0]):
-            node = node.get(part) if node.__class__ is dict else None
-        vested = vesting_value(node)
-        if vested is not None:
-            basis = (jur.vesting[0], vested)
+    basis: Basis = vesting_in(jur, facts) or ("as_of", day)
     cp = timeline.on(jur.id, basis[1])  # type: ignore[arg-type]
     return None if cp is None else (cp, day, basis, facts)
-
-
-def _split(fid: str) -> tuple[str, ...]:
-    found = _SPLIT[fid] = tuple(fid.split("."))
-    return found
 
 
 def _entry(cp: CompiledPolicy, decisions: Iterable[str] | None) -> Entry | None:
